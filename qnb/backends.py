@@ -1,0 +1,137 @@
+"""Backends: where circuits run. A backend takes a list of circuits as ONE job.
+
+The interface is three calls, so that the CircuitBatchManager, not the backend, owns the wait
+(deadline, retries, final states): ``submit`` (one job, never retried blindly), ``status``
+and ``results`` (safe to repeat). ``execute`` chains the three for callers that do not care.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pennylane as qml
+from pennylane.tape import QuantumScript
+
+from .latency import LatencyModel
+
+FINAL_OK = "completed"
+FINAL_BAD = ("failed", "canceled")
+
+
+@dataclass
+class Job:
+    """One submitted job: what it holds and what it cost under the backend's latency model."""
+
+    id: str
+    n_circuits: int
+    shots: int | None
+    modeled_s: float
+    payload: object = field(default=None, repr=False)
+
+
+def sample_probabilities(probs: np.ndarray, shots: int | None, rng: np.random.Generator) -> np.ndarray:
+    """Shot noise: rows of exact probabilities -> observed frequencies over ``shots`` shots."""
+    probs = np.clip(np.asarray(probs, dtype=float), 0.0, None)
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    if shots is None:
+        return probs
+    return np.array([rng.multinomial(shots, p) for p in probs]) / shots
+
+
+def check_shots(shots) -> None:
+    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1):
+        raise ValueError(f"shots: must be a positive integer or None (exact), got {shots!r}")
+
+
+class Backend:
+    """Base class. Subclasses implement ``_probabilities(circuits, job_shots)`` or the three calls.
+
+    Every backend draws shot noise from its own seeded ``rng`` so that runs are reproducible and
+    resumable (its state is saved in checkpoints).
+    """
+
+    name = "backend"
+
+    def __init__(self, latency: LatencyModel | None = None, seed=None):
+        self.latency = latency if latency is not None else LatencyModel.seed_calibrated()
+        self.rng = np.random.default_rng(seed)
+        self.clock_s = 0.0  # virtual cloud clock: modeled seconds of every job run so far
+        self._n_jobs = 0
+
+    def submit(self, circuits, shots) -> Job:
+        check_shots(shots)
+        circuits = list(circuits)
+        if not circuits:
+            raise ValueError("circuits: a job needs at least one circuit")
+        self._n_jobs += 1
+        modeled = self.latency.job_time(len(circuits), shots)
+        self.clock_s += modeled
+        probs = self._probabilities(circuits)
+        return Job(f"{self.name}-{self._n_jobs}", len(circuits), shots, modeled, payload=probs)
+
+    def status(self, job: Job) -> str:
+        return FINAL_OK
+
+    def results(self, job: Job) -> list[np.ndarray]:
+        return list(sample_probabilities(job.payload, job.shots, self.rng))
+
+    def execute(self, circuits, shots=None) -> list[np.ndarray]:
+        """Run circuits as one job and wait (no deadline: use CircuitBatchManager for that)."""
+        job = self.submit(circuits, shots)
+        while self.status(job) not in (FINAL_OK, *FINAL_BAD):
+            time.sleep(0.01)
+        return self.results(job)
+
+    def _probabilities(self, circuits) -> np.ndarray:
+        raise NotImplementedError
+
+
+def broadcast_tapes(tapes) -> QuantumScript | None:
+    """Merge structurally identical tapes into ONE broadcast tape (parameters stacked per gate).
+
+    Returns None when the tapes differ in structure; the caller then falls back to batch
+    execution. This is what makes default.qubit simulate thousands of circuits per second.
+    """
+    first = tapes[0]
+    sig = [(op.name, tuple(op.wires)) for op in first.operations]
+    for t in tapes[1:]:
+        if [(op.name, tuple(op.wires)) for op in t.operations] != sig or t.measurements != first.measurements:
+            return None
+    ops = []
+    for j, op in enumerate(first.operations):
+        if not op.data:
+            ops.append(op)
+            continue
+        data = [np.stack([np.asarray(t.operations[j].data[p], dtype=float) for t in tapes]) for p in range(len(op.data))]
+        ops.append(type(op)(*data, wires=op.wires))
+    return QuantumScript(ops, first.measurements)
+
+
+class LocalBackend(Backend):
+    """Runs each job in ONE device call on a local PennyLane simulator.
+
+    default.qubit: all circuits merged into one broadcast tape. lightning.qubit does not
+    broadcast natively (measured slower), so it gets one ``qml.execute`` call over the list.
+    The virtual clock advances by the latency model, so local runs report modeled cloud time.
+    """
+
+    name = "local"
+    DEVICES = ("default.qubit", "lightning.qubit")
+
+    def __init__(self, device: str = "default.qubit", latency: LatencyModel | None = None, seed=None, wires: int = 4):
+        if device not in self.DEVICES:
+            raise ValueError(f"device: unknown local device {device!r}; allowed: {', '.join(self.DEVICES)}")
+        super().__init__(latency, seed)
+        self.device_name = device
+        self.device = qml.device(device, wires=wires)
+
+    def __repr__(self):
+        return f"LocalBackend(device={self.device_name!r}, latency={self.latency})"
+
+    def _probabilities(self, circuits) -> np.ndarray:
+        merged = broadcast_tapes(circuits) if self.device_name == "default.qubit" else None
+        if merged is not None:
+            out = np.asarray(qml.execute([merged], self.device)[0])
+            return out.reshape(len(circuits), -1)
+        return np.array([np.asarray(r) for r in qml.execute(list(circuits), self.device)])

@@ -1,0 +1,177 @@
+"""CircuitBatchManager: submits circuits as few jobs as allowed and owns the cloud failure policy.
+
+Policy (pennylane-ionq has none of it):
+
+* one overall deadline per ``execute_batch`` (``timeout_s``): the plugin polls forever;
+* ``failed`` and ``canceled`` are final: ``JobFailedError`` names the job id, status and message;
+* reads (status, results) are retried on ``TransientError`` (HTTP 429/5xx, dropped
+  connections) with bounded exponential backoff, honouring a Retry-After hint;
+* a submission is retried only when the service said it did NOT take the job (429 on POST).
+  When a POST may have reached the service (5xx, dropped connection), the manager does not
+  resubmit, because a duplicate job costs money: it raises ``SubmissionUncertainError`` naming the
+  client-side job name, so the job can be looked up; a checkpointed training resumes from the last
+  completed step.
+"""
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+
+from .backends import FINAL_BAD, FINAL_OK, Backend, check_shots
+
+
+class TransientError(Exception):
+    """A read that may succeed if repeated (HTTP 429/5xx, connection dropped)."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RejectedSubmission(TransientError):
+    """The service refused a submission (HTTP 429): no job exists, so resubmitting is safe."""
+
+
+class SubmissionUncertainError(Exception):
+    """A submission may or may not have created a job; it is not resubmitted."""
+
+
+class JobFailedError(Exception):
+    """A job reached a final state other than completed."""
+
+    def __init__(self, job_id: str, status: str, message: str = ""):
+        super().__init__(f"job {job_id} ended with status {status!r}" + (f": {message}" if message else ""))
+        self.job_id, self.status, self.message = job_id, status, message
+
+
+class BatchTimeoutError(TimeoutError):
+    """The batch did not finish within its deadline."""
+
+
+@dataclass
+class BatchStats:
+    """What the manager has sent: counted where the jobs are submitted, not claimed."""
+
+    jobs: int = 0
+    circuits: int = 0
+    shots: int = 0
+    modeled_s: float = 0.0
+    wall_s: float = 0.0
+    retries: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def add(self, other: "BatchStats") -> None:
+        for k, v in asdict(other).items():
+            setattr(self, k, getattr(self, k) + v)
+
+
+class BatchHandle:
+    """Returned by ``execute_batch(..., wait_for_results=False)``."""
+
+    def __init__(self, future):
+        self._future = future
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def result(self, timeout: float | None = None):
+        return self._future.result(timeout)
+
+
+class CircuitBatchManager:
+    """Runs a list of circuits as jobs of at most ``max_batch_size`` circuits each.
+
+    ``execute_batch`` returns one result per circuit, in input order, and adds to ``stats``.
+    """
+
+    def __init__(self, backend: Backend, max_batch_size: int = 100, timeout_s: float = 60.0,
+                 max_retries: int = 3, backoff_s: float = 0.05, poll_s: float = 0.01):
+        if not isinstance(max_batch_size, int) or max_batch_size < 1:
+            raise ValueError(f"max_batch_size: must be an integer >= 1, got {max_batch_size!r}")
+        for name, v in (("timeout_s", timeout_s), ("backoff_s", backoff_s), ("poll_s", poll_s)):
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise ValueError(f"{name}: must be a finite number > 0, got {v!r}")
+        if not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError(f"max_retries: must be an integer >= 0, got {max_retries!r}")
+        self.backend = backend
+        self.max_batch_size, self.timeout_s, self.max_retries = max_batch_size, float(timeout_s), max_retries
+        self.backoff_s, self.poll_s = float(backoff_s), float(poll_s)
+        self.stats = BatchStats()  # everything since creation
+        self.last_call = BatchStats()  # the latest execute_batch alone (summed from zero: reproducible)
+        self._pool = None
+
+    def __repr__(self):
+        return f"CircuitBatchManager({self.backend!r}, max_batch_size={self.max_batch_size}, timeout_s={self.timeout_s})"
+
+    def n_jobs(self, n_circuits: int) -> int:
+        """Jobs needed for ``n_circuits`` circuits."""
+        return math.ceil(n_circuits / self.max_batch_size)
+
+    def execute_batch(self, circuits, shots: int | None = 1000, wait_for_results: bool = True):
+        """Run ``circuits``; results in input order (or a handle when ``wait_for_results=False``)."""
+        check_shots(shots)
+        circuits = list(circuits)
+        if not circuits:
+            raise ValueError("circuits: nothing to run (empty list)")
+        if not wait_for_results:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qnb-batch")
+            return BatchHandle(self._pool.submit(self._run, circuits, shots))
+        return self._run(circuits, shots)
+
+    def _run(self, circuits, shots):
+        start = time.perf_counter()
+        deadline = start + self.timeout_s
+        jobs, call = [], BatchStats()
+        self._call = call
+        try:
+            for i in range(0, len(circuits), self.max_batch_size):
+                chunk = circuits[i:i + self.max_batch_size]
+                job = self._with_retries(lambda: self.backend.submit(chunk, shots), deadline, submit=True)
+                call.jobs += 1
+                call.circuits += len(chunk)
+                call.shots += len(chunk) * (shots or 0)
+                call.modeled_s += job.modeled_s
+                jobs.append(job)
+            results = []
+            for job in jobs:
+                results.extend(self._wait(job, deadline))
+        finally:
+            call.wall_s = time.perf_counter() - start
+            self.stats.add(call)
+            self.last_call = call
+        if len(results) != len(circuits):
+            raise RuntimeError(f"expected {len(circuits)} results, got {len(results)}")
+        return results
+
+    def _wait(self, job, deadline):
+        while True:
+            status = self._with_retries(lambda: self.backend.status(job), deadline)
+            if status == FINAL_OK:
+                results = self._with_retries(lambda: self.backend.results(job), deadline)
+                if len(results) != job.n_circuits:
+                    raise RuntimeError(f"job {job.id}: {job.n_circuits} circuits sent, {len(results)} results received")
+                return results
+            if status in FINAL_BAD:
+                raise JobFailedError(job.id, status, getattr(self.backend, "failure_message", lambda j: "")(job))
+            if time.perf_counter() + self.poll_s > deadline:
+                raise BatchTimeoutError(f"job {job.id} still {status!r} after the {self.timeout_s:g} s deadline")
+            time.sleep(self.poll_s)
+
+    def _with_retries(self, call, deadline, submit=False):
+        for attempt in range(self.max_retries + 1):
+            try:
+                return call()
+            except TransientError as e:
+                if submit and not isinstance(e, RejectedSubmission):
+                    raise SubmissionUncertainError(f"submission may have created a job; not resubmitted: {e}") from e
+                delay = max(self.backoff_s * 2 ** attempt, e.retry_after or 0.0)
+                if attempt == self.max_retries or time.perf_counter() + delay > deadline:
+                    raise
+                self._call.retries += 1
+                time.sleep(delay)
+        raise AssertionError("unreachable")

@@ -1,0 +1,291 @@
+"""TrainingConfig (the document's field names, validated), PRESETS, and QuantumTrainer."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .backends import LocalBackend
+from .batching import CircuitBatchManager
+from .estimators import DEFECTS, METHODS, Gains, make_estimator
+from .latency import LatencyModel
+from .model import DATASETS, QuantumModel, _check_data, make_dataset, square_loss
+
+BACKENDS = ("local", "ionq")
+
+
+def _positive_int(name, v, lo=1):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"{name}: must be an integer >= {lo}, got {v!r}")
+
+
+def _positive_float(name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name}: must be a finite number > 0, got {v!r}")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Training settings. The first eight fields are the design document's; it validates itself."""
+
+    gradient_method: str = "spsa_subsampled"
+    gradient_subsample_size: int = 5
+    enable_circuit_batching: bool = True
+    max_parallel_circuits: int = 50
+    batch_submission_timeout: float = 60.0
+    batch_size: int = 10
+    epochs: int = 5
+    shots_per_circuit: int | None = 1000  # None: exact expectation values
+    # qnb's additions
+    seed: int = 0
+    dataset: str = "blobs"
+    n_train: int = 100
+    n_test: int = 100
+    backend: str = "local"  # "local" or "ionq"
+    device: str = "default.qubit"  # local: default.qubit | lightning.qubit; ionq: ionq.simulator | ionq.qpu
+    spsa_a: float = 0.3
+    spsa_c: float = 0.2
+    spsa_A: float = 5.0
+    spsa_alpha: float = 0.602
+    spsa_gamma: float = 0.101
+    n_directions: int = 1
+    defects: tuple = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "defects", tuple(self.defects))
+        if self.gradient_method not in METHODS:
+            raise ValueError(f"gradient_method: unknown method {self.gradient_method!r}; allowed: {', '.join(METHODS)}")
+        for name in ("batch_size", "epochs", "max_parallel_circuits", "n_train", "n_test", "n_directions",
+                     "gradient_subsample_size"):
+            _positive_int(name, getattr(self, name))
+        if self.gradient_method == "spsa_subsampled" and self.gradient_subsample_size > self.batch_size:
+            raise ValueError(f"gradient_subsample_size: {self.gradient_subsample_size} exceeds batch_size "
+                             f"{self.batch_size}; allowed: 1..{self.batch_size}")
+        if self.batch_size > self.n_train:
+            raise ValueError(f"batch_size: {self.batch_size} exceeds n_train {self.n_train}")
+        if self.shots_per_circuit is not None:
+            _positive_int("shots_per_circuit", self.shots_per_circuit)
+        _positive_float("batch_submission_timeout", self.batch_submission_timeout)
+        for name in ("spsa_a", "spsa_c", "spsa_alpha", "spsa_gamma"):
+            _positive_float(name, getattr(self, name))
+        if self.spsa_A < 0:
+            raise ValueError(f"spsa_A: must be >= 0, got {self.spsa_A!r}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset: unknown data set {self.dataset!r}; allowed: {', '.join(DATASETS)}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend: unknown backend {self.backend!r}; allowed: {', '.join(BACKENDS)}")
+        for d in self.defects:
+            if d not in DEFECTS:
+                raise ValueError(f"defects: unknown defect {d!r}; allowed: {', '.join(DEFECTS)}")
+        _positive_int("seed", self.seed, lo=0)
+
+    @property
+    def gains(self) -> Gains:
+        return Gains(self.spsa_a, self.spsa_c, self.spsa_A, self.spsa_alpha, self.spsa_gamma)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.n_train // self.batch_size
+
+    def replace(self, **changes) -> "TrainingConfig":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["defects"] = list(self.defects)
+        return d
+
+
+# The document's presets, field for field ("Updated Configuration" and "Recommendations").
+PRESETS = {
+    "fast": TrainingConfig(gradient_method="spsa_subsampled", gradient_subsample_size=2, batch_size=10, epochs=10),
+    "balanced": TrainingConfig(gradient_method="spsa_subsampled", gradient_subsample_size=5, batch_size=10, epochs=5),
+    "accurate": TrainingConfig(gradient_method="spsa_parallel", batch_size=10, epochs=5),
+    "development": TrainingConfig(gradient_method="spsa_subsampled", gradient_subsample_size=2, batch_size=10,
+                                  epochs=10, shots_per_circuit=100),
+}
+
+
+def make_backend(config: TrainingConfig, seed=None, latency: LatencyModel | None = None):
+    """The backend a config names: local simulator or IonQ through pennylane-ionq."""
+    if config.backend == "ionq":
+        from .ionq import IonQBackend  # imported lazily: the local path never needs requests
+        return IonQBackend(device=config.device if config.device.startswith("ionq") else "ionq.simulator",
+                           latency=latency, seed=seed)
+    return LocalBackend(device=config.device, latency=latency, seed=seed)
+
+
+def accuracy(model, X, Y, backend) -> tuple[float, float]:
+    """(accuracy, mean square loss) of the model on X, Y with exact outputs."""
+    out = model.outputs(X, backend)
+    return float(np.mean(np.where(out >= 0, 1, -1) == Y)), float(np.mean((out - Y) ** 2))
+
+
+class QuantumTrainer:
+    """Trains a QuantumModel with the configured gradient method; ``fit`` returns a history.
+
+    The history has ``steps`` (loss, gradient_norm, circuits, jobs, shots, modeled_s, wall_s per
+    optimisation step) and ``epochs`` (train/test accuracy and loss, measured exactly on a local
+    simulator so they reflect the parameters, not shot noise, and cost no cloud job).
+    """
+
+    def __init__(self, config: TrainingConfig, model: QuantumModel | None = None, dataset=None, backend=None):
+        if not isinstance(config, TrainingConfig):
+            raise TypeError(f"config: expected a TrainingConfig, got {type(config).__name__}")
+        self.config = config
+        s_model, s_order, s_est, s_backend = np.random.SeedSequence(config.seed).spawn(4)
+        self.model = model if model is not None else QuantumModel(seed=s_model)
+        if dataset is None:
+            dataset = make_dataset(config.dataset, config.n_train, config.n_test, seed=config.seed)
+        x_tr, y_tr, x_te, y_te = (np.asarray(a) for a in dataset)
+        _check_data(x_tr, y_tr)
+        _check_data(x_te, y_te)
+        if len(x_tr) < config.batch_size:
+            raise ValueError(f"batch_size: {config.batch_size} exceeds the {len(x_tr)} training samples")
+        self.dataset = (x_tr.astype(float), y_tr.astype(int), x_te.astype(float), y_te.astype(int))
+        self.backend = backend if backend is not None else make_backend(config, seed=s_backend)
+        self.manager = CircuitBatchManager(self.backend, max_batch_size=config.max_parallel_circuits,
+                                           timeout_s=config.batch_submission_timeout)
+        self.estimator = make_estimator(
+            config.gradient_method, self.manager, subsample_size=config.gradient_subsample_size,
+            gains=config.gains, seed=s_est, n_directions=config.n_directions,
+            enable_circuit_batching=config.enable_circuit_batching, defects=config.defects)
+        self.order_rng = np.random.default_rng(s_order)
+        self.evaluator = LocalBackend(latency=LatencyModel.zero())
+        self.history = {"steps": [], "epochs": []}
+        self.epoch, self.batch, self.order = 0, 0, None
+
+    def __repr__(self):
+        return f"QuantumTrainer({self.config.gradient_method!r}, epoch={self.epoch}, step={len(self.history['steps'])})"
+
+    # -- one step ---------------------------------------------------------------------------
+    def train_batch(self, batch_x, batch_y) -> dict:
+        """One optimisation step on one batch: estimate the batch gradient, step against it."""
+        t0 = time.perf_counter()
+        g = self.estimator.estimate_batch_gradient(self.model, batch_x, batch_y, square_loss,
+                                                   shots=self.config.shots_per_circuit)
+        # model.parameters is theta, unless the document's params_minus_leak defect moved it
+        self.model.update_parameters(self.model.parameters - g.metadata["a_k"] * g.gradients)
+        return {
+            "loss": g.function_value,
+            "gradient_norm": float(np.linalg.norm(g.gradients)),
+            "n_circuits": g.n_circuit_executions,
+            "n_jobs": g.metadata["n_jobs"],
+            "shots": g.metadata["shots"],
+            "circuit_time_ms": (time.perf_counter() - t0) * 1000,
+            "modeled_time_s": g.metadata["modeled_time_s"],
+        }
+
+    def evaluate(self) -> dict:
+        x_tr, y_tr, x_te, y_te = self.dataset
+        (tr_acc, tr_loss), (te_acc, te_loss) = (accuracy(self.model, x_tr, y_tr, self.evaluator),
+                                               accuracy(self.model, x_te, y_te, self.evaluator))
+        return {"train_accuracy": tr_acc, "train_loss": tr_loss, "test_accuracy": te_acc, "test_loss": te_loss}
+
+    # -- whole runs -------------------------------------------------------------------------
+    def fit(self, epochs: int | None = None, checkpoint: str | os.PathLike | None = None,
+            progress: bool = True, callback=None) -> dict:
+        """Train up to ``epochs`` (default: the config's); returns the history.
+
+        With ``checkpoint``, the state is written after every step; if the file already holds
+        a run of the same configuration, training continues from it (a different configuration
+        is refused). ``callback(trainer, step_record)`` is called after every step.
+        """
+        epochs = self.config.epochs if epochs is None else epochs
+        _positive_int("epochs", epochs)
+        if checkpoint is not None and Path(checkpoint).exists() and not self.history["steps"]:
+            self._load_state(checkpoint)
+        x_tr, y_tr = self.dataset[:2]
+        spe = self.config.steps_per_epoch
+        total = epochs * spe
+        done = self.epoch * spe + self.batch
+        with tqdm(total=total, initial=min(done, total), disable=not progress, desc=self.config.gradient_method,
+                  unit="step") as bar:
+            while self.epoch < epochs:
+                if self.order is None:
+                    self.order = self.order_rng.permutation(len(x_tr))
+                while self.batch < spe:
+                    idx = self.order[self.batch * self.config.batch_size:(self.batch + 1) * self.config.batch_size]
+                    wall = time.perf_counter()
+                    r = self.train_batch(x_tr[idx], y_tr[idx])
+                    rec = {"step": len(self.history["steps"]), "epoch": self.epoch, "batch": self.batch,
+                           "loss": r["loss"], "gradient_norm": r["gradient_norm"], "circuits": r["n_circuits"],
+                           "jobs": r["n_jobs"], "shots": r["shots"], "modeled_s": r["modeled_time_s"],
+                           "wall_s": time.perf_counter() - wall}
+                    self.history["steps"].append(rec)
+                    self.batch += 1
+                    if self.batch == spe:
+                        self.history["epochs"].append({"epoch": self.epoch, **self.evaluate(),
+                                                       "modeled_s": sum(s["modeled_s"] for s in self.history["steps"])})
+                        self.epoch, self.batch, self.order = self.epoch + 1, 0, None
+                    if checkpoint is not None:
+                        self.save(checkpoint)
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{r['loss']:.3f}")
+                    if callback is not None:
+                        callback(self, rec)
+                    if self.batch == 0:
+                        break
+        return self.history
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def _state(self) -> dict:
+        return {
+            "config": self.config.to_dict(),
+            "parameters": self.model.parameters.tolist(),
+            "iteration": self.estimator.iteration,
+            "epoch": self.epoch, "batch": self.batch,
+            "order": None if self.order is None else self.order.tolist(),
+            "rng": {"order": self.order_rng.bit_generator.state, "estimator": self.estimator.rng.bit_generator.state,
+                    "backend": self.backend.rng.bit_generator.state},
+            "history": self.history,
+            "dataset": [a.tolist() for a in self.dataset],
+        }
+
+    def save(self, path) -> None:
+        """Write the full training state as JSON (atomically: a crash never leaves half a file)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self._state()))
+        os.replace(tmp, path)
+
+    def _load_state(self, path) -> None:
+        state = json.loads(Path(path).read_text())
+        mine, theirs = self.config.to_dict(), state["config"]
+        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        if diff:
+            raise ValueError(f"checkpoint {Path(path).name}: written by another configuration "
+                             f"(differs in {', '.join(f'{k}={theirs.get(k)!r}, expected {mine.get(k)!r}' for k in diff)})")
+        if any(not np.array_equal(np.asarray(a), b) for a, b in zip(state["dataset"], self.dataset)):
+            raise ValueError(f"checkpoint {Path(path).name}: written for another data set")
+        self.model.update_parameters(np.array(state["parameters"]))
+        self.estimator.iteration = state["iteration"]
+        self.epoch, self.batch = state["epoch"], state["batch"]
+        self.order = None if state["order"] is None else np.array(state["order"])
+        self.order_rng.bit_generator.state = state["rng"]["order"]
+        self.estimator.rng.bit_generator.state = state["rng"]["estimator"]
+        self.backend.rng.bit_generator.state = state["rng"]["backend"]
+        self.history = state["history"]
+
+    @classmethod
+    def load(cls, path, backend=None) -> "QuantumTrainer":
+        """A trainer in the exact state a checkpoint recorded."""
+        state = json.loads(Path(path).read_text())
+        names = {f.name for f in fields(TrainingConfig)}
+        config = TrainingConfig(**{k: v for k, v in state["config"].items() if k in names})
+        trainer = cls(config, dataset=tuple(np.array(a) for a in state["dataset"]), backend=backend)
+        trainer._load_state(path)
+        return trainer
+
+    @classmethod
+    def resume(cls, path, backend=None, progress: bool = True) -> "QuantumTrainer":
+        """Continue an interrupted run from its checkpoint to the end; returns the trainer."""
+        trainer = cls.load(path, backend=backend)
+        trainer.fit(checkpoint=path, progress=progress)
+        return trainer

@@ -1,0 +1,29 @@
+import numpy as np
+import pytest
+
+import qnb
+
+
+@pytest.fixture
+def batch():
+    x, y, _, _ = qnb.make_dataset("blobs", n_train=10, n_test=1, seed=3)
+    return x, y
+
+
+@pytest.fixture
+def model():
+    return qnb.QuantumModel(seed=7)
+
+
+def manager(max_batch_size=100, seed=0):
+    return qnb.CircuitBatchManager(qnb.LocalBackend(seed=seed), max_batch_size=max_batch_size)
+
+
+def exact_gradient(model, x, y):
+    est = qnb.make_estimator("parameter_shift", manager())
+    return est.estimate_batch_gradient(model, x, y, shots=None).gradients
+
+
+def strip_wall(history):
+    """Histories without wall-clock seconds, the only field that may differ between runs."""
+    return {k: [{f: v for f, v in r.items() if f != "wall_s"} for r in rows] for k, rows in history.items()}

@@ -1,0 +1,80 @@
+"""Bad input gets a ValueError naming the field, the value and what is allowed, before any circuit runs."""
+import numpy as np
+import pytest
+
+import qnb
+from conftest import manager
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("gradient_method", "adam", r"gradient_method: unknown method 'adam'; allowed: spsa_per_sample"),
+    ("gradient_subsample_size", 0, r"gradient_subsample_size: must be an integer >= 1, got 0"),
+    ("gradient_subsample_size", 11, r"gradient_subsample_size: 11 exceeds batch_size 10; allowed: 1..10"),
+    ("batch_size", 0, r"batch_size: must be an integer >= 1, got 0"),
+    ("shots_per_circuit", 0, r"shots_per_circuit: must be an integer >= 1, got 0"),
+    ("epochs", 0, r"epochs: must be an integer >= 1, got 0"),
+    ("batch_submission_timeout", 0.0, r"batch_submission_timeout: must be a finite number > 0, got 0.0"),
+    ("batch_submission_timeout", float("nan"), r"batch_submission_timeout: must be a finite number > 0, got nan"),
+    ("max_parallel_circuits", -5, r"max_parallel_circuits: must be an integer >= 1, got -5"),
+    ("backend", "aws", r"backend: unknown backend 'aws'; allowed: local, ionq"),
+    ("dataset", "mnist", r"dataset: unknown data set 'mnist'; allowed: blobs, xor"),
+    ("defects", ("typo",), r"defects: unknown defect 'typo'"),
+])
+def test_config_rejects(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        qnb.TrainingConfig(**{field: value})
+
+
+class CountingBackend(qnb.LocalBackend):
+    submitted = 0
+
+    def submit(self, circuits, shots):
+        CountingBackend.submitted += 1
+        return super().submit(circuits, shots)
+
+
+@pytest.mark.parametrize("mutate,message", [
+    (lambda x, y: (np.where(np.arange(x.size).reshape(x.shape) == 3, np.nan, x), y), r"x: contains NaN or inf"),
+    (lambda x, y: (np.where(np.arange(x.size).reshape(x.shape) == 3, np.inf, x), y), r"x: contains NaN or inf"),
+    (lambda x, y: (x[:, :3], y), r"x: expected shape \(n_samples, 4\), got \(10, 3\)"),
+    (lambda x, y: (x, np.where(y > 0, 1, 0)), r"y: labels must be -1 or \+1, got \[0\]"),
+    (lambda x, y: (x, y[:5]), r"y: expected shape \(10,\), got \(5,\)"),
+])
+def test_bad_data_is_refused_before_any_job(mutate, message):
+    x, y, xt, yt = qnb.make_dataset(n_train=10, n_test=5)
+    bx, by = mutate(x, y)
+    backend = CountingBackend()
+    CountingBackend.submitted = 0
+    with pytest.raises(ValueError, match=message):
+        qnb.make_estimator("spsa_parallel", qnb.CircuitBatchManager(backend)).estimate_batch_gradient(
+            qnb.QuantumModel(seed=0), bx, by)
+    with pytest.raises(ValueError, match=message):
+        qnb.QuantumTrainer(qnb.TrainingConfig(n_train=10, n_test=5), dataset=(bx, by, xt, yt), backend=backend)
+    assert CountingBackend.submitted == 0
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(max_batch_size=0), r"max_batch_size: must be an integer >= 1, got 0"),
+    (dict(timeout_s=-1), r"timeout_s: must be a finite number > 0, got -1"),
+    (dict(max_retries=-1), r"max_retries: must be an integer >= 0, got -1"),
+])
+def test_manager_rejects(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        qnb.CircuitBatchManager(qnb.LocalBackend(), **kwargs)
+
+
+def test_estimator_and_call_arguments_are_checked(batch, model):
+    with pytest.raises(ValueError, match=r"gradient_method: unknown method 'spsa'"):
+        qnb.make_estimator("spsa", manager())
+    with pytest.raises(ValueError, match=r"subsample_size: must be an integer >= 1, got 0"):
+        qnb.make_estimator("spsa_subsampled", manager(), subsample_size=0)
+    with pytest.raises(ValueError, match=r"subsample_size: 11 exceeds the batch size 10"):
+        qnb.make_estimator("spsa_subsampled", manager(), subsample_size=11).estimate_batch_gradient(model, *batch)
+    with pytest.raises(ValueError, match=r"shots: must be a positive integer or None \(exact\), got 0"):
+        qnb.make_estimator("spsa_parallel", manager()).estimate_batch_gradient(model, *batch, shots=0)
+    with pytest.raises(ValueError, match=r"defects: 'summed_gradients' does not apply to 'spsa_parallel'"):
+        qnb.make_estimator("spsa_parallel", manager(), defects=("summed_gradients",))
+    with pytest.raises(ValueError, match=r"device: unknown local device 'gpu'"):
+        qnb.LocalBackend("gpu")
+    with pytest.raises(ValueError, match=r"kind: unknown data set 'iris'"):
+        qnb.make_dataset("iris")

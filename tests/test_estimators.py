@@ -1,0 +1,123 @@
+import math
+
+import numpy as np
+import pytest
+
+import qnb
+from conftest import exact_gradient, manager
+
+B, N = 10, 48
+
+
+@pytest.mark.parametrize("method,max_batch,circuits,jobs", [
+    ("spsa_per_sample", 100, 2 * B, 2 * B),
+    ("spsa_sequential", 100, 2 * B, 2 * B),
+    ("spsa_parallel", 100, 2 * B, 1),
+    ("spsa_subsampled", 100, 2 * 5, 1),
+    ("parameter_shift", 100, 2 * N * B + B, math.ceil((2 * N * B + B) / 100)),
+    ("parameter_shift", 50, 2 * N * B + B, math.ceil((2 * N * B + B) / 50)),
+])
+def test_job_shapes_counted_by_the_manager(method, max_batch, circuits, jobs, model, batch):
+    m = manager(max_batch)
+    est = qnb.make_estimator(method, m, subsample_size=5, seed=1)
+    r = est.estimate_batch_gradient(model, *batch, shots=100)
+    assert (m.stats.circuits, m.stats.jobs, m.stats.shots) == (circuits, jobs, circuits * 100)
+    assert (r.n_circuit_executions, r.metadata["n_jobs"]) == (circuits, jobs)
+    lat = m.backend.latency
+    assert r.metadata["modeled_time_s"] == pytest.approx(jobs * lat.job_overhead_s + circuits * lat.per_circuit_s)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 10])
+def test_subsampled_uses_2k_circuits_in_one_job(k, model, batch):
+    m = manager()
+    r = qnb.make_estimator("spsa_subsampled", m, subsample_size=k, seed=0).estimate_batch_gradient(model, *batch)
+    assert (m.stats.circuits, m.stats.jobs) == (2 * k, 1)
+    assert r.metadata["subsample_size"] == k and r.metadata["full_batch_size"] == B
+    assert len(set(r.metadata["indices"])) == k
+
+
+def test_several_directions_stay_in_one_job(model, batch):
+    m = manager(max_batch_size=1000)
+    qnb.make_estimator("spsa_subsampled", m, subsample_size=2, n_directions=4, seed=0).estimate_batch_gradient(model, *batch)
+    assert (m.stats.circuits, m.stats.jobs) == (2 * 4 * 2, 1)
+
+
+def test_parameter_shift_matches_finite_differences(model, batch):
+    x, y = batch
+    backend = qnb.LocalBackend()
+
+    def loss(p):
+        return np.mean((model.outputs(x, backend, params=p) - y) ** 2)
+
+    h = 1e-5
+    fd = np.array([(loss(model.parameters + h * e) - loss(model.parameters - h * e)) / (2 * h) for e in np.eye(N)])
+    np.testing.assert_allclose(exact_gradient(model, x, y), fd, atol=1e-8)
+
+
+def _mean_estimate(method, model, x, y, n=1000, sign=1.0, **kw):
+    est = qnb.make_estimator(method, manager(), gains=qnb.Gains(c=0.01), seed=11, **kw)
+    est.gains = qnb.Gains(c=0.01, gamma=1e-9)  # keep c tiny at every iteration: bias O(c^2) vanishes
+    return sign * np.mean([est.estimate_batch_gradient(model, x, y, shots=None).gradients for _ in range(n)], axis=0)
+
+
+def _close(estimate, exact):
+    cos = estimate @ exact / np.linalg.norm(estimate) / np.linalg.norm(exact)
+    rel = np.linalg.norm(estimate - exact) / np.linalg.norm(exact)
+    return cos > 0.9 and rel < 0.4, (cos, rel)
+
+
+@pytest.mark.parametrize("method,kw", [("spsa_parallel", {}), ("spsa_subsampled", {"subsample_size": 3})])
+def test_spsa_is_unbiased_and_the_check_can_fail(method, kw, model):
+    x, y, _, _ = qnb.make_dataset("blobs", n_train=4, n_test=1, seed=5)
+    if method == "spsa_parallel":
+        x, y = x[:4], y[:4]
+    exact = exact_gradient(model, x, y)
+    mean = _mean_estimate(method, model, x, y, **kw)
+    ok, why = _close(mean, exact)
+    assert ok, why
+    # the same check rejects a biased estimator: a flipped sign, or the document's summed gradients
+    assert not _close(-mean, exact)[0]
+    assert not _close(len(x) * mean, exact)[0]
+
+
+def test_per_sample_average_is_a_valid_estimator_and_sum_is_b_times_larger(model):
+    x, y, _, _ = qnb.make_dataset("blobs", n_train=2, n_test=1, seed=5)
+    exact = exact_gradient(model, x, y)
+    mean = _mean_estimate("spsa_per_sample", model, x, y, n=800)
+    assert _close(mean, exact)[0], _close(mean, exact)[1]
+    few = _mean_estimate("spsa_per_sample", model, x, y, n=20)
+    summed = _mean_estimate("spsa_per_sample", model, x, y, n=20, defects=("summed_gradients",))
+    np.testing.assert_allclose(summed, len(x) * few)
+
+
+@pytest.mark.parametrize("method", qnb.METHODS)
+def test_estimators_never_move_the_parameters_and_iterations_advance(method, model, batch):
+    before = model.parameters.copy()
+    est = qnb.make_estimator(method, manager(), seed=0)
+    r0 = est.estimate_batch_gradient(model, *batch, shots=50)
+    r1 = est.estimate_batch_gradient(model, *batch, shots=50)
+    assert np.array_equal(model.parameters, before)
+    assert (r0.metadata["iteration"], r1.metadata["iteration"], est.iteration) == (0, 1, 2)
+    assert r1.metadata["a_k"] < r0.metadata["a_k"]
+
+
+def test_the_documents_defects_are_reproducible_on_request(model, batch):
+    est = qnb.make_estimator("spsa_parallel", manager(), seed=0, defects=("frozen_gains", "params_minus_leak"))
+    before = model.parameters.copy()
+    r = est.estimate_batch_gradient(model, *batch)
+    assert est.iteration == 0 and est.gains.at(0) == (r.metadata["c_k"], r.metadata["a_k"])
+    moved = model.parameters - before
+    assert np.allclose(np.abs(moved), r.metadata["c_k"])  # model left at params - c_k * delta
+
+
+def test_gains_follow_spalls_schedule():
+    g = qnb.Gains(a=0.5, c=0.2, A=5)
+    c3, a3 = g.at(3)
+    assert c3 == pytest.approx(0.2 / 4 ** 0.101) and a3 == pytest.approx(0.5 / 9 ** 0.602)
+
+
+def test_same_seed_same_estimates(model, batch):
+    def run():
+        est = qnb.make_estimator("spsa_subsampled", manager(seed=4), subsample_size=3, seed=9)
+        return [est.estimate_batch_gradient(model, *batch, shots=100).gradients for _ in range(3)]
+    assert all(np.array_equal(a, b) for a, b in zip(run(), run()))

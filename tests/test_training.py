@@ -1,0 +1,108 @@
+import json
+
+import numpy as np
+import pytest
+
+import qnb
+from conftest import strip_wall
+
+SMALL = dict(n_train=20, n_test=10, epochs=2, batch_size=5, gradient_subsample_size=2, shots_per_circuit=100)
+
+
+def test_presets_are_the_documents():
+    p = qnb.PRESETS
+    assert (p["fast"].gradient_method, p["fast"].gradient_subsample_size, p["fast"].epochs) == ("spsa_subsampled", 2, 10)
+    assert (p["balanced"].gradient_method, p["balanced"].gradient_subsample_size, p["balanced"].epochs) == ("spsa_subsampled", 5, 5)
+    assert (p["accurate"].gradient_method, p["accurate"].epochs) == ("spsa_parallel", 5)
+    assert (p["development"].gradient_subsample_size, p["development"].epochs, p["development"].shots_per_circuit) == (2, 10, 100)
+    assert all(c.batch_size == 10 and c.enable_circuit_batching for c in p.values())
+
+
+def test_fit_records_steps_and_epochs():
+    cfg = qnb.TrainingConfig(**SMALL)
+    h = qnb.QuantumTrainer(cfg).fit(progress=False)
+    assert len(h["steps"]) == 2 * 4 and len(h["epochs"]) == 2
+    s = h["steps"][0]
+    assert (s["circuits"], s["jobs"], s["shots"]) == (4, 1, 400)
+    assert s["modeled_s"] > 0 and s["wall_s"] > 0 and np.isfinite(s["loss"])
+    assert 0 <= h["epochs"][-1]["test_accuracy"] <= 1
+
+
+def test_training_learns_the_easy_data_with_exact_gradients():
+    cfg = qnb.TrainingConfig(gradient_method="parameter_shift", n_train=40, n_test=40, batch_size=10, epochs=3,
+                             shots_per_circuit=None, spsa_a=1.0, seed=1)
+    tr = qnb.QuantumTrainer(cfg)
+    first = tr.evaluate()["train_loss"]
+    h = tr.fit(progress=False)
+    assert h["epochs"][-1]["train_loss"] < 0.8 * first
+    assert h["epochs"][-1]["test_accuracy"] >= 0.8
+
+
+def test_same_seed_same_history_and_another_seed_differs():
+    run = lambda seed: strip_wall(qnb.QuantumTrainer(qnb.TrainingConfig(seed=seed, **SMALL)).fit(progress=False))
+    assert run(3) == run(3)
+    assert run(3) != run(4)
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("method", ["spsa_subsampled", "spsa_per_sample"])
+def test_resume_equals_an_uninterrupted_run(tmp_path, method):
+    cfg = qnb.TrainingConfig(gradient_method=method, **SMALL)
+    full = qnb.QuantumTrainer(cfg)
+    full.fit(progress=False)
+
+    path = tmp_path / "run.ckpt.json"
+
+    def stop_after_5(trainer, rec):
+        if rec["step"] == 5:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        qnb.QuantumTrainer(cfg).fit(checkpoint=path, progress=False, callback=stop_after_5)
+    assert len(json.loads(path.read_text())["history"]["steps"]) == 6
+    resumed = qnb.QuantumTrainer.resume(path, progress=False)
+    assert np.array_equal(resumed.model.parameters, full.model.parameters)
+    assert strip_wall(resumed.history) == strip_wall(full.history)
+
+
+def test_checkpoint_from_another_configuration_is_refused(tmp_path):
+    path = tmp_path / "run.ckpt.json"
+    qnb.QuantumTrainer(qnb.TrainingConfig(**SMALL)).fit(epochs=1, checkpoint=path, progress=False)
+    other = qnb.QuantumTrainer(qnb.TrainingConfig(**{**SMALL, "shots_per_circuit": 200}))
+    with pytest.raises(ValueError, match=r"shots_per_circuit=100, expected 200"):
+        other.fit(checkpoint=path, progress=False)
+
+
+def test_the_seeds_latency_model_is_fitted_with_residuals():
+    lat = qnb.LatencyModel.seed_calibrated()
+    fit = qnb.fit_latency()
+    assert (lat.job_overhead_s, lat.per_circuit_s) == fit["params"]
+    assert 1.5 < lat.job_overhead_s < 3.0 and 0.15 < lat.per_circuit_s < 0.4
+    assert max(abs(fit["relative_residual"])) > 0.1  # no single model explains every row of the table
+    assert lat.job_time(20) == pytest.approx(lat.job_overhead_s + 20 * lat.per_circuit_s)
+    assert qnb.LatencyModel(1, 0.1, 0.001).job_time(10, 100) == pytest.approx(1 + 10 * 0.2)
+
+
+def test_local_backend_batched_equals_per_circuit_and_lightning():
+    model = qnb.QuantumModel(seed=1)
+    x, _, _, _ = qnb.make_dataset(n_train=6, n_test=1)
+    circuits = [model.build_circuit(xi) for xi in x]
+    dq = qnb.LocalBackend("default.qubit").execute(circuits)
+    one = [qnb.LocalBackend("default.qubit").execute([c])[0] for c in circuits]
+    lq = qnb.LocalBackend("lightning.qubit").execute(circuits)
+    np.testing.assert_allclose(dq, one, atol=1e-12)
+    np.testing.assert_allclose(dq, lq, atol=1e-10)
+
+
+def test_shots_sample_around_the_exact_value():
+    model = qnb.QuantumModel(seed=2)
+    x, _, _, _ = qnb.make_dataset(n_train=1, n_test=1)
+    c = model.build_circuit(x[0])
+    exact = qnb.LocalBackend().execute([c])[0]
+    samples = np.array(qnb.LocalBackend(seed=0).execute([c] * 400, shots=100))
+    assert np.allclose(samples * 100, np.round(samples * 100))  # frequencies of whole shots
+    assert abs(samples[:, 0].mean() - exact[0]) < 0.01
+    assert samples[:, 0].std() == pytest.approx(np.sqrt(exact[0] * exact[1] / 100), rel=0.15)
