@@ -94,17 +94,20 @@ def broadcast_tapes(tapes) -> QuantumScript | None:
     execution. This is what makes default.qubit simulate thousands of circuits per second.
     """
     first = tapes[0]
-    sig = [(op.name, tuple(op.wires)) for op in first.operations]
+    names = [op.name for op in first.operations]
+    wires = [op.wires for op in first.operations]
     for t in tapes[1:]:
-        if [(op.name, tuple(op.wires)) for op in t.operations] != sig or t.measurements != first.measurements:
+        if len(t.operations) != len(names) or t.measurements != first.measurements or any(
+                op.name != n or (op.wires is not w and op.wires != w) for op, n, w in zip(t.operations, names, wires)):
             return None
+    data = [[op.data for op in t.operations] for t in tapes]  # data[tape][op] = tuple of angles
     ops = []
     for j, op in enumerate(first.operations):
         if not op.data:
             ops.append(op)
             continue
-        data = [np.stack([np.asarray(t.operations[j].data[p], dtype=float) for t in tapes]) for p in range(len(op.data))]
-        ops.append(type(op)(*data, wires=op.wires))
+        stacked = np.array([d[j] for d in data], dtype=float)  # (n_tapes, n_params of this gate)
+        ops.append(type(op)(*stacked.T, wires=op.wires))
     return QuantumScript(ops, first.measurements)
 
 

@@ -190,8 +190,11 @@ class QuantumTrainer:
 
     # -- whole runs -------------------------------------------------------------------------
     def fit(self, epochs: int | None = None, checkpoint: str | os.PathLike | None = None,
-            progress: bool = True, callback=None) -> dict:
+            progress: bool = True, callback=None, budget_s: float | None = None) -> dict:
         """Train up to ``epochs`` (default: the config's); returns the history.
+
+        ``budget_s`` stops training once the modeled cloud time spent reaches it (for comparisons
+        at equal cost); the state at the stop is evaluated and recorded as a ``partial`` epoch.
 
         With ``checkpoint``, the state is written after every step; if the file already holds
         a run of the same configuration, training continues from it (a different configuration
@@ -222,7 +225,7 @@ class QuantumTrainer:
                     self.batch += 1
                     if self.batch == spe:
                         self.history["epochs"].append({"epoch": self.epoch, **self.evaluate(),
-                                                       "modeled_s": sum(s["modeled_s"] for s in self.history["steps"])})
+                                                       "modeled_s": self.modeled_s})
                         self.epoch, self.batch, self.order = self.epoch + 1, 0, None
                     if checkpoint is not None:
                         self.save(checkpoint)
@@ -230,9 +233,19 @@ class QuantumTrainer:
                     bar.set_postfix(loss=f"{r['loss']:.3f}")
                     if callback is not None:
                         callback(self, rec)
+                    if budget_s is not None and self.modeled_s >= budget_s:
+                        if self.batch:
+                            self.history["epochs"].append({"epoch": self.epoch, **self.evaluate(),
+                                                           "modeled_s": self.modeled_s, "partial": True})
+                        return self.history
                     if self.batch == 0:
                         break
         return self.history
+
+    @property
+    def modeled_s(self) -> float:
+        """Modeled cloud seconds of every step so far."""
+        return float(sum(s["modeled_s"] for s in self.history["steps"]))
 
     # -- checkpoints ------------------------------------------------------------------------
     def _state(self) -> dict:
