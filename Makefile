@@ -6,7 +6,7 @@ KERNEL := qnb
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: reproduce test lab bench venv clean
+.PHONY: reproduce test lab bench venv clean notebooks
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,11 +20,18 @@ venv: $(VENV)/.installed
 reproduce: venv
 	$(PY) -m qnb.reproduce
 
+# unit + integration tests, a QUICK papermill run of every notebook, and nbval over the committed notebooks
 test: venv
-	$(PY) -m pytest -q
+	QNB_FIGURES=$(CURDIR)/build/nbval-figures $(PY) -m pytest -q tests notebooks --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 bench: venv
 	$(PY) -m qnb.bench
+
+# rebuild the notebooks from tools/build_notebooks.py and execute them in place (their committed outputs)
+notebooks: venv
+	$(PY) tools/build_notebooks.py
+	for nb in notebooks/[0-9][0-9]_*.ipynb; do $(VENV)/bin/papermill -k $(KERNEL) --cwd notebooks $$nb $$nb --no-progress-bar || exit 1; done
 
 lab: venv
 	$(VENV)/bin/jupyter lab notebooks/

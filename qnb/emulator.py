@@ -3,8 +3,8 @@
     python -m qnb.emulator [--port 0] [--latency-scale S] [--fault KIND[@METHOD][:COUNT] ...]
 
 It listens on 127.0.0.1 only and prints ``QNB_IONQ_URL=http://127.0.0.1:PORT/v0.4``. Jobs
-(``ionq.circuit.v1`` and ``ionq.multi-circuit.v1``, qis gates) are simulated exactly; a job
-completes ``S x LatencyModel.job_time`` seconds after submission. Faults:
+(``ionq.circuit.v1`` and ``ionq.multi-circuit.v1``, qis gates) are simulated exactly; jobs run
+one after another in a single queue, each taking ``S x LatencyModel.job_time`` seconds. Faults:
 
 * ``429``, ``500``, ``503`` — the next COUNT requests (of METHOD, if given) get that status
   (429 with a Retry-After header);
@@ -57,6 +57,7 @@ class Emulator:
         self.jobs: dict[str, dict] = {}
         self.stats = Counter()  # requests by method and status, jobs_created, circuits, shots
         self._faults: list[list] = []
+        self._busy_until = 0.0
         self._lock = threading.Lock()
         for f in faults:
             self.add_fault(f)
@@ -123,9 +124,12 @@ class Emulator:
         duration = self.latency_scale * self.latency.job_time(len(circuits), shots)
         job_id = str(uuid.uuid4())
         children = [str(uuid.uuid4()) for _ in circuits] if kind == "ionq.multi-circuit.v1" else []
-        with self._lock:
+        with self._lock:  # one queue: jobs run one after another, as the document says IonQ's do
+            done_at = max(start, self._busy_until) + duration * (20 if fault == "slow" else 1)
+            if fault != "hang":
+                self._busy_until = done_at
             self.jobs[job_id] = {"id": job_id, "type": kind, "fault": fault, "n": len(circuits), "shots": shots,
-                                 "done_at": start + duration * (20 if fault == "slow" else 1),
+                                 "done_at": done_at,
                                  "histograms": histograms, "children": children, "polls": 0}
             self.stats["jobs_created"] += 1
             self.stats["circuits"] += len(circuits)

@@ -32,13 +32,7 @@ def job_shapes(batch_size: int = 10, subsample_size: int = 5, max_batch_size: in
     return rows
 
 
-def markdown_table(rows: list[dict], floatfmt: str = ".2f") -> str:
-    """A list of dicts as a GitHub markdown table."""
-    keys = list(rows[0])
-    fmt = lambda v: format(v, floatfmt) if isinstance(v, (float, np.floating)) else str(v)
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows]
-    return "\n".join(lines)
+from .experiments import table as markdown_table
 
 
 def run_notebooks(quick: bool, only: list[str] | None) -> None:

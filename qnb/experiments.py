@@ -1,0 +1,205 @@
+"""The experiments behind notebooks 01-05 and `make bench`: one implementation for both.
+
+The design document's own figures are kept here as data (``SEED_TABLES``), labelled as claims;
+every other number is computed by running qnb.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from .backends import LocalBackend
+from .batching import CircuitBatchManager
+from .estimators import Gains, make_estimator
+from .latency import LatencyModel
+from .model import QuantumModel, make_dataset
+from .training import PRESETS, QuantumTrainer, TrainingConfig
+
+B, N, STEPS_PER_EPOCH, EPOCHS = 10, 48, 10, 5
+
+# The document's tables as printed (seconds). "quality" is its word, never measured there.
+SEED_TABLES = {
+    "performance_comparison": [
+        {"row": "v3.2 Parameter Shift", "method": "parameter_shift", "k": None, "circuits": 960, "batch_s": 240, "epoch_s": 40 * 60, "five_epochs_s": 3.3 * 3600, "quality": "High"},
+        {"row": "v3.3 (buggy)", "method": "spsa_per_sample", "k": None, "circuits": 20, "batch_s": 50, "epoch_s": 8.3 * 60, "five_epochs_s": 42 * 60, "quality": "High"},
+        {"row": "v3.3.1 Sequential", "method": "spsa_sequential", "k": None, "circuits": 20, "batch_s": 50, "epoch_s": 8.3 * 60, "five_epochs_s": 42 * 60, "quality": "High"},
+        {"row": "v3.3.1 Parallel", "method": "spsa_parallel", "k": None, "circuits": 20, "batch_s": 10, "epoch_s": 1.7 * 60, "five_epochs_s": 8.5 * 60, "quality": "High"},
+        {"row": "v3.3.1 Subsampled (k=2)", "method": "spsa_subsampled", "k": 2, "circuits": 4, "batch_s": 3, "epoch_s": 30, "five_epochs_s": 2.5 * 60, "quality": "Medium"},
+        {"row": "v3.3.1 Subsampled (k=5)", "method": "spsa_subsampled", "k": 5, "circuits": 10, "batch_s": 6, "epoch_s": 60, "five_epochs_s": 5 * 60, "quality": "High"},
+    ],
+    "expected_performance": [
+        {"row": "Fast (subsample=2)", "preset": "fast", "circuits": 4, "batch_s": 3, "epoch_s": 30, "five_epochs_s": 2.5 * 60},
+        {"row": "Balanced (subsample=5)", "preset": "balanced", "circuits": 10, "batch_s": 6, "epoch_s": 60, "five_epochs_s": 5 * 60},
+        {"row": "Accurate (full parallel)", "preset": "accurate", "circuits": 20, "batch_s": 10, "epoch_s": 100, "five_epochs_s": 8.5 * 60},
+    ],
+    "real_world_targets": [
+        {"metric": "Time per batch", "target": (3, 10), "unit": "s"},
+        {"metric": "Circuits per batch", "target": (4, 20), "unit": ""},
+        {"metric": "Training time (5 epochs)", "target": (2.5 * 60, 8 * 60), "unit": "s"},
+        {"metric": "Model quality", "target": "Good", "unit": ""},
+    ],
+    # the headline: "10x slower than designed (570s vs 57s per epoch)"
+    "headline_epoch_s": (570, 57),
+}
+
+
+# where figures and tables go; tests point QNB_FIGURES elsewhere so that quick runs never overwrite them
+FIGURES = os.environ.get("QNB_FIGURES") or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "figures")
+
+
+def table(rows: list[dict], name: str | None = None, floatfmt: str = ".2f") -> str:
+    """Rows as a markdown table; with ``name``, also written to figures/NAME.md and NAME.csv."""
+    keys = list(rows[0])
+    fmt = lambda v: format(v, floatfmt) if isinstance(v, (float, np.floating)) else ("" if v is None else str(v))
+    md = "\n".join(["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+                   + ["| " + " | ".join(fmt(r.get(k)) for k in keys) + " |" for r in rows])
+    if name:
+        os.makedirs(FIGURES, exist_ok=True)
+        with open(os.path.join(FIGURES, name + ".md"), "w") as f:
+            f.write(md + "\n")
+        import csv
+        with open(os.path.join(FIGURES, name + ".csv"), "w", newline="") as f:
+            w = csv.DictWriter(f, keys)
+            w.writeheader()
+            w.writerows({k: fmt(r.get(k)) for k in keys} for r in rows)
+    return md
+
+
+def save_figure(fig, name: str) -> None:
+    """figures/NAME.png at a size that reads well in the README."""
+    os.makedirs(FIGURES, exist_ok=True)
+    fig.savefig(os.path.join(FIGURES, name + ".png"), dpi=110, bbox_inches="tight")
+
+
+def step_cost(method: str, subsample_size: int = 5, *, shots: int = 1000, max_batch_size: int = 100,
+              backend=None, n_directions: int = 1, seed: int = 0) -> dict:
+    """Run ONE gradient estimate on a batch of 10 and report what the batch manager counted."""
+    x, y, _, _ = make_dataset(n_train=B, n_test=1, seed=seed)
+    manager = CircuitBatchManager(backend or LocalBackend(seed=seed), max_batch_size=max_batch_size)
+    est = make_estimator(method, manager, subsample_size=subsample_size, seed=seed, n_directions=n_directions)
+    r = est.estimate_batch_gradient(QuantumModel(seed=seed), x, y, shots=shots)
+    return {"circuits": manager.stats.circuits, "jobs": manager.stats.jobs,
+            "modeled_s": manager.stats.modeled_s, "wall_s": manager.stats.wall_s, "result": r}
+
+
+def verdict(claimed: float, ours: float, tol: float = 0.15) -> str:
+    """'holds' within tol (relative), else how far off, e.g. 'off x1.6' or 'off x0.42'."""
+    if claimed == ours or (claimed and abs(ours / claimed - 1) <= tol):
+        return "holds"
+    return f"off x{ours / claimed:.2g}" if claimed else "off"
+
+
+def performance_comparison(latency: LatencyModel | None = None, measured: dict | None = None,
+                           quality: dict | None = None) -> list[dict]:
+    """The document's Performance Comparison: its figure, qnb's modeled figure, qnb's measured one.
+
+    ``measured`` maps a row name to {"batch_s": ...} measured on the emulator (see
+    ``measure_on_emulator``); ``quality`` maps a row name to a measured-quality string.
+    """
+    latency = latency or LatencyModel.seed_calibrated()
+    rows = []
+    for s in SEED_TABLES["performance_comparison"]:
+        c = step_cost(s["method"], s["k"] or 5, backend=LocalBackend(latency=latency))
+        batch = c["modeled_s"]
+        row = {"row": s["row"], "circuits (doc)": s["circuits"], "circuits (qnb)": c["circuits"],
+               "jobs (qnb)": c["jobs"], "s/batch (doc)": s["batch_s"], "s/batch (model)": batch}
+        if measured is not None:
+            row["s/batch (measured)"] = measured[s["row"]]["batch_s"]
+        row.update({"5 epochs min (doc)": s["five_epochs_s"] / 60,
+                    "5 epochs min (model)": batch * STEPS_PER_EPOCH * EPOCHS / 60,
+                    "verdict": verdict(s["batch_s"], batch)})
+        if quality is not None:
+            row.update({"quality (doc)": s["quality"], "quality (measured)": quality.get(s["row"], "")})
+        rows.append(row)
+    return rows
+
+
+def measure_on_emulator(method: str, subsample_size: int = 5, *, latency_scale: float = 0.02, steps: int = 2,
+                        shots: int = 1000, max_batch_size: int = 100) -> dict:
+    """Time gradient steps through the real pennylane-ionq client against the loopback emulator.
+
+    Returns seconds per batch as the emulated cloud would see them (wall / latency_scale, median
+    over ``steps``) and the jobs and circuits the emulator itself counted.
+    """
+    from .emulator import Emulator
+    from .ionq import IonQBackend
+
+    key = "qnb-emulator-" + format(np.random.default_rng().integers(1 << 62), "x")  # throwaway, loopback only
+    with Emulator(api_key=key, latency_scale=latency_scale) as emu:
+        backend = IonQBackend(api_key=key, api_url=emu.url, seed=0)
+        x, y, _, _ = make_dataset(n_train=B, n_test=1)
+        manager = CircuitBatchManager(backend, max_batch_size=max_batch_size, timeout_s=600)
+        est = make_estimator(method, manager, subsample_size=subsample_size, seed=0)
+        model, walls = QuantumModel(seed=0), []
+        for _ in range(steps):
+            t = time.perf_counter()
+            est.estimate_batch_gradient(model, x, y, shots=shots)
+            walls.append(time.perf_counter() - t)
+        return {"batch_s": float(np.median(walls)) / latency_scale, "jobs": emu.stats["jobs_created"] / steps,
+                "circuits": emu.stats["circuits"] / steps, "modeled_s": manager.stats.modeled_s / steps}
+
+
+def _train_one(args):
+    config, budget_s, epochs = args
+    trainer = QuantumTrainer(config, dataset=make_dataset(config.dataset, config.n_train, config.n_test, seed=0))
+    return trainer.fit(epochs=epochs if budget_s is None else 10_000, progress=False, budget_s=budget_s)
+
+
+def train_many(config: TrainingConfig, seeds, budget_s: float | None = None, epochs: int | None = None,
+               workers: int | None = None) -> list[dict]:
+    """Train ``config`` once per seed, on the same data (data set seed 0); returns the histories.
+
+    The seed drives model initialisation, data order, SPSA directions and shot noise. Runs are
+    independent, so they are spread over ``workers`` processes (default: every core); the
+    results do not depend on how many.
+    """
+    jobs = [(config.replace(seed=int(s)), budget_s, epochs) for s in seeds]
+    workers = workers or min(len(jobs), os.cpu_count() or 1)
+    if workers <= 1:
+        return [_train_one(j) for j in jobs]
+    import multiprocessing as mp
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        return list(pool.map(_train_one, jobs))
+
+
+def summarize(histories: list[dict]) -> dict:
+    """Mean and spread of the final test accuracy and loss, and of the modeled cloud time."""
+    acc = np.array([h["epochs"][-1]["test_accuracy"] for h in histories])
+    loss = np.array([h["epochs"][-1]["test_loss"] for h in histories])
+    t = np.array([sum(s["modeled_s"] for s in h["steps"]) for h in histories])
+    return {"runs": len(histories), "test_acc_mean": acc.mean(), "test_acc_std": acc.std(ddof=1) if len(acc) > 1 else 0.0,
+            "test_loss_mean": loss.mean(), "modeled_min": t.mean() / 60}
+
+
+def estimator_statistics(specs, shots=None, repeats: int = 200, seed: int = 0, c: float = 0.05) -> list[dict]:
+    """How good one gradient estimate is, against the exact gradient of the batch loss.
+
+    ``specs``: (label, method, subsample_size) triples. For each, ``repeats`` estimates at the same
+    point with a small constant c (so that SPSA's O(c^2) bias is negligible) give: the relative
+    error of their mean (unbiased estimators shrink it like 1/sqrt(repeats): compare with
+    ``expected_rel_error``), the total variance of one estimate, and the mean cosine to the truth.
+    """
+    x, y, _, _ = make_dataset(n_train=B, n_test=1, seed=seed)
+    model = QuantumModel(seed=seed)
+    exact = make_estimator("parameter_shift", CircuitBatchManager(LocalBackend())).estimate_batch_gradient(
+        model, x, y, shots=None).gradients
+    rows = []
+    for label, method, k in specs:
+        manager = CircuitBatchManager(LocalBackend(seed=seed), max_batch_size=10_000)
+        est = make_estimator(method, manager, subsample_size=k or 5, seed=seed, gains=Gains(c=c, gamma=1e-9))
+        g = np.array([est.estimate_batch_gradient(model, x, y, shots=shots).gradients for _ in range(repeats)])
+        cos = g @ exact / (np.linalg.norm(g, axis=1) * np.linalg.norm(exact) + 1e-300)
+        var = float(np.sum(g.var(axis=0)))
+        rows.append({"estimator": label, "shots": "exact" if shots is None else shots,
+                     "circuits": manager.stats.circuits // repeats, "variance": var, "cosine": float(cos.mean()),
+                     "rel_error_of_mean": float(np.linalg.norm(g.mean(0) - exact) / np.linalg.norm(exact)),
+                     "expected_rel_error": float(math.sqrt(var / repeats) / np.linalg.norm(exact))})
+    return rows
+
+
+def subsample_specs(ks=(1, 2, 5, 10)):
+    return [(f"k={k}", "spsa_parallel" if k == B else "spsa_subsampled", k) for k in ks]
