@@ -182,6 +182,24 @@ def job_counts(latency_scale: float = 0.001) -> list[dict]:
     return [{k: r[k] for k in ("method", "counted by", "jobs", "circuits")} for r in rows]
 
 
+def emulator_overhead(latency_scale: float = 0.05, epochs: int = 5) -> dict:
+    """A `balanced` training through pennylane-ionq against the emulator: wall time of the steps
+    divided by latency_scale x their modeled time. 1.0 means qnb adds nothing to the cloud's time."""
+    from .emulator import Emulator
+    from .ionq import IonQBackend
+    from .training import PRESETS
+
+    key = "qnb-bench-" + os.urandom(8).hex()  # throwaway key for the loopback emulator
+    with Emulator(api_key=key, latency_scale=latency_scale) as emu:
+        cfg = PRESETS["balanced"].replace(backend="ionq", epochs=epochs)
+        trainer = QuantumTrainer(cfg, backend=IonQBackend(api_key=key, api_url=emu.url, seed=0))
+        h = trainer.fit(progress=False)
+    wall = sum(s["wall_s"] for s in h["steps"])
+    modeled = sum(s["modeled_s"] for s in h["steps"])
+    return {"latency_scale": latency_scale, "steps": len(h["steps"]), "wall_s": wall,
+            "scaled_modeled_s": latency_scale * modeled, "ratio": wall / (latency_scale * modeled)}
+
+
 # -- time to quality ------------------------------------------------------------------------
 def time_to_quality(epochs_records: list[dict], target: float) -> float:
     """Modeled seconds until test accuracy first reaches ``target`` (inf if never)."""
@@ -245,6 +263,7 @@ def main(argv=None) -> int:
     seeds = range(1 if quick else 10)
     out = {"throughput": throughput(n=48 if quick else 960, per_circuit_n=5 if quick else 60),
            "job_counts": job_counts(),
+           "emulator_overhead": emulator_overhead(0.05, 1 if quick else 5),
            "races": [quality_race(d, seeds, 1 if quick else 10, range(1 if quick else 3), 1 if quick else 5)
                      for d in (("blobs",) if quick else ("blobs", "xor"))]}
     tp = {r["path"]: r["circuits_per_s"] for r in out["throughput"]}
@@ -252,6 +271,9 @@ def main(argv=None) -> int:
     per = tp["one QNode call per circuit (default.qubit)"]
     targets = [("LocalBackend >= 5,000 circuits/s batched", batched >= 5000, f"{batched:,.0f}/s"),
                ("batched >= 10x one QNode call per circuit", batched >= 10 * per, f"x{batched / per:.1f}")]
+    ov = out["emulator_overhead"]
+    targets.append((f"qnb overhead on the emulator (balanced, S={ov['latency_scale']}) within 10 % of the model",
+                    ov["ratio"] <= 1.10, f"wall / (S x modeled) = {ov['ratio']:.3f} over {ov['steps']} steps"))
     jc = {r["method"]: r["jobs"] for r in out["job_counts"]}
     targets.append(("one job per step for spsa_parallel and spsa_subsampled",
                     jc["qnb spsa_parallel"] == 1 and jc["qnb spsa_subsampled k=5"] == 1,

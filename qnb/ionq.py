@@ -105,10 +105,22 @@ class IonQBackend(Backend):
         dev.reset(circuits_array_length=len(circuits))
         dev.job["shots"] = shots
         for i, tape in enumerate(circuits):
-            [tape], _ = qml.transforms.decompose(tape, gate_set=self._gate_set)
-            dev.check_validity(tape.operations, tape.observables)
-            dev.batch_apply(tape.operations, rotations=dev._get_diagonalizing_gates(tape), circuit_index=i)
+            ops = self._native(tape.operations)
+            dev.check_validity(ops, tape.observables)
+            dev.batch_apply(ops, rotations=dev._get_diagonalizing_gates(tape), circuit_index=i)
         return dict(dev.job)
+
+    def _native(self, ops) -> list:
+        """Decompose what the plugin cannot send (Rot -> RZ RY RZ, ...), recursively."""
+        out = []
+        for op in ops:
+            if op.name in self._gate_set:
+                out.append(op)
+            elif op.has_decomposition:
+                out.extend(self._native(op.decomposition()))
+            else:
+                raise ValueError(f"circuits: gate {op.name} cannot be sent to IonQ (no decomposition)")
+        return out
 
     def submit(self, circuits, shots) -> Job:
         check_shots(shots)
