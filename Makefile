@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 KERNEL := qnb
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .PHONY: reproduce test lab bench venv clean notebooks
@@ -26,6 +25,7 @@ test: venv
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 bench: venv
+	$(PY) -m pip install --quiet -e ".[test,peers]"
 	$(PY) -m qnb.bench
 
 # rebuild the notebooks from tools/build_notebooks.py and execute them in place (their committed outputs)

@@ -147,6 +147,49 @@ def train_spsa_optimizer(seed: int, dataset: str = "blobs", epochs: int = 10, sh
             "circuits_per_step": float(np.mean([c for _, c in jobs]))}
 
 
+def train_qiskit_spsa(seed: int, dataset: str = "blobs", epochs: int = 10, shots: int | None = 1000,
+                      latency: LatencyModel | None = None) -> dict | None:
+    """qiskit-algorithms' SPSA (its defaults, calibration included, ``max_evals_grouped=2`` so that
+    each +-pair is one call) on the batch loss, the batch advancing every iteration. Every call of
+    the loss is one job through qnb's CircuitBatchManager, which counts it. None if not installed."""
+    try:
+        from qiskit_algorithms.optimizers import SPSA
+        from qiskit_algorithms.utils import algorithm_globals
+    except ImportError:
+        return None
+    algorithm_globals.random_seed = seed
+    cfg = TrainingConfig(seed=seed, dataset=dataset, epochs=epochs)
+    x_tr, y_tr, x_te, y_te = make_dataset(dataset, seed=0)
+    s_model, s_order, _, s_backend = np.random.SeedSequence(seed).spawn(4)
+    model = QuantumModel(seed=s_model)
+    manager = CircuitBatchManager(LocalBackend(latency=latency, seed=s_backend), max_batch_size=10_000)
+    order_rng = np.random.default_rng(s_order)
+    batches = [order[b * 10:(b + 1) * 10] for _ in range(epochs) for order in [order_rng.permutation(len(x_tr))]
+               for b in range(cfg.steps_per_epoch)]
+    state = {"step": 0}
+    evaluator, history = LocalBackend(latency=LatencyModel.zero()), []
+
+    def loss(points):
+        pts = np.atleast_2d(np.asarray(points, dtype=float))
+        idx = batches[min(state["step"], len(batches) - 1)]
+        res = manager.execute_batch([model.build_circuit(x, p) for p in pts for x in x_tr[idx]], shots)
+        out = np.array([model.process_result(r) for r in res]).reshape(len(pts), len(idx))
+        losses = ((out - y_tr[idx]) ** 2).mean(axis=1)
+        return losses if np.ndim(points) == 2 or isinstance(points, list) else float(losses[0])
+
+    def after_step(nfev, x, fx, step, accepted):  # a termination checker: called without extra evaluations
+        state["step"] += 1
+        if state["step"] % cfg.steps_per_epoch == 0:
+            acc = np.mean(np.where(model.outputs(x_te, evaluator, params=np.asarray(x)) >= 0, 1, -1) == y_te)
+            history.append({"epoch": len(history), "test_accuracy": float(acc), "modeled_s": manager.stats.modeled_s})
+        return False
+
+    spsa = SPSA(maxiter=len(batches), termination_checker=after_step)
+    spsa.set_max_evals_grouped(2)
+    spsa.minimize(loss, model.parameters.copy())
+    return {"epochs": history, "jobs": manager.stats.jobs, "circuits": manager.stats.circuits}
+
+
 def peer_gradient_jobs(latency: LatencyModel | None = None) -> list[dict]:
     """Jobs and circuits of one gradient of the batch loss for PennyLane's gradient transforms,
     counted by qml.Tracker (device calls = jobs)."""
@@ -207,13 +250,12 @@ def time_to_quality(epochs_records: list[dict], target: float) -> float:
 
 
 def ttq_summary(times: list[float]) -> dict:
-    t = np.array(times)
-    reached = np.isfinite(t)
-    q = np.percentile(t, [25, 50, 75]) if reached.all() else [np.nan] * 3
-    if not reached.all() and reached.sum() > len(t) / 2:  # median still defined when most runs reach it
-        s = np.sort(t)
-        q = [np.nan, s[len(s) // 2], np.nan]
-    return {"reached": f"{int(reached.sum())}/{len(t)}", "median_min": q[1] / 60, "iqr_min": (q[2] - q[0]) / 60}
+    """Median and interquartile range of time to quality; a run that never reaches it counts as
+    infinitely slow, so a median exists while more than half the runs reach the target."""
+    t = np.array(times, dtype=float)
+    q25, q50, q75 = (np.quantile(t, q, method="inverted_cdf") for q in (0.25, 0.5, 0.75))
+    return {"reached": f"{int(np.isfinite(t).sum())}/{len(t)}", "median_min": q50 / 60,
+            "iqr_min": (q75 - q25) / 60 if np.isfinite(q75) else math.inf}
 
 
 CANDIDATES = {
@@ -223,6 +265,11 @@ CANDIDATES = {
     "spsa_subsampled k=5, 4 directions": dict(gradient_method="spsa_subsampled", gradient_subsample_size=5, n_directions=4),
     "spsa_parallel, 4 directions": dict(gradient_method="spsa_parallel", n_directions=4),
     "spsa_subsampled k=2, 8 directions": dict(gradient_method="spsa_subsampled", gradient_subsample_size=2, n_directions=8),
+    "spsa_subsampled k=2, 2 directions (preset two_direction)": dict(gradient_method="spsa_subsampled",
+                                                                      gradient_subsample_size=2, n_directions=2),
+    "spsa_subsampled k=5, calibrated a (Qiskit's target 2pi/10)": dict(gradient_method="spsa_subsampled", calibrate=True),
+    "spsa_subsampled k=5, calibrated a (target 0.1)": dict(gradient_method="spsa_subsampled", calibrate=True,
+                                                           calibration_target=0.1),
 }
 
 
@@ -251,6 +298,11 @@ def quality_race(dataset: str, seeds, epochs: int, exact_seeds, exact_epochs: in
     for matched in (False, True):
         runs = [train_spsa_optimizer(int(s), dataset, epochs, matched_gains=matched) for s in seeds]
         add(f"qml.SPSAOptimizer ({'matched gains' if matched else 'defaults'})", [r["epochs"] for r in runs])
+    qiskit = [train_qiskit_spsa(int(s), dataset, epochs) for s in seeds]
+    if all(q is not None for q in qiskit):
+        add("qiskit-algorithms SPSA (defaults, max_evals_grouped=2)", [q["epochs"] for q in qiskit])
+    else:
+        print("qiskit-algorithms is not installed: its SPSA is skipped (pip install -e '.[peers]')")
     return {"dataset": dataset, "ceiling_test_acc": ceiling, "target": target, "rows": rows}
 
 
@@ -280,15 +332,17 @@ def main(argv=None) -> int:
                     f"{jc['qnb spsa_parallel']:.0f} and {jc['qnb spsa_subsampled k=5']:.0f}; qml.SPSAOptimizer {jc['qml.SPSAOptimizer.step']:.0f}"))
     for race in out["races"]:
         rows = {r["method"]: r for r in race["rows"]}
-        qnb_best = min((r for r in race["rows"] if r["method"].startswith("qnb")), key=lambda r: np.nan_to_num(r["median_min"], nan=np.inf))
+        qnb_best = min((r for r in race["rows"] if r["method"].startswith("qnb")), key=lambda r: r["median_min"])
         ps = rows["parameter_shift (1000 shots, a=1.0)"]["median_min"]
-        peer = min(rows["qml.SPSAOptimizer (defaults)"]["median_min"], rows["qml.SPSAOptimizer (matched gains)"]["median_min"])
         race["best"] = qnb_best["method"]
         b = qnb_best["median_min"]
-        targets.append((f"[{race['dataset']}] best qnb time to quality <= 1/10 of parameter shift's", bool(b <= ps / 10),
+        ok = lambda ratio_to: bool(np.isfinite(b) and b <= ratio_to)
+        targets.append((f"[{race['dataset']}] best qnb time to quality <= 1/10 of parameter shift's", ok(ps / 10),
                         f"{qnb_best['method']}: {b:.1f} vs {ps:.1f} min"))
-        targets.append((f"[{race['dataset']}] best qnb time to quality <= 1/2 of qml.SPSAOptimizer's", bool(b <= peer / 2),
-                        f"{b:.1f} vs {peer:.1f} min"))
+        for peer in ("qml.SPSAOptimizer (defaults)", "qml.SPSAOptimizer (matched gains)"):
+            p = rows[peer]["median_min"]
+            targets.append((f"[{race['dataset']}] best qnb time to quality <= 1/2 of {peer}", ok(p / 2),
+                            f"{b:.1f} vs {p:.1f} min"))
     out["targets"] = [{"target": t, "met": bool(m), "measured": v} for t, m, v in targets]
     out["seconds"] = time.perf_counter() - t0
     md = ["# qnb benchmark (one run on this machine)", "", "## Targets", E.table(out["targets"]), "",

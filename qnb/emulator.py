@@ -146,7 +146,7 @@ class Emulator:
             out["child_job_ids"] = job["children"]
         finished = time.monotonic() >= job["done_at"]
         if job["fault"] == "hang" or not finished:
-            out["status"] = "submitted" if job["polls"] == 1 else "running"
+            out["status"] = ("submitted", "ready", "running")[min(job["polls"], 3) - 1]
         elif job["fault"] == "fail":
             out.update(status="failed", failure={"code": "SimulationError", "error": "emulated failure"})
         elif job["fault"] == "cancel":

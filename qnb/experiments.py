@@ -162,8 +162,13 @@ def train_many(config: TrainingConfig, seeds, budget_s: float | None = None, epo
     if workers <= 1:
         return [_train_one(j) for j in jobs]
     import multiprocessing as mp
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        return list(pool.map(_train_one, jobs))
+    import warnings
+    # fork where there is one: works from a plain script without a __main__ guard, starts fast
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads (children only compute)
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context(method)) as pool:
+            return list(pool.map(_train_one, jobs))
 
 
 def summarize(histories: list[dict]) -> dict:

@@ -26,4 +26,5 @@ def exact_gradient(model, x, y):
 
 def strip_wall(history):
     """Histories without wall-clock seconds, the only field that may differ between runs."""
-    return {k: [{f: v for f, v in r.items() if f != "wall_s"} for r in rows] for k, rows in history.items()}
+    return {k: [{f: v for f, v in r.items() if f != "wall_s"} for r in rows] if isinstance(rows, list) else rows
+            for k, rows in history.items()}

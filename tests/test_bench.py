@@ -23,11 +23,11 @@ def test_time_to_quality_is_the_first_epoch_at_target():
 
 
 def test_ttq_summary_counts_runs_that_never_reach_it():
-    s = bench.ttq_summary([60, 120, 180, math.inf])
-    assert s["reached"] == "3/4" and s["median_min"] == pytest.approx(3.0)
-    s = bench.ttq_summary([60, 120, 180])
-    assert s["median_min"] == pytest.approx(2.0) and s["iqr_min"] == pytest.approx(1.0)
-    assert np.isnan(bench.ttq_summary([math.inf, math.inf])["median_min"])
+    s = bench.ttq_summary([60, 120, 180, math.inf, 240])
+    assert s["reached"] == "4/5" and s["median_min"] == pytest.approx(3.0) and s["iqr_min"] == pytest.approx(2.0)
+    s = bench.ttq_summary([60, 120, math.inf, math.inf])
+    assert s["median_min"] == pytest.approx(2.0) and s["iqr_min"] == math.inf
+    assert bench.ttq_summary([math.inf, math.inf])["median_min"] == math.inf
 
 
 def test_peer_jobs_are_counted_by_the_tracker():

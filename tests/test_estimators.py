@@ -121,3 +121,12 @@ def test_same_seed_same_estimates(model, batch):
         est = qnb.make_estimator("spsa_subsampled", manager(seed=4), subsample_size=3, seed=9)
         return [est.estimate_batch_gradient(model, *batch, shots=100).gradients for _ in range(3)]
     assert all(np.array_equal(a, b) for a, b in zip(run(), run()))
+
+
+def test_gain_calibration_is_one_job_and_follows_spalls_rule(model, batch):
+    m = manager(max_batch_size=1000)
+    gains, info = qnb.estimators.calibrate_gains(m, model, *batch, n_directions=6, target_magnitude=0.5, shots=None, seed=0)
+    assert (info["circuits"], info["jobs"]) == (2 * 6 * 10, 1) == (m.stats.circuits, m.stats.jobs)
+    g0 = qnb.Gains()
+    assert gains.a == pytest.approx(0.5 * (1 + g0.A) ** g0.alpha / info["gradient_magnitude"])
+    assert np.array_equal(model.parameters, model.parameters.copy())

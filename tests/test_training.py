@@ -18,6 +18,12 @@ def test_presets_are_the_documents():
     assert all(c.batch_size == 10 and c.enable_circuit_batching for c in p.values())
 
 
+def test_the_two_direction_preset_is_one_job_of_eight_circuits():
+    tr = qnb.QuantumTrainer(qnb.PRESETS["two_direction"].replace(epochs=1))
+    h = tr.fit(progress=False)
+    assert all((s["circuits"], s["jobs"]) == (8, 1) for s in h["steps"])
+
+
 def test_fit_records_steps_and_epochs():
     cfg = qnb.TrainingConfig(**SMALL)
     h = qnb.QuantumTrainer(cfg).fit(progress=False)
@@ -106,3 +112,22 @@ def test_shots_sample_around_the_exact_value():
     assert np.allclose(samples * 100, np.round(samples * 100))  # frequencies of whole shots
     assert abs(samples[:, 0].mean() - exact[0]) < 0.01
     assert samples[:, 0].std() == pytest.approx(np.sqrt(exact[0] * exact[1] / 100), rel=0.15)
+
+
+def test_calibrated_training_records_its_cost_and_resumes_identically(tmp_path):
+    cfg = qnb.TrainingConfig(calibrate=True, calibration_directions=2, calibration_target=0.1, **SMALL)
+    full = qnb.QuantumTrainer(cfg)
+    full.fit(progress=False)
+    cal = full.history["calibration"]
+    assert cal["jobs"] == 1 and cal["circuits"] == 2 * 2 * 5 and full.estimator.gains.a == cal["a"]
+    assert full.modeled_s == pytest.approx(cal["modeled_s"] + sum(s["modeled_s"] for s in full.history["steps"]))
+    path = tmp_path / "cal.ckpt.json"
+
+    def stop(trainer, rec):
+        if rec["step"] == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        qnb.QuantumTrainer(cfg).fit(checkpoint=path, progress=False, callback=stop)
+    resumed = qnb.QuantumTrainer.resume(path, progress=False)
+    assert strip_wall(resumed.history) == strip_wall(full.history)
