@@ -6,7 +6,6 @@ and ``results`` (safe to repeat). ``execute`` chains the three for callers that 
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,12 +75,12 @@ class Backend:
     def results(self, job: Job) -> list[np.ndarray]:
         return list(sample_probabilities(job.payload, job.shots, self.rng))
 
-    def execute(self, circuits, shots=None) -> list[np.ndarray]:
-        """Run circuits as one job and wait (no deadline: use CircuitBatchManager for that)."""
-        job = self.submit(circuits, shots)
-        while self.status(job) not in (FINAL_OK, *FINAL_BAD):
-            time.sleep(0.01)
-        return self.results(job)
+    def execute(self, circuits, shots=None, timeout_s: float = 600.0) -> list[np.ndarray]:
+        """Run circuits as ONE job and return their results, under the batch manager's policy."""
+        from .batching import CircuitBatchManager  # the manager owns every wait; no second loop here
+        circuits = list(circuits)
+        return CircuitBatchManager(self, max_batch_size=max(1, len(circuits)), timeout_s=timeout_s).execute_batch(
+            circuits, shots)
 
     def _probabilities(self, circuits) -> np.ndarray:
         raise NotImplementedError
