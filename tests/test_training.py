@@ -54,22 +54,24 @@ class Interrupt(Exception):
     pass
 
 
+def interrupt_then_resume(cfg, path, after_step):
+    """Train with a checkpoint, stop by an exception after ``after_step``, resume to the end."""
+    def stop(trainer, rec):
+        if rec["step"] == after_step:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        qnb.QuantumTrainer(cfg).fit(checkpoint=path, progress=False, callback=stop)
+    assert len(json.loads(path.read_text())["history"]["steps"]) == after_step + 1
+    return qnb.QuantumTrainer.resume(path, progress=False)
+
+
 @pytest.mark.parametrize("method", ["spsa_subsampled", "spsa_per_sample"])
 def test_resume_equals_an_uninterrupted_run(tmp_path, method):
     cfg = qnb.TrainingConfig(gradient_method=method, **SMALL)
     full = qnb.QuantumTrainer(cfg)
     full.fit(progress=False)
-
-    path = tmp_path / "run.ckpt.json"
-
-    def stop_after_5(trainer, rec):
-        if rec["step"] == 5:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        qnb.QuantumTrainer(cfg).fit(checkpoint=path, progress=False, callback=stop_after_5)
-    assert len(json.loads(path.read_text())["history"]["steps"]) == 6
-    resumed = qnb.QuantumTrainer.resume(path, progress=False)
+    resumed = interrupt_then_resume(cfg, tmp_path / "run.ckpt.json", after_step=5)
     assert np.array_equal(resumed.model.parameters, full.model.parameters)
     assert strip_wall(resumed.history) == strip_wall(full.history)
 
@@ -121,13 +123,5 @@ def test_calibrated_training_records_its_cost_and_resumes_identically(tmp_path):
     cal = full.history["calibration"]
     assert cal["jobs"] == 1 and cal["circuits"] == 2 * 2 * 5 and full.estimator.gains.a == cal["a"]
     assert full.modeled_s == pytest.approx(cal["modeled_s"] + sum(s["modeled_s"] for s in full.history["steps"]))
-    path = tmp_path / "cal.ckpt.json"
-
-    def stop(trainer, rec):
-        if rec["step"] == 2:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        qnb.QuantumTrainer(cfg).fit(checkpoint=path, progress=False, callback=stop)
-    resumed = qnb.QuantumTrainer.resume(path, progress=False)
+    resumed = interrupt_then_resume(cfg, tmp_path / "cal.ckpt.json", after_step=2)
     assert strip_wall(resumed.history) == strip_wall(full.history)
