@@ -243,6 +243,24 @@ def emulator_overhead(latency_scale: float = 0.05, epochs: int = 5) -> dict:
             "scaled_modeled_s": latency_scale * modeled, "ratio": wall / (latency_scale * modeled)}
 
 
+def iterate_averaging(seeds, preset: str = "fast", windows=(10, 30)) -> list[dict]:
+    """Does averaging the last iterates (Polyak) beat the last iterate? Test accuracy over seeds."""
+    from .training import PRESETS, accuracy
+
+    res = {"last iterate": []} | {f"mean of last {w} iterates": [] for w in windows}
+    for seed in seeds:
+        trainer = QuantumTrainer(PRESETS[preset].replace(seed=int(seed)))
+        iterates = []
+        trainer.fit(progress=False, callback=lambda t, r: iterates.append(t.model.parameters.copy()))
+        x_te, y_te = trainer.dataset[2:]
+        res["last iterate"].append(trainer.history["epochs"][-1]["test_accuracy"])
+        for w in windows:
+            trainer.model.update_parameters(np.mean(iterates[-w:], axis=0))
+            res[f"mean of last {w} iterates"].append(accuracy(trainer.model, x_te, y_te, trainer.evaluator)[0])
+    return [{"preset": preset, "parameters": k, "runs": len(v), "test_acc_mean": float(np.mean(v)),
+             "test_acc_std": float(np.std(v))} for k, v in res.items()]
+
+
 # -- time to quality ------------------------------------------------------------------------
 def time_to_quality(epochs_records: list[dict], target: float) -> float:
     """Modeled seconds until test accuracy first reaches ``target`` (inf if never)."""
@@ -316,6 +334,7 @@ def main(argv=None) -> int:
     out = {"throughput": throughput(n=48 if quick else 960, per_circuit_n=5 if quick else 60),
            "job_counts": job_counts(),
            "emulator_overhead": emulator_overhead(0.05, 1 if quick else 5),
+           "iterate_averaging": iterate_averaging(seeds, "development" if quick else "fast"),
            "races": [quality_race(d, seeds, 1 if quick else 10, range(1 if quick else 3), 1 if quick else 5)
                      for d in (("blobs",) if quick else ("blobs", "xor"))]}
     tp = {r["path"]: r["circuits_per_s"] for r in out["throughput"]}
@@ -349,6 +368,7 @@ def main(argv=None) -> int:
     md = ["# qnb benchmark (one run on this machine)", "", "## Targets", E.table(out["targets"]), "",
           "## Local throughput (48-parameter model)", E.table(out["throughput"], floatfmt=",.0f"), "",
           "## Jobs and circuits per optimisation step (batch of 10)", E.table(out["job_counts"], floatfmt=".0f")]
+    md += ["", "## Iterate averaging (kept out of qnb unless it helps)", E.table(out["iterate_averaging"], floatfmt=".3f")]
     for race in out["races"]:
         md += ["", f"## Time to quality, {race['dataset']} data: modeled minutes until test accuracy >= "
                    f"{race['target']:.3f} (95 % of the exact-gradient ceiling {race['ceiling_test_acc']:.3f})",
