@@ -59,15 +59,24 @@ class Backend:
         self._n_jobs = 0
 
     def submit(self, circuits, shots) -> Job:
+        circuits = self._checked(circuits, shots)
+        return self._job(f"{self.name}-{self._n_jobs + 1}", circuits, shots, self._probabilities(circuits))
+
+    @staticmethod
+    def _checked(circuits, shots) -> list:
+        """What every submission checks before anything is sent."""
         check_shots(shots)
         circuits = list(circuits)
         if not circuits:
             raise ValueError("circuits: a job needs at least one circuit")
-        self._n_jobs += 1
+        return circuits
+
+    def _job(self, job_id: str, circuits, shots, payload) -> Job:
+        """Record a submitted job and what it costs under the latency model."""
         modeled = self.latency.job_time(len(circuits), shots)
+        self._n_jobs += 1
         self.clock_s += modeled
-        probs = self._probabilities(circuits)
-        return Job(f"{self.name}-{self._n_jobs}", len(circuits), shots, modeled, payload=probs)
+        return Job(job_id, len(circuits), shots, modeled, payload=payload)
 
     def status(self, job: Job) -> str:
         return FINAL_OK

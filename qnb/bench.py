@@ -21,7 +21,7 @@ from .backends import LocalBackend
 from .batching import CircuitBatchManager
 from .latency import LatencyModel
 from .model import QuantumModel, make_dataset
-from .training import QuantumTrainer, TrainingConfig
+from .training import QuantumTrainer, TrainingConfig, accuracy
 
 
 # -- 5. local throughput --------------------------------------------------------------------
@@ -141,7 +141,8 @@ def train_spsa_optimizer(seed: int, dataset: str = "blobs", epochs: int = 10, sh
                 w = opt.step(lambda v: pnp.mean((f(xb, v) - yb) ** 2), w)
             modeled += latency.batch_time(tr.totals["executions"], tr.totals["batches"], shots)
             jobs.append((tr.totals["batches"], tr.totals["executions"]))
-        acc = np.mean(np.where(model.outputs(x_te, evaluator, params=np.asarray(w)) >= 0, 1, -1) == y_te)
+        model.update_parameters(np.asarray(w))
+        acc = accuracy(model, x_te, y_te, evaluator)[0]
         history.append({"epoch": epoch, "test_accuracy": float(acc), "modeled_s": modeled})
     return {"epochs": history, "jobs_per_step": float(np.mean([j for j, _ in jobs])),
             "circuits_per_step": float(np.mean([c for _, c in jobs]))}
@@ -180,7 +181,8 @@ def train_qiskit_spsa(seed: int, dataset: str = "blobs", epochs: int = 10, shots
     def after_step(nfev, x, fx, step, accepted):  # a termination checker: called without extra evaluations
         state["step"] += 1
         if state["step"] % cfg.steps_per_epoch == 0:
-            acc = np.mean(np.where(model.outputs(x_te, evaluator, params=np.asarray(x)) >= 0, 1, -1) == y_te)
+            model.update_parameters(np.asarray(x))
+            acc = accuracy(model, x_te, y_te, evaluator)[0]
             history.append({"epoch": len(history), "test_accuracy": float(acc), "modeled_s": manager.stats.modeled_s})
         return False
 
@@ -229,13 +231,11 @@ def emulator_overhead(latency_scale: float = 0.05, epochs: int = 5) -> dict:
     """A `balanced` training through pennylane-ionq against the emulator: wall time of the steps
     divided by latency_scale x their modeled time. 1.0 means qnb adds nothing to the cloud's time."""
     from .emulator import Emulator
-    from .ionq import IonQBackend
     from .training import PRESETS
 
-    key = "qnb-bench-" + os.urandom(8).hex()  # throwaway key for the loopback emulator
-    with Emulator(api_key=key, latency_scale=latency_scale) as emu:
+    with Emulator(latency_scale=latency_scale) as emu:
         cfg = PRESETS["balanced"].replace(backend="ionq", epochs=epochs)
-        trainer = QuantumTrainer(cfg, backend=IonQBackend(api_key=key, api_url=emu.url, seed=0))
+        trainer = QuantumTrainer(cfg, backend=emu.backend(seed=0))
         h = trainer.fit(progress=False)
     wall = sum(s["wall_s"] for s in h["steps"])
     modeled = sum(s["modeled_s"] for s in h["steps"])
@@ -245,7 +245,7 @@ def emulator_overhead(latency_scale: float = 0.05, epochs: int = 5) -> dict:
 
 def iterate_averaging(seeds, preset: str = "fast", windows=(10, 30)) -> list[dict]:
     """Does averaging the last iterates (Polyak) beat the last iterate? Test accuracy over seeds."""
-    from .training import PRESETS, accuracy
+    from .training import PRESETS
 
     res = {"last iterate": []} | {f"mean of last {w} iterates": [] for w in windows}
     for seed in seeds:

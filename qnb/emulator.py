@@ -13,14 +13,15 @@ one after another in a single queue, each taking ``S x LatencyModel.job_time`` s
 * ``fail``, ``cancel``, ``hang`` — the next COUNT jobs end failed, canceled, or never finish;
 * ``slow`` — the next COUNT jobs take 20 times longer.
 
-In-process: ``with Emulator(api_key=..., latency_scale=0.01) as emu: emu.url, emu.stats``.
+In-process: ``with Emulator(latency_scale=0.01) as emu: emu.backend(seed=0), emu.url, emu.stats`` —
+without ``api_key`` it makes a throwaway key that nothing prints.
 """
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -48,11 +49,12 @@ def parse_fault(spec: str) -> tuple[str, str | None, int]:
 class Emulator:
     """The emulated service: state, faults and an HTTP server on 127.0.0.1."""
 
-    def __init__(self, port: int = 0, api_key: str = DEFAULT_KEY, latency: LatencyModel | None = None,
+    def __init__(self, port: int = 0, api_key: str | None = None, latency: LatencyModel | None = None,
                  latency_scale: float = 0.01, faults=(), retry_after_s: float = 0.05):
         if latency_scale < 0:
             raise ValueError(f"latency_scale: must be >= 0, got {latency_scale}")
-        self.api_key, self.latency_scale, self.retry_after_s = api_key, latency_scale, retry_after_s
+        self.api_key = api_key or "qnb-local-" + secrets.token_hex(8)
+        self.latency_scale, self.retry_after_s = latency_scale, retry_after_s
         self.latency = latency or LatencyModel.seed_calibrated()
         self.jobs: dict[str, dict] = {}
         self.stats = Counter()  # requests by method and status, jobs_created, circuits, shots
@@ -69,6 +71,11 @@ class Emulator:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/v0.4"
+
+    def backend(self, **kwargs):
+        """An IonQBackend (the real plugin) pointed at this emulator with its key."""
+        from .ionq import IonQBackend
+        return IonQBackend(api_key=self.api_key, api_url=self.url, **kwargs)
 
     def start(self) -> "Emulator":
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

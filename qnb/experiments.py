@@ -17,7 +17,7 @@ from .batching import CircuitBatchManager
 from .estimators import Gains, make_estimator
 from .latency import LatencyModel
 from .model import QuantumModel, make_dataset
-from .training import PRESETS, QuantumTrainer, TrainingConfig
+from .training import QuantumTrainer, TrainingConfig
 
 B, N, STEPS_PER_EPOCH, EPOCHS = 10, 48, 10, 5
 
@@ -126,11 +126,9 @@ def measure_on_emulator(method: str, subsample_size: int = 5, *, latency_scale: 
     over ``steps``) and the jobs and circuits the emulator itself counted.
     """
     from .emulator import Emulator
-    from .ionq import IonQBackend
 
-    key = "qnb-emulator-" + format(np.random.default_rng().integers(1 << 62), "x")  # throwaway, loopback only
-    with Emulator(api_key=key, latency_scale=latency_scale) as emu:
-        backend = IonQBackend(api_key=key, api_url=emu.url, seed=0)
+    with Emulator(latency_scale=latency_scale) as emu:
+        backend = emu.backend(seed=0)
         x, y, _, _ = make_dataset(n_train=B, n_test=1)
         manager = CircuitBatchManager(backend, max_batch_size=max_batch_size, timeout_s=600)
         est = make_estimator(method, manager, subsample_size=subsample_size, seed=0)

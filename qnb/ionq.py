@@ -11,12 +11,11 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pennylane as qml
 import requests
 from pennylane_ionq.api_client import APIClient, Job as PluginJob
 from pennylane_ionq.device import QPUDevice, SimulatorDevice
 
-from .backends import FINAL_BAD, FINAL_OK, Backend, Job, check_shots, sample_probabilities
+from .backends import Backend, Job, sample_probabilities
 from .batching import RejectedSubmission, TransientError
 from .latency import LatencyModel
 
@@ -123,16 +122,12 @@ class IonQBackend(Backend):
         return out
 
     def submit(self, circuits, shots) -> Job:
-        check_shots(shots)
-        circuits = list(circuits)
-        if not circuits:
-            raise ValueError("circuits: a job needs at least one circuit")
+        circuits = self._checked(circuits, shots)
         if shots is None and self.device_name == "ionq.qpu":
             raise ValueError("shots: a QPU cannot give exact probabilities; pass a number of shots")
         # the simulator returns exact probabilities whatever the shots; 1000 is only its job's label
         body = self._payload(circuits, shots or 1000)
         plugin_job = PluginJob(client=self._client)  # the plugin's resource, our client
-        plugin_job.manager.client.last_response = None
         try:
             plugin_job.manager.create(**body)
         except TransientError:
@@ -143,10 +138,7 @@ class IonQBackend(Backend):
                 raise
             _check(response, "submitting a job", submit=True)
             raise
-        modeled = self.latency.job_time(len(circuits), shots)
-        self._n_jobs += 1
-        self.clock_s += modeled
-        return Job(plugin_job.id.value, len(circuits), shots, modeled, payload={"status": "submitted"})
+        return self._job(plugin_job.id.value, circuits, shots, payload={"status": "submitted"})
 
     def status(self, job: Job) -> str:
         body = _check(self._client.get(f"jobs/{job.id}"), f"reading job {job.id}")

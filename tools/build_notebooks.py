@@ -361,9 +361,9 @@ if real:
     history = trainer.fit(progress=False)
     service_jobs = None
 else:
-    key = "qnb-local-" + os.urandom(8).hex()   # throwaway key for the loopback emulator; never printed
-    with Emulator(api_key=key, latency_scale=LATENCY_SCALE) as emu:
-        backend = qnb.IonQBackend(api_key=key, api_url=emu.url, seed=np.random.SeedSequence(RANDOM_SEED).spawn(4)[3])
+    with Emulator(latency_scale=LATENCY_SCALE) as emu:   # its own throwaway key, never printed
+        # the backend seed the trainer would derive itself, so the local run below is comparable
+        backend = emu.backend(seed=np.random.SeedSequence(RANDOM_SEED).spawn(4)[3])
         trainer = qnb.QuantumTrainer(cfg, backend=backend)
         history = trainer.fit(progress=False)
         service_jobs, service_circuits = emu.stats["jobs_created"], emu.stats["circuits"]
