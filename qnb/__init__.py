@@ -2,9 +2,9 @@
 
 The public API used by the notebooks, the tests and outside scripts.
 """
-from .backends import Backend, Job, LocalBackend
-from .batching import (BatchStats, BatchTimeoutError, CircuitBatchManager, JobFailedError,
-                       SubmissionUncertainError, TransientError)
+from .backends import Backend, LocalBackend
+from .batching import BatchStats, CircuitBatchManager
+from .jobs import BatchTimeoutError, Job, JobFailedError, SubmissionUncertainError, TransientError
 from .estimators import DEFECTS, METHODS, Gains, GradientEstimator, GradientResult, make_estimator
 from .latency import SEED_TIMING_ROWS, LatencyModel, fit_latency
 from .model import DATASETS, QuantumModel, make_dataset, square_loss

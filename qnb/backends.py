@@ -6,28 +6,13 @@ and ``results`` (safe to repeat). ``execute`` chains the three for callers that 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pennylane as qml
 from pennylane.tape import QuantumScript
 
+from .batching import CircuitBatchManager
+from .jobs import FINAL_OK, Job, check_shots
 from .latency import LatencyModel
-
-FINAL_OK = "completed"
-FINAL_BAD = ("failed", "canceled")
-
-
-@dataclass
-class Job:
-    """One submitted job: what it holds and what it cost under the backend's latency model."""
-
-    id: str
-    n_circuits: int
-    shots: int | None
-    modeled_s: float
-    payload: object = field(default=None, repr=False)
-
 
 def sample_probabilities(probs: np.ndarray, shots: int | None, rng: np.random.Generator) -> np.ndarray:
     """Shot noise: rows of exact probabilities -> observed frequencies over ``shots`` shots."""
@@ -38,11 +23,6 @@ def sample_probabilities(probs: np.ndarray, shots: int | None, rng: np.random.Ge
     return np.array([rng.multinomial(shots, p) for p in probs]) / shots
 
 
-def check_shots(shots) -> None:
-    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1):
-        raise ValueError(f"shots: must be a positive integer or None (exact), got {shots!r}")
-
-
 class Backend:
     """Base class. Subclasses implement ``_probabilities(circuits, job_shots)`` or the three calls.
 
@@ -51,6 +31,7 @@ class Backend:
     """
 
     name = "backend"
+    deadline: float | None = None  # time.perf_counter() instant set by the manager for each batch
 
     def __init__(self, latency: LatencyModel | None = None, seed=None):
         self.latency = latency if latency is not None else LatencyModel.seed_calibrated()
@@ -86,7 +67,6 @@ class Backend:
 
     def execute(self, circuits, shots=None, timeout_s: float = 600.0) -> list[np.ndarray]:
         """Run circuits as ONE job and return their results, under the batch manager's policy."""
-        from .batching import CircuitBatchManager  # the manager owns every wait; no second loop here
         circuits = list(circuits)
         return CircuitBatchManager(self, max_batch_size=max(1, len(circuits)), timeout_s=timeout_s).execute_batch(
             circuits, shots)

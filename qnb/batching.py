@@ -19,35 +19,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
-from .backends import FINAL_BAD, FINAL_OK, Backend, check_shots
-
-
-class TransientError(Exception):
-    """A read that may succeed if repeated (HTTP 429/5xx, connection dropped)."""
-
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class RejectedSubmission(TransientError):
-    """The service refused a submission (HTTP 429): no job exists, so resubmitting is safe."""
-
-
-class SubmissionUncertainError(Exception):
-    """A submission may or may not have created a job; it is not resubmitted."""
-
-
-class JobFailedError(Exception):
-    """A job reached a final state other than completed."""
-
-    def __init__(self, job_id: str, status: str, message: str = ""):
-        super().__init__(f"job {job_id} ended with status {status!r}" + (f": {message}" if message else ""))
-        self.job_id, self.status, self.message = job_id, status, message
-
-
-class BatchTimeoutError(TimeoutError):
-    """The batch did not finish within its deadline."""
+from .jobs import (FINAL_BAD, FINAL_OK, BatchTimeoutError, JobFailedError, RejectedSubmission,  # noqa: F401
+                   SubmissionUncertainError, TransientError, check_shots)
 
 
 @dataclass
@@ -88,7 +61,7 @@ class CircuitBatchManager:
     ``execute_batch`` returns one result per circuit, in input order, and adds to ``stats``.
     """
 
-    def __init__(self, backend: Backend, max_batch_size: int = 100, timeout_s: float = 60.0,
+    def __init__(self, backend, max_batch_size: int = 100, timeout_s: float = 60.0,
                  max_retries: int = 3, backoff_s: float = 0.05, poll_s: float = 0.01):
         if not isinstance(max_batch_size, int) or max_batch_size < 1:
             raise ValueError(f"max_batch_size: must be an integer >= 1, got {max_batch_size!r}")
@@ -128,6 +101,7 @@ class CircuitBatchManager:
         deadline = start + self.timeout_s
         jobs, call = [], BatchStats()
         self._call = call
+        self.backend.deadline = deadline  # lent to the backend: no single request may outlive it
         try:
             for i in range(0, len(circuits), self.max_batch_size):
                 chunk = circuits[i:i + self.max_batch_size]

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backends import check_shots
 from .batching import BatchStats, CircuitBatchManager
+from .jobs import check_shots
 from .model import _check_data, square_loss
 
 METHODS = ("spsa_per_sample", "spsa_sequential", "spsa_parallel", "spsa_subsampled", "parameter_shift")

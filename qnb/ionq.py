@@ -15,8 +15,8 @@ import requests
 from pennylane_ionq.api_client import APIClient, Job as PluginJob
 from pennylane_ionq.device import QPUDevice, SimulatorDevice
 
-from .backends import Backend, Job, sample_probabilities
-from .batching import RejectedSubmission, TransientError
+from .backends import Backend, sample_probabilities
+from .jobs import Job, RejectedSubmission, TransientError
 from .latency import LatencyModel
 
 KEY_VARIABLES = ("PENNYLANE_IONQ_API_KEY", "IONQ_API_KEY")

@@ -1,0 +1,54 @@
+"""Jobs, their final states and the transport errors: the vocabulary that backends and the
+CircuitBatchManager share (both import it; neither imports the other's internals)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FINAL_OK = "completed"
+FINAL_BAD = ("failed", "canceled")
+
+
+@dataclass
+class Job:
+    """One submitted job: what it holds and what it cost under the backend's latency model."""
+
+    id: str
+    n_circuits: int
+    shots: int | None
+    modeled_s: float
+    payload: object = field(default=None, repr=False)
+
+
+def check_shots(shots) -> None:
+    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1):
+        raise ValueError(f"shots: must be a positive integer or None (exact), got {shots!r}")
+
+
+class TransientError(Exception):
+    """A read that may succeed if repeated (HTTP 429/5xx, connection dropped)."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RejectedSubmission(TransientError):
+    """The service refused a submission (HTTP 429): no job exists, so resubmitting is safe."""
+
+
+class SubmissionUncertainError(Exception):
+    """A submission may or may not have created a job; it is not resubmitted."""
+
+
+class JobFailedError(Exception):
+    """A job reached a final state other than completed."""
+
+    def __init__(self, job_id: str, status: str, message: str = ""):
+        super().__init__(f"job {job_id} ended with status {status!r}" + (f": {message}" if message else ""))
+        self.job_id, self.status, self.message = job_id, status, message
+
+
+class BatchTimeoutError(TimeoutError):
+    """The batch did not finish within its deadline."""
