@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 reproduce: venv
-	$(PY) -m qnb.reproduce
+	QNB_FIGURES=$(CURDIR)/figures $(PY) tools/reproduce.py
 
 # unit + integration tests, a QUICK papermill run of every notebook, and nbval over the committed notebooks
 test: venv
@@ -26,12 +26,12 @@ test: venv
 
 bench: venv
 	$(PY) -m pip install --quiet -e ".[test,peers]"
-	$(PY) -m qnb.bench
+	QNB_FIGURES=$(CURDIR)/figures $(PY) -m qnb.bench
 
 # rebuild the notebooks from tools/build_notebooks.py and execute them in place (their committed outputs)
 notebooks: venv
 	$(PY) tools/build_notebooks.py
-	for nb in notebooks/[0-9][0-9]_*.ipynb; do $(VENV)/bin/papermill -k $(KERNEL) --cwd notebooks $$nb $$nb --no-progress-bar || exit 1; done
+	for nb in notebooks/[0-9][0-9]_*.ipynb; do QNB_FIGURES=$(CURDIR)/figures $(VENV)/bin/papermill -k $(KERNEL) --cwd notebooks $$nb $$nb --no-progress-bar || exit 1; done
 
 lab: venv
 	$(VENV)/bin/jupyter lab notebooks/

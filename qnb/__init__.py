@@ -4,10 +4,14 @@ The public API used by the notebooks, the tests and outside scripts.
 """
 from .backends import Backend, LocalBackend
 from .batching import BatchStats, CircuitBatchManager
+from .circuits import CircuitModel, parity_readout
+from .data import DATASETS, check_data, make_dataset
+from .defects import DEFECTS, with_defects
+from .estimators import METHODS, Gains, GradientEstimator, GradientResult, StepPlan, make_estimator
 from .jobs import BatchTimeoutError, Job, JobFailedError, SubmissionUncertainError, TransientError
-from .estimators import DEFECTS, METHODS, Gains, GradientEstimator, GradientResult, make_estimator
 from .latency import SEED_TIMING_ROWS, LatencyModel, fit_latency
-from .model import DATASETS, QuantumModel, make_dataset, square_loss
+from .losses import logistic_loss, square_loss
+from .model import QuantumModel
 from .training import PRESETS, QuantumTrainer, TrainingConfig, make_backend
 
 
@@ -18,11 +22,11 @@ def __getattr__(name):  # the IonQ path imports pennylane-ionq only when asked f
     raise AttributeError(name)
 
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = [
-    "Backend", "Job", "LocalBackend", "IonQBackend", "BatchStats", "BatchTimeoutError", "CircuitBatchManager",
-    "JobFailedError", "SubmissionUncertainError", "TransientError", "DEFECTS", "METHODS", "Gains",
-    "GradientEstimator", "GradientResult", "make_estimator", "SEED_TIMING_ROWS", "LatencyModel", "fit_latency",
-    "DATASETS", "QuantumModel", "make_dataset", "square_loss", "PRESETS", "QuantumTrainer", "TrainingConfig",
-    "make_backend",
+    "Backend", "LocalBackend", "IonQBackend", "BatchStats", "CircuitBatchManager", "CircuitModel", "parity_readout",
+    "DATASETS", "check_data", "make_dataset", "DEFECTS", "with_defects", "METHODS", "Gains", "GradientEstimator",
+    "GradientResult", "StepPlan", "make_estimator", "BatchTimeoutError", "Job", "JobFailedError",
+    "SubmissionUncertainError", "TransientError", "SEED_TIMING_ROWS", "LatencyModel", "fit_latency",
+    "logistic_loss", "square_loss", "QuantumModel", "PRESETS", "QuantumTrainer", "TrainingConfig", "make_backend",
 ]

@@ -2,7 +2,7 @@
 
     python -m qnb.bench [--quick]
 
-Writes figures/bench.json, figures/bench.md and figures/bench_*.png. Uses the functions of
+Writes bench.json and bench.md into $QNB_FIGURES (make bench: figures/). Uses the functions of
 ``qnb.experiments`` (the ones notebook 05 uses).
 """
 from __future__ import annotations
@@ -375,12 +375,13 @@ def main(argv=None) -> int:
                E.table(race["rows"])]
     md += ["", f"Benchmark wall time: {out['seconds']:.0f} s"]
     text = "\n".join(md) + "\n"
-    name = "bench_quick" if quick else "bench"
-    os.makedirs(E.FIGURES, exist_ok=True)
-    with open(os.path.join(E.FIGURES, name + ".md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(E.FIGURES, name + ".json"), "w") as f:
-        json.dump(out, f, indent=1, default=float)
+    name, folder = "bench_quick" if quick else "bench", E.figures_dir()
+    if folder:  # written only where asked (make bench sets QNB_FIGURES)
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, name + ".md"), "w") as f:
+            f.write(text)
+        with open(os.path.join(folder, name + ".json"), "w") as f:
+            json.dump(out, f, indent=1, default=float)
     print(text)
     return 0
 

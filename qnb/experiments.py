@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from .backends import LocalBackend
+from .document import SEED_TABLES  # noqa: F401  (notebooks read the document's tables as E.SEED_TABLES)
 from .batching import CircuitBatchManager
 from .estimators import Gains, make_estimator
 from .latency import LatencyModel
@@ -21,48 +22,29 @@ from .training import QuantumTrainer, TrainingConfig
 
 B, N, STEPS_PER_EPOCH, EPOCHS = 10, 48, 10, 5
 
-# The document's tables as printed (seconds). "quality" is its word, never measured there.
-SEED_TABLES = {
-    "performance_comparison": [
-        {"row": "v3.2 Parameter Shift", "method": "parameter_shift", "k": None, "circuits": 960, "batch_s": 240, "epoch_s": 40 * 60, "five_epochs_s": 3.3 * 3600, "quality": "High"},
-        {"row": "v3.3 (buggy)", "method": "spsa_per_sample", "k": None, "circuits": 20, "batch_s": 50, "epoch_s": 8.3 * 60, "five_epochs_s": 42 * 60, "quality": "High"},
-        {"row": "v3.3.1 Sequential", "method": "spsa_sequential", "k": None, "circuits": 20, "batch_s": 50, "epoch_s": 8.3 * 60, "five_epochs_s": 42 * 60, "quality": "High"},
-        {"row": "v3.3.1 Parallel", "method": "spsa_parallel", "k": None, "circuits": 20, "batch_s": 10, "epoch_s": 1.7 * 60, "five_epochs_s": 8.5 * 60, "quality": "High"},
-        {"row": "v3.3.1 Subsampled (k=2)", "method": "spsa_subsampled", "k": 2, "circuits": 4, "batch_s": 3, "epoch_s": 30, "five_epochs_s": 2.5 * 60, "quality": "Medium"},
-        {"row": "v3.3.1 Subsampled (k=5)", "method": "spsa_subsampled", "k": 5, "circuits": 10, "batch_s": 6, "epoch_s": 60, "five_epochs_s": 5 * 60, "quality": "High"},
-    ],
-    "expected_performance": [
-        {"row": "Fast (subsample=2)", "preset": "fast", "circuits": 4, "batch_s": 3, "epoch_s": 30, "five_epochs_s": 2.5 * 60},
-        {"row": "Balanced (subsample=5)", "preset": "balanced", "circuits": 10, "batch_s": 6, "epoch_s": 60, "five_epochs_s": 5 * 60},
-        {"row": "Accurate (full parallel)", "preset": "accurate", "circuits": 20, "batch_s": 10, "epoch_s": 100, "five_epochs_s": 8.5 * 60},
-    ],
-    "real_world_targets": [
-        {"metric": "Time per batch", "target": (3, 10), "unit": "s"},
-        {"metric": "Circuits per batch", "target": (4, 20), "unit": ""},
-        {"metric": "Training time (5 epochs)", "target": (2.5 * 60, 8 * 60), "unit": "s"},
-        {"metric": "Model quality", "target": "Good", "unit": ""},
-    ],
-    # the headline: "10x slower than designed (570s vs 57s per epoch)"
-    "headline_epoch_s": (570, 57),
-}
+def figures_dir() -> str | None:
+    """Where figures and tables are written: the folder named by QNB_FIGURES, or nowhere.
 
-
-# where figures and tables go; tests point QNB_FIGURES elsewhere so that quick runs never overwrite them
-FIGURES = os.environ.get("QNB_FIGURES") or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "figures")
+    ``make reproduce`` sets it to the repository's figures/; a notebook opened in JupyterLab
+    shows its figures inline and leaves the committed files alone unless the reader sets it.
+    """
+    return os.environ.get("QNB_FIGURES") or None
 
 
 def table(rows: list[dict], name: str | None = None, floatfmt: str = ".2f") -> str:
-    """Rows as a markdown table; with ``name``, also written to figures/NAME.md and NAME.csv."""
-    keys = list(rows[0])
+    """Rows as a markdown table (columns: every key of every row, in order of appearance);
+    with ``name`` and an output folder (``figures_dir``), also written to NAME.md and NAME.csv."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
     fmt = lambda v: format(v, floatfmt) if isinstance(v, (float, np.floating)) else ("" if v is None else str(v))
     md = "\n".join(["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
                    + ["| " + " | ".join(fmt(r.get(k)) for k in keys) + " |" for r in rows])
-    if name:
-        os.makedirs(FIGURES, exist_ok=True)
-        with open(os.path.join(FIGURES, name + ".md"), "w") as f:
+    out = figures_dir()
+    if name and out:
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, name + ".md"), "w") as f:
             f.write(md + "\n")
         import csv
-        with open(os.path.join(FIGURES, name + ".csv"), "w", newline="") as f:
+        with open(os.path.join(out, name + ".csv"), "w", newline="") as f:
             w = csv.DictWriter(f, keys)
             w.writeheader()
             w.writerows({k: fmt(r.get(k)) for k in keys} for r in rows)
@@ -70,9 +52,11 @@ def table(rows: list[dict], name: str | None = None, floatfmt: str = ".2f") -> s
 
 
 def save_figure(fig, name: str) -> None:
-    """figures/NAME.png at a size that reads well in the README."""
-    os.makedirs(FIGURES, exist_ok=True)
-    fig.savefig(os.path.join(FIGURES, name + ".png"), dpi=110, bbox_inches="tight")
+    """NAME.png in the output folder (``figures_dir``), at a size that reads well in the README."""
+    out = figures_dir()
+    if out:
+        os.makedirs(out, exist_ok=True)
+        fig.savefig(os.path.join(out, name + ".png"), dpi=110, bbox_inches="tight")
 
 
 def step_cost(method: str, subsample_size: int = 5, *, shots: int = 1000, max_batch_size: int = 100,

@@ -13,11 +13,15 @@ from tqdm.auto import tqdm
 
 from .backends import LocalBackend
 from .batching import CircuitBatchManager
-from .estimators import DEFECTS, METHODS, Gains, calibrate_gains, make_estimator
+from .data import DATASETS, check_data, make_dataset
+from .defects import check_defects
+from .estimators import METHODS, Gains, calibrate_gains, make_estimator
 from .latency import LatencyModel
-from .model import DATASETS, QuantumModel, _check_data, make_dataset, square_loss
+from .losses import check_loss, square_loss
+from .model import QuantumModel
 
-BACKENDS = ("local", "ionq")
+BACKENDS = {"local": ("default.qubit", "lightning.qubit"), "ionq": ("ionq.simulator", "ionq.qpu")}
+USER_DATA = "user"  # config.dataset when the trainer was given arrays
 
 
 def _positive_int(name, v, lo=1):
@@ -26,13 +30,17 @@ def _positive_int(name, v, lo=1):
 
 
 def _positive_float(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v) or v <= 0:
         raise ValueError(f"{name}: must be a finite number > 0, got {v!r}")
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """Training settings. The first eight fields are the design document's; it validates itself."""
+    """Training settings. The first eight fields are the design document's; it validates itself.
+
+    Every field is checked and normalised to a plain Python value at construction (numpy numbers
+    become int/float), so a config can always be written to a checkpoint.
+    """
 
     gradient_method: str = "spsa_subsampled"
     gradient_subsample_size: int = 5
@@ -44,11 +52,11 @@ class TrainingConfig:
     shots_per_circuit: int | None = 1000  # None: exact expectation values
     # qnb's additions
     seed: int = 0
-    dataset: str = "blobs"
-    n_train: int = 100
-    n_test: int = 100
+    dataset: str = "blobs"  # a make_dataset kind, or "user" for arrays given to the trainer
+    n_train: int | None = None  # None: the data set's default size (100 synthetic, 70 % of a real set)
+    n_test: int | None = None
     backend: str = "local"  # "local" or "ionq"
-    device: str = "default.qubit"  # local: default.qubit | lightning.qubit; ionq: ionq.simulator | ionq.qpu
+    device: str | None = None  # None: the backend's first; local: default.qubit | lightning.qubit; ionq: ionq.simulator | ionq.qpu
     spsa_a: float = 0.3
     spsa_c: float = 0.2
     spsa_A: float = 5.0
@@ -58,35 +66,51 @@ class TrainingConfig:
     calibrate: bool = False  # set spsa_a from the first batch (Spall's guideline, one job)
     calibration_directions: int = 10
     calibration_target: float = 0.2 * np.pi  # first-step size per parameter (Qiskit's default 2 pi / 10)
-    defects: tuple = ()
+    defects: tuple = ()  # the document's bugs, for teaching (qnb.defects); never by default
 
     def __post_init__(self):
-        object.__setattr__(self, "defects", tuple(self.defects))
+        set_ = lambda k, v: object.__setattr__(self, k, v)
         if self.gradient_method not in METHODS:
             raise ValueError(f"gradient_method: unknown method {self.gradient_method!r}; allowed: {', '.join(METHODS)}")
-        for name in ("batch_size", "epochs", "max_parallel_circuits", "n_train", "n_test", "n_directions",
-                     "gradient_subsample_size", "calibration_directions"):
+        ints = ["gradient_subsample_size", "batch_size", "epochs", "max_parallel_circuits", "n_directions",
+                "calibration_directions"]
+        ints += [k for k in ("n_train", "n_test", "shots_per_circuit") if getattr(self, k) is not None]
+        for name in ints:
             _positive_int(name, getattr(self, name))
+            set_(name, int(getattr(self, name)))
+        _positive_int("seed", self.seed, lo=0)
+        set_("seed", int(self.seed))
+        for name in ("batch_submission_timeout", "spsa_a", "spsa_c", "spsa_alpha", "spsa_gamma", "calibration_target"):
+            _positive_float(name, getattr(self, name))
+            set_(name, float(getattr(self, name)))
+        if isinstance(self.spsa_A, bool) or not isinstance(self.spsa_A, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(self.spsa_A) or self.spsa_A < 0:
+            raise ValueError(f"spsa_A: must be a finite number >= 0, got {self.spsa_A!r}")
+        set_("spsa_A", float(self.spsa_A))
+        for name in ("enable_circuit_batching", "calibrate"):
+            v = getattr(self, name)
+            if not isinstance(v, (bool, np.bool_)):
+                raise ValueError(f"{name}: must be True or False, got {v!r}")
+            set_(name, bool(v))
+        try:
+            self.gains.at(10**6)  # overflowing or degenerate gains are refused here, not mid-run
+        except (OverflowError, ValueError, ZeroDivisionError) as e:
+            raise ValueError(f"spsa gains: {e}") from None
         if self.gradient_method == "spsa_subsampled" and self.gradient_subsample_size > self.batch_size:
             raise ValueError(f"gradient_subsample_size: {self.gradient_subsample_size} exceeds batch_size "
                              f"{self.batch_size}; allowed: 1..{self.batch_size}")
-        if self.batch_size > self.n_train:
-            raise ValueError(f"batch_size: {self.batch_size} exceeds n_train {self.n_train}")
-        if self.shots_per_circuit is not None:
-            _positive_int("shots_per_circuit", self.shots_per_circuit)
-        _positive_float("batch_submission_timeout", self.batch_submission_timeout)
-        for name in ("spsa_a", "spsa_c", "spsa_alpha", "spsa_gamma", "calibration_target"):
-            _positive_float(name, getattr(self, name))
-        if self.spsa_A < 0:
-            raise ValueError(f"spsa_A: must be >= 0, got {self.spsa_A!r}")
-        if self.dataset not in DATASETS:
+        if self.dataset not in DATASETS + (USER_DATA,):
             raise ValueError(f"dataset: unknown data set {self.dataset!r}; allowed: {', '.join(DATASETS)}")
+        if self.dataset != USER_DATA:
+            n_train = len(make_dataset(self.dataset, self.n_train, self.n_test)[0])  # also checks the sizes
+            if self.batch_size > n_train:
+                raise ValueError(f"batch_size: {self.batch_size} exceeds the {n_train} training samples of {self.dataset}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend: unknown backend {self.backend!r}; allowed: {', '.join(BACKENDS)}")
-        for d in self.defects:
-            if d not in DEFECTS:
-                raise ValueError(f"defects: unknown defect {d!r}; allowed: {', '.join(DEFECTS)}")
-        _positive_int("seed", self.seed, lo=0)
+        if self.device is not None and self.device not in BACKENDS[self.backend]:
+            raise ValueError(f"device: {self.device!r} is not a {self.backend} device; allowed: "
+                             f"{', '.join(BACKENDS[self.backend])}")
+        set_("defects", check_defects(self.defects, self.gradient_method))
 
     @property
     def gains(self) -> Gains:
@@ -94,7 +118,11 @@ class TrainingConfig:
 
     @property
     def steps_per_epoch(self) -> int:
-        return self.n_train // self.batch_size
+        """Batches per epoch: every training sample once, the last batch possibly shorter."""
+        if self.dataset == USER_DATA and self.n_train is None:
+            raise ValueError("n_train: unknown until the trainer has the data (trainer.config has it)")
+        n = self.n_train if self.dataset == USER_DATA else len(make_dataset(self.dataset, self.n_train, self.n_test)[0])
+        return math.ceil(n / self.batch_size)
 
     def replace(self, **changes) -> "TrainingConfig":
         return replace(self, **changes)
@@ -126,45 +154,74 @@ def make_backend(config: TrainingConfig, seed=None, latency: LatencyModel | None
     """The backend a config names: local simulator or IonQ through pennylane-ionq."""
     if config.backend == "ionq":
         from .ionq import IonQBackend  # imported lazily: the local path never needs requests
-        return IonQBackend(device=config.device if config.device.startswith("ionq") else "ionq.simulator",
-                           latency=latency, seed=seed)
-    return LocalBackend(device=config.device, latency=latency, seed=seed)
+        return IonQBackend(device=config.device or BACKENDS["ionq"][0], latency=latency, seed=seed)
+    return LocalBackend(device=config.device or BACKENDS["local"][0], latency=latency, seed=seed)
 
 
-def accuracy(model, X, Y, backend) -> tuple[float, float]:
-    """(accuracy, mean square loss) of the model on X, Y with exact outputs."""
+def accuracy(model, X, Y, backend, loss_function=square_loss) -> tuple[float, float]:
+    """(accuracy, mean loss) of the model on X, Y with exact outputs."""
     out = model.outputs(X, backend)
-    return float(np.mean(np.where(out >= 0, 1, -1) == Y)), float(np.mean((out - Y) ** 2))
+    return float(np.mean(np.where(out >= 0, 1, -1) == Y)), float(np.mean(loss_function(out, Y)))
+
+
+def _user_data(dataset, n_features: int | None):
+    """The user's (x_train, y_train, x_test, y_test), checked; every problem named before any job."""
+    if not isinstance(dataset, (tuple, list)) or len(dataset) != 4:
+        got = f"{len(dataset)} items" if isinstance(dataset, (tuple, list)) else type(dataset).__name__
+        raise ValueError(f"dataset: expected (x_train, y_train, x_test, y_test), got {got}")
+    x_tr, y_tr, x_te, y_te = (np.asarray(a) for a in dataset)
+    n = n_features if n_features is not None else (x_tr.shape[1] if x_tr.ndim == 2 else -1)
+    check_data(x_tr, y_tr, n_features=n, name="x_train")
+    check_data(x_te, y_te, n_features=n, name="x_test")
+    return x_tr.astype(float), y_tr.astype(int), x_te.astype(float), y_te.astype(int)
 
 
 class QuantumTrainer:
-    """Trains a QuantumModel with the configured gradient method; ``fit`` returns a history.
+    """Trains a model (the seed's QuantumModel, or any CircuitModel) with the configured gradient
+    method; ``fit`` returns a history.
+
+    ``dataset``: the user's own ``(x_train, y_train, x_test, y_test)`` arrays, of any size; then
+    ``trainer.config`` says ``dataset="user"`` with their sizes. Without it, the config's data set.
+    ``model``: default the seed's classifier with one qubit per feature. ``loss``: a vectorised
+    ``loss(outputs, y)`` (default ``square_loss``), used for the gradient and every reported loss.
+
+    Every training sample is seen once per epoch: the data are shuffled, cut into
+    ``ceil(n_train / batch_size)`` batches, and the last batch holds the remainder (a subsample
+    larger than that short batch uses all of it).
 
     The history has ``steps`` (loss, gradient_norm, circuits, jobs, shots, modeled_s, wall_s per
     optimisation step) and ``epochs`` (train/test accuracy and loss, measured exactly on a local
     simulator so they reflect the parameters, not shot noise, and cost no cloud job).
     """
 
-    def __init__(self, config: TrainingConfig, model: QuantumModel | None = None, dataset=None, backend=None):
+    def __init__(self, config: TrainingConfig, model=None, dataset=None, backend=None, loss=square_loss):
         if not isinstance(config, TrainingConfig):
             raise TypeError(f"config: expected a TrainingConfig, got {type(config).__name__}")
-        self.config = config
         s_model, s_order, s_est, s_backend = np.random.SeedSequence(config.seed).spawn(4)
-        self.model = model if model is not None else QuantumModel(seed=s_model)
         if dataset is None:
+            if config.dataset == USER_DATA:
+                raise ValueError("dataset: the config says dataset='user'; pass the arrays as dataset=")
             dataset = make_dataset(config.dataset, config.n_train, config.n_test, seed=config.seed)
-        x_tr, y_tr, x_te, y_te = (np.asarray(a) for a in dataset)
-        _check_data(x_tr, y_tr)
-        _check_data(x_te, y_te)
-        if len(x_tr) < config.batch_size:
-            raise ValueError(f"batch_size: {config.batch_size} exceeds the {len(x_tr)} training samples")
-        self.dataset = (x_tr.astype(float), y_tr.astype(int), x_te.astype(float), y_te.astype(int))
-        self.backend = backend if backend is not None else make_backend(config, seed=s_backend)
+        else:  # the arrays decide; nothing in the config may contradict them
+            config = config.replace(dataset=USER_DATA, n_train=None, n_test=None)
+        self.dataset = _user_data(dataset, None if model is None else model.n_features)
+        x_tr, _, x_te, _ = self.dataset
+        if model is None:
+            n = x_tr.shape[1]
+            if n > 12:
+                raise ValueError(f"x_train: {n} features would need {n} qubits; reduce the features or pass a model")
+            model = QuantumModel(n_qubits=max(2, n), n_features=n, seed=s_model)
+        check_loss(loss, 2)
+        self.config = config.replace(n_train=len(x_tr), n_test=len(x_te)) if config.dataset == USER_DATA else config
+        if len(x_tr) < self.config.batch_size:
+            raise ValueError(f"batch_size: {self.config.batch_size} exceeds the {len(x_tr)} training samples")
+        self.model, self.loss = model, loss
+        self.backend = backend if backend is not None else make_backend(self.config, seed=s_backend)
         self.manager = CircuitBatchManager(self.backend, max_batch_size=config.max_parallel_circuits,
                                            timeout_s=config.batch_submission_timeout)
         self.estimator = make_estimator(
             config.gradient_method, self.manager, subsample_size=config.gradient_subsample_size,
-            gains=config.gains, seed=s_est, n_directions=config.n_directions,
+            gains=config.gains, seed=s_est, n_directions=config.n_directions, clip_subsample=True,
             enable_circuit_batching=config.enable_circuit_batching, defects=config.defects)
         self.order_rng = np.random.default_rng(s_order)
         self.evaluator = LocalBackend(latency=LatencyModel.zero())
@@ -174,11 +231,15 @@ class QuantumTrainer:
     def __repr__(self):
         return f"QuantumTrainer({self.config.gradient_method!r}, epoch={self.epoch}, step={len(self.history['steps'])})"
 
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.dataset[0]) / self.config.batch_size)
+
     # -- one step ---------------------------------------------------------------------------
     def train_batch(self, batch_x, batch_y) -> dict:
         """One optimisation step on one batch: estimate the batch gradient, step against it."""
         t0 = time.perf_counter()
-        g = self.estimator.estimate_batch_gradient(self.model, batch_x, batch_y, square_loss,
+        g = self.estimator.estimate_batch_gradient(self.model, batch_x, batch_y, self.loss,
                                                    shots=self.config.shots_per_circuit)
         # model.parameters is theta, unless the document's params_minus_leak defect moved it
         self.model.update_parameters(self.model.parameters - g.metadata["a_k"] * g.gradients)
@@ -194,8 +255,8 @@ class QuantumTrainer:
 
     def evaluate(self) -> dict:
         x_tr, y_tr, x_te, y_te = self.dataset
-        (tr_acc, tr_loss), (te_acc, te_loss) = (accuracy(self.model, x_tr, y_tr, self.evaluator),
-                                               accuracy(self.model, x_te, y_te, self.evaluator))
+        (tr_acc, tr_loss), (te_acc, te_loss) = (accuracy(self.model, x_tr, y_tr, self.evaluator, self.loss),
+                                               accuracy(self.model, x_te, y_te, self.evaluator, self.loss))
         return {"train_accuracy": tr_acc, "train_loss": tr_loss, "test_accuracy": te_acc, "test_loss": te_loss}
 
     # -- whole runs -------------------------------------------------------------------------
@@ -217,7 +278,7 @@ class QuantumTrainer:
         x_tr, y_tr = self.dataset[:2]
         if self.config.calibrate and self.history["calibration"] is None:
             self._calibrate()
-        spe = self.config.steps_per_epoch
+        spe = self.steps_per_epoch
         total = epochs * spe
         done = self.epoch * spe + self.batch
         with tqdm(total=total, initial=min(done, total), disable=not progress, desc=self.config.gradient_method,
@@ -283,6 +344,8 @@ class QuantumTrainer:
                     "backend": self.backend.rng.bit_generator.state},
             "history": self.history,
             "dataset": [a.tolist() for a in self.dataset],
+            "model": repr(self.model), "n_params": self.model.n_params,
+            "loss": getattr(self.loss, "__name__", repr(self.loss)),
         }
 
     def save(self, path) -> None:
@@ -301,6 +364,10 @@ class QuantumTrainer:
                              f"(differs in {', '.join(f'{k}={theirs.get(k)!r}, expected {mine.get(k)!r}' for k in diff)})")
         if any(not np.array_equal(np.asarray(a), b) for a, b in zip(state["dataset"], self.dataset)):
             raise ValueError(f"checkpoint {Path(path).name}: written for another data set")
+        for field_, mine_ in (("model", repr(self.model)), ("loss", getattr(self.loss, "__name__", repr(self.loss)))):
+            if state.get(field_, mine_) != mine_:
+                raise ValueError(f"checkpoint {Path(path).name}: {field_}: written for {state[field_]}, this trainer "
+                                 f"has {mine_}")
         self.model.update_parameters(np.array(state["parameters"]))
         self.estimator.iteration = state["iteration"]
         self.epoch, self.batch = state["epoch"], state["batch"]
@@ -314,18 +381,21 @@ class QuantumTrainer:
             self.estimator.gains = Gains(self.history["calibration"]["a"], g.c, g.A, g.alpha, g.gamma)
 
     @classmethod
-    def load(cls, path, backend=None) -> "QuantumTrainer":
-        """A trainer in the exact state a checkpoint recorded."""
+    def load(cls, path, backend=None, model=None, loss=square_loss) -> "QuantumTrainer":
+        """A trainer in the exact state a checkpoint recorded (pass the same ``model`` and ``loss``
+        if the run used its own; they are checked against the checkpoint)."""
         state = json.loads(Path(path).read_text())
         names = {f.name for f in fields(TrainingConfig)}
         config = TrainingConfig(**{k: v for k, v in state["config"].items() if k in names})
-        trainer = cls(config, dataset=tuple(np.array(a) for a in state["dataset"]), backend=backend)
+        data = tuple(np.array(a) for a in state["dataset"])
+        trainer = cls(config, model=model, dataset=data if config.dataset == USER_DATA else None, backend=backend,
+                      loss=loss)
         trainer._load_state(path)
         return trainer
 
     @classmethod
-    def resume(cls, path, backend=None, progress: bool = True) -> "QuantumTrainer":
+    def resume(cls, path, backend=None, progress: bool = True, model=None, loss=square_loss) -> "QuantumTrainer":
         """Continue an interrupted run from its checkpoint to the end; returns the trainer."""
-        trainer = cls.load(path, backend=backend)
+        trainer = cls.load(path, backend=backend, model=model, loss=loss)
         trainer.fit(checkpoint=path, progress=progress)
         return trainer

@@ -34,11 +34,11 @@ class CountingBackend(qnb.LocalBackend):
 
 
 @pytest.mark.parametrize("mutate,message", [
-    (lambda x, y: (np.where(np.arange(x.size).reshape(x.shape) == 3, np.nan, x), y), r"x: contains NaN or inf"),
-    (lambda x, y: (np.where(np.arange(x.size).reshape(x.shape) == 3, np.inf, x), y), r"x: contains NaN or inf"),
-    (lambda x, y: (x[:, :3], y), r"x: expected shape \(n_samples, 4\), got \(10, 3\)"),
-    (lambda x, y: (x, np.where(y > 0, 1, 0)), r"y: labels must be -1 or \+1, got \[0\]"),
-    (lambda x, y: (x, y[:5]), r"y: expected shape \(10,\), got \(5,\)"),
+    (lambda x, y: (np.where(np.arange(x.size).reshape(x.shape) == 3, np.nan, x), y), r"x(_train)?: contains NaN or inf"),
+    (lambda x, y: (np.where(np.arange(x.size).reshape(x.shape) == 3, np.inf, x), y), r"x(_train)?: contains NaN or inf"),
+    (lambda x, y: (x[:, :3], y), r"x(_train)?: expected shape \(n_samples, 4\) for a model with 4 features, got \(10, 3\)"),
+    (lambda x, y: (x, np.where(y > 0, 1, 0)), r"y(_train)?: labels must be -1 or \+1, got \[0\]"),
+    (lambda x, y: (x, y[:5]), r"y(_train)?: expected shape \(10,\), one label per sample, got \(5,\)"),
 ])
 def test_bad_data_is_refused_before_any_job(mutate, message):
     x, y, xt, yt = qnb.make_dataset(n_train=10, n_test=5)
@@ -49,7 +49,8 @@ def test_bad_data_is_refused_before_any_job(mutate, message):
         qnb.make_estimator("spsa_parallel", qnb.CircuitBatchManager(backend)).estimate_batch_gradient(
             qnb.QuantumModel(seed=0), bx, by)
     with pytest.raises(ValueError, match=message):
-        qnb.QuantumTrainer(qnb.TrainingConfig(n_train=10, n_test=5), dataset=(bx, by, xt, yt), backend=backend)
+        qnb.QuantumTrainer(qnb.TrainingConfig(), dataset=(bx, by, xt, yt), backend=backend,
+                           model=qnb.QuantumModel(seed=0))
     assert CountingBackend.submitted == 0
 
 
@@ -76,5 +77,5 @@ def test_estimator_and_call_arguments_are_checked(batch, model):
         qnb.make_estimator("spsa_parallel", manager(), defects=("summed_gradients",))
     with pytest.raises(ValueError, match=r"device: unknown local device 'gpu'"):
         qnb.LocalBackend("gpu")
-    with pytest.raises(ValueError, match=r"kind: unknown data set 'iris'"):
-        qnb.make_dataset("iris")
+    with pytest.raises(ValueError, match=r"kind: unknown data set 'mnist'"):
+        qnb.make_dataset("mnist")

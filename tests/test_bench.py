@@ -37,7 +37,7 @@ def test_peer_jobs_are_counted_by_the_tracker():
 
 
 def test_quick_benchmark_smoke(tmp_path, monkeypatch):
-    monkeypatch.setattr(qnb.experiments, "FIGURES", str(tmp_path))
+    monkeypatch.setenv("QNB_FIGURES", str(tmp_path))
     assert bench.main(["--quick"]) == 0
     text = (tmp_path / "bench_quick.md").read_text()
     assert "## Targets" in text and "qml.SPSAOptimizer" in text

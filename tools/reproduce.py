@@ -1,18 +1,21 @@
 """`make reproduce`: run every notebook headlessly (papermill), then print the summary tables.
 
-    python -m qnb.reproduce [--quick] [--only 01,05]
+    python tools/reproduce.py [--quick] [--only 01,05]
 
-Executed notebooks go to build/notebooks/; figures and tables are rewritten in figures/.
+Executed notebooks go to build/notebooks/; figures and tables are rewritten in figures/ (the
+notebooks write there because this script sets QNB_FIGURES; opened in JupyterLab, they do not).
+Lives outside the package: an installed qnb never writes into its own location.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
-from . import METHODS
-from . import experiments as E
+from qnb import METHODS
+from qnb import experiments as E
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +40,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="the notebooks' QUICK mode (minutes)")
     ap.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 01,05")
     args = ap.parse_args(argv)
+    os.environ.setdefault("QNB_FIGURES", str(ROOT / "figures"))  # inherited by the notebooks' kernels
     run_notebooks(args.quick, [s for s in args.only.split(",") if s] or None)
     rows = []
     for method in METHODS:
@@ -44,7 +48,7 @@ def main(argv=None) -> int:
         rows.append({"method": method, "circuits": c["circuits"], "jobs": c["jobs"], "modeled s": c["modeled_s"]})
     print("\nOne batch of 10 samples, 48 parameters, counted by the CircuitBatchManager:\n")
     print(E.table(rows))
-    table = Path(E.FIGURES) / "performance_comparison.md"
+    table = Path(E.figures_dir()) / "performance_comparison.md"
     if table.exists():
         print("\nPerformance Comparison: the document's figures, qnb's model and qnb's measurement:\n")
         print(table.read_text())

@@ -1,0 +1,110 @@
+"""Data: seeded synthetic sets, the small real sets shipped in ``qnb/datasets/``, and the checks every
+array passes before a circuit sees it."""
+from __future__ import annotations
+
+import csv
+from importlib import resources
+
+import numpy as np
+
+SYNTHETIC = ("blobs", "xor")
+REAL = {"iris": "iris_versicolor_virginica.csv", "breast_cancer": "breast_cancer_4.csv"}
+DATASETS = SYNTHETIC + tuple(REAL)
+
+
+def check_data(x, y=None, n_features: int = 4, name: str = "x") -> None:
+    """Raise ValueError on data a circuit must never see (before any job is spent)."""
+    x = np.asarray(x)
+    if np.iscomplexobj(x) or not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise ValueError(f"{name}: features must be real numbers, got dtype {x.dtype}")
+    if x.ndim != 2 or x.shape[1] != n_features:
+        raise ValueError(f"{name}: expected shape (n_samples, {n_features}) for a model with {n_features} "
+                         f"features, got {x.shape}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: no samples")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name}: contains NaN or inf; every feature must be finite")
+    if y is not None:
+        label = "y" if name == "x" else name.replace("x", "y", 1)
+        y = np.asarray(y)
+        if y.shape != (x.shape[0],):
+            raise ValueError(f"{label}: expected shape ({x.shape[0]},), one label per sample, got {y.shape}")
+        if np.iscomplexobj(y) or not np.issubdtype(y.dtype, np.number):
+            raise ValueError(f"{label}: labels must be -1 or +1, got dtype {y.dtype}")
+        bad = sorted(set(np.unique(y).tolist()) - {-1, 1})
+        if bad:
+            raise ValueError(f"{label}: labels must be -1 or +1, got {bad[:5]}")
+
+
+def load_real(kind: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Raw features, labels (+-1) and feature names of a shipped real data set (see qnb/datasets/README.md)."""
+    with resources.files("qnb").joinpath("datasets", REAL[kind]).open() as f:
+        rows = list(csv.reader(f))
+    names, body = rows[0][:-1], np.array(rows[1:], dtype=float)
+    return body[:, :-1], body[:, -1].astype(int), names
+
+
+def make_dataset(kind: str = "blobs", n_train: int | None = None, n_test: int | None = None, seed: int = 0):
+    """Seeded data with 4 features scaled to rotation angles, labels in {-1, +1}.
+
+    ``blobs``: two Gaussian clusters, linearly separable up to noise (the easy case).
+    ``xor``: the sign of x0 * x1 with two distractor features (non-linear, the hard case).
+    ``iris``: Iris versicolor (-1) vs virginica (+1), 100 flowers (real, overlapping classes).
+    ``breast_cancer``: Wisconsin diagnostic, 4 of 30 features, 569 tumours, malignant = +1 (real).
+
+    Synthetic sets default to 100 + 100 samples. Real sets are split (seeded, stratified) into
+    ``n_train`` and ``n_test`` rows, by default 70 % / 30 % of the file, and standardised with the
+    training split's mean and spread only (no test leakage), +-2 sd mapping to +-pi/2.
+    Returns x_train, y_train, x_test, y_test.
+    """
+    if kind not in DATASETS:
+        raise ValueError(f"kind: unknown data set {kind!r}; allowed: {', '.join(DATASETS)}")
+    if kind in REAL:
+        return _split_real(kind, n_train, n_test, seed)
+    n_train = 100 if n_train is None else n_train
+    n_test = 100 if n_test is None else n_test
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"{name}: must be an integer >= 1, got {n!r}")
+    rng = np.random.default_rng(seed)
+    n = n_train + n_test
+    if kind == "blobs":
+        y = rng.choice([-1, 1], size=n)
+        centre = np.array([0.9, 0.6, -0.6, 0.3])
+        x = y[:, None] * centre + rng.normal(scale=0.45, size=(n, 4))
+    else:
+        x = rng.uniform(-1.0, 1.0, size=(n, 4))
+        y = np.where(x[:, 0] * x[:, 1] >= 0, 1, -1)
+    x = x * (np.pi / 2)  # features are rotation angles: +-1 maps to +-pi/2
+    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+
+
+def _split_real(kind, n_train, n_test, seed):
+    x, y, _ = load_real(kind)
+    total = len(y)
+    n_train = round(0.7 * total) if n_train is None else n_train
+    n_test = total - n_train if n_test is None else n_test
+    for name, n in (("n_train", n_train), ("n_test", n_test)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"{name}: must be an integer >= 1, got {n!r}")
+    if n_train + n_test > total:
+        raise ValueError(f"n_train + n_test: {kind} has {total} samples, asked for {n_train} + {n_test}")
+    rng = np.random.default_rng(seed)
+    # stratified: each class split in proportion, then shuffled
+    train, test = [], []
+    for label in (-1, 1):
+        idx = rng.permutation(np.flatnonzero(y == label))
+        k_tr = round(n_train * len(idx) / total)
+        k_te = round(n_test * len(idx) / total)
+        train.append(idx[:k_tr])
+        test.append(idx[k_tr:k_tr + k_te])
+    train, test = np.concatenate(train), np.concatenate(test)
+    spare = np.setdiff1d(np.arange(total), np.concatenate([train, test]))
+    spare = rng.permutation(spare)  # rounding: top up from the unused rows
+    train = np.concatenate([train, spare[:max(0, n_train - len(train))]])[:n_train]
+    spare = np.setdiff1d(spare, train)
+    test = np.concatenate([test, spare[:max(0, n_test - len(test))]])[:n_test]
+    train, test = rng.permutation(train), rng.permutation(test)
+    mean, sd = x[train].mean(axis=0), x[train].std(axis=0)
+    scale = lambda a: (a - mean) / np.where(sd > 0, sd, 1.0) * (np.pi / 4)
+    return scale(x[train]), y[train], scale(x[test]), y[test]

@@ -1,0 +1,45 @@
+"""What the design document claims, in one place: its figures as data, labelled as claims.
+
+Nothing here is measured. Notebooks print these beside what qnb models and measures; the
+latency model is fitted to ``SEED_TIMING_ROWS``.
+"""
+
+# The design document's own timing claims, per batch of 10 samples (N = 48 parameters).
+# These are the document's numbers, labelled as such; jobs per batch are what each method
+# submits (the document's parameter-shift row does not say, we assume the 100-circuit jobs of
+# its CircuitBatchManager(max_batch_size=100)).
+SEED_TIMING_ROWS = (
+    # (row, circuits per batch, jobs per batch, seconds per batch)
+    ("v3.2 Parameter Shift", 960, 10, 240.0),
+    ("v3.3 (buggy)", 20, 20, 50.0),
+    ("v3.3.1 Sequential", 20, 20, 50.0),
+    ("v3.3.1 Parallel", 20, 1, 10.0),
+    ("v3.3.1 Subsampled (k=2)", 4, 1, 3.0),
+    ("v3.3.1 Subsampled (k=5)", 10, 1, 6.0),
+)
+
+
+# The document's tables as printed (seconds). "quality" is its word, never measured there.
+SEED_TABLES = {
+    "performance_comparison": [
+        {"row": "v3.2 Parameter Shift", "method": "parameter_shift", "k": None, "circuits": 960, "batch_s": 240, "epoch_s": 40 * 60, "five_epochs_s": 3.3 * 3600, "quality": "High"},
+        {"row": "v3.3 (buggy)", "method": "spsa_per_sample", "k": None, "circuits": 20, "batch_s": 50, "epoch_s": 8.3 * 60, "five_epochs_s": 42 * 60, "quality": "High"},
+        {"row": "v3.3.1 Sequential", "method": "spsa_sequential", "k": None, "circuits": 20, "batch_s": 50, "epoch_s": 8.3 * 60, "five_epochs_s": 42 * 60, "quality": "High"},
+        {"row": "v3.3.1 Parallel", "method": "spsa_parallel", "k": None, "circuits": 20, "batch_s": 10, "epoch_s": 1.7 * 60, "five_epochs_s": 8.5 * 60, "quality": "High"},
+        {"row": "v3.3.1 Subsampled (k=2)", "method": "spsa_subsampled", "k": 2, "circuits": 4, "batch_s": 3, "epoch_s": 30, "five_epochs_s": 2.5 * 60, "quality": "Medium"},
+        {"row": "v3.3.1 Subsampled (k=5)", "method": "spsa_subsampled", "k": 5, "circuits": 10, "batch_s": 6, "epoch_s": 60, "five_epochs_s": 5 * 60, "quality": "High"},
+    ],
+    "expected_performance": [
+        {"row": "Fast (subsample=2)", "preset": "fast", "circuits": 4, "batch_s": 3, "epoch_s": 30, "five_epochs_s": 2.5 * 60},
+        {"row": "Balanced (subsample=5)", "preset": "balanced", "circuits": 10, "batch_s": 6, "epoch_s": 60, "five_epochs_s": 5 * 60},
+        {"row": "Accurate (full parallel)", "preset": "accurate", "circuits": 20, "batch_s": 10, "epoch_s": 100, "five_epochs_s": 8.5 * 60},
+    ],
+    "real_world_targets": [
+        {"metric": "Time per batch", "target": (3, 10), "unit": "s"},
+        {"metric": "Circuits per batch", "target": (4, 20), "unit": ""},
+        {"metric": "Training time (5 epochs)", "target": (2.5 * 60, 8 * 60), "unit": "s"},
+        {"metric": "Model quality", "target": "Good", "unit": ""},
+    ],
+    # the headline: "10x slower than designed (570s vs 57s per epoch)"
+    "headline_epoch_s": (570, 57),
+}

@@ -1,0 +1,31 @@
+"""Losses over arrays: ``loss(outputs, y)`` returns one value per sample (vectorised).
+
+A user's own loss has the same form; the estimators average it over the batch and the
+parameter-shift rule differentiates it numerically (central difference) at the outputs.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+LOGISTIC_SCALE = 4.0
+
+
+def square_loss(output, y):
+    """(output - y)^2 with labels y in {-1, +1}; the design document's loss."""
+    return (np.asarray(output, dtype=float) - y) ** 2
+
+
+def logistic_loss(output, y):
+    """log(1 + exp(-s y f)) / s with s = 4: a margin loss for +-1 labels. The outputs f are
+    expectation values in [-1, 1], so the scale s makes a confident correct output cost ~0."""
+    return np.logaddexp(0.0, -LOGISTIC_SCALE * y * np.asarray(output, dtype=float)) / LOGISTIC_SCALE
+
+
+def check_loss(loss_function, n: int) -> None:
+    """Call the loss on dummy outputs before any job: one finite value per sample, or ValueError."""
+    if not callable(loss_function):
+        raise TypeError(f"loss_function: expected a callable loss(outputs, y), got {type(loss_function).__name__}")
+    out = np.asarray(loss_function(np.zeros(n), np.ones(n)))
+    if out.shape != (n,) or not np.all(np.isfinite(out)):
+        raise ValueError(f"loss_function: must return one finite value per sample for arrays of {n} outputs "
+                         f"and labels (vectorised), got shape {out.shape}")
