@@ -70,9 +70,13 @@ class AffineCircuit:
         ops = []
         for op in self.template:
             if op.num_params:
-                new = object.__new__(type(op))
-                new.__dict__ = {**op.__dict__, "data": tuple(next(it) for _ in range(op.num_params))}
-                op = new
+                data = tuple(next(it) for _ in range(op.num_params))
+                if "data" in vars(op):  # a plain gate: its angles are an attribute
+                    new = object.__new__(type(op))
+                    new.__dict__ = {**op.__dict__, "data": data}
+                    op = new
+                else:  # controlled and other composite gates keep their angles in inner operators
+                    op = qml.ops.functions.bind_new_parameters(op, data)
             ops.append(op)
         return ops
 
@@ -114,14 +118,16 @@ def compile_affine(circuit, n_features: int, param_shape: tuple, n_wires: int) -
             columns.append(_angles(ops) - a0)
         M = _snap(np.array(columns).T.reshape(len(a0), dim))
         b = _snap(a0 - M @ z0)
-        for _ in range(3):  # verify, never assume
+        compiled = AffineCircuit(tuple(ops0), M, b)
+        for _ in range(3):  # verify, never assume: the map, and the circuits built from it
             z = rng.uniform(-np.pi, np.pi, dim)
             ops, s = probe(z)
-            if s != s0 or not np.allclose(_angles(ops), M @ z + b, rtol=0, atol=1e-10):
+            built = compiled.operations(M @ z + b)
+            if s != s0 or not np.allclose(_angles(ops), _angles(built), rtol=0, atol=1e-10):
                 return None
     except (TypeError, ValueError):  # gates with array data (state preparation, unitaries)
         return None
-    return AffineCircuit(tuple(ops0), M, b)
+    return compiled
 
 
 def parity_readout(probs: np.ndarray) -> np.ndarray:

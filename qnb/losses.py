@@ -12,7 +12,7 @@ LOGISTIC_SCALE = 4.0
 
 def square_loss(output, y):
     """(output - y)^2 with labels y in {-1, +1}; the design document's loss."""
-    return (np.asarray(output, dtype=float) - y) ** 2
+    return (output - y) ** 2  # plain arithmetic: arrays, scalars and autodiff types alike
 
 
 def logistic_loss(output, y):
