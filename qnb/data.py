@@ -3,6 +3,7 @@ array passes before a circuit sees it."""
 from __future__ import annotations
 
 import csv
+import functools
 from importlib import resources
 
 import numpy as np
@@ -38,10 +39,8 @@ def check_data(x, y=None, n_features: int = 4, name: str = "x") -> None:
 
 def load_real(kind: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Raw features, labels (+-1) and feature names of a shipped real data set (see qnb/datasets/README.md)."""
-    with resources.files("qnb").joinpath("datasets", REAL[kind]).open() as f:
-        rows = list(csv.reader(f))
-    names, body = rows[0][:-1], np.array(rows[1:], dtype=float)
-    return body[:, :-1], body[:, -1].astype(int), names
+    x, y, names = _real(kind)
+    return x.copy(), y.copy(), list(names)
 
 
 def make_dataset(kind: str = "blobs", n_train: int | None = None, n_test: int | None = None, seed: int = 0):
@@ -57,15 +56,9 @@ def make_dataset(kind: str = "blobs", n_train: int | None = None, n_test: int | 
     training split's mean and spread only (no test leakage), +-2 sd mapping to +-pi/2.
     Returns x_train, y_train, x_test, y_test.
     """
-    if kind not in DATASETS:
-        raise ValueError(f"kind: unknown data set {kind!r}; allowed: {', '.join(DATASETS)}")
     if kind in REAL:
-        return _split_real(kind, n_train, n_test, seed)
-    n_train = 100 if n_train is None else n_train
-    n_test = 100 if n_test is None else n_test
-    for name, n in (("n_train", n_train), ("n_test", n_test)):
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"{name}: must be an integer >= 1, got {n!r}")
+        return _split_real(kind, *dataset_sizes(kind, n_train, n_test), seed)
+    n_train, n_test = dataset_sizes(kind, n_train, n_test)
     rng = np.random.default_rng(seed)
     n = n_train + n_test
     if kind == "blobs":
@@ -79,16 +72,39 @@ def make_dataset(kind: str = "blobs", n_train: int | None = None, n_test: int | 
     return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
 
 
-def _split_real(kind, n_train, n_test, seed):
-    x, y, _ = load_real(kind)
-    total = len(y)
-    n_train = round(0.7 * total) if n_train is None else n_train
-    n_test = total - n_train if n_test is None else n_test
+MAX_SYNTHETIC = 100_000
+
+
+def dataset_sizes(kind: str, n_train=None, n_test=None) -> tuple[int, int]:
+    """(n_train, n_test) that ``make_dataset(kind, n_train, n_test)`` returns, checked, without making it."""
+    if kind not in DATASETS:
+        raise ValueError(f"kind: unknown data set {kind!r}; allowed: {', '.join(DATASETS)}")
+    total = len(load_real(kind)[1]) if kind in REAL else MAX_SYNTHETIC
+    if n_train is None:
+        n_train = round(0.7 * total) if kind in REAL else 100
+    if n_test is None:
+        n_test = total - n_train if kind in REAL else 100
     for name, n in (("n_train", n_train), ("n_test", n_test)):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"{name}: must be an integer >= 1, got {n!r}")
     if n_train + n_test > total:
-        raise ValueError(f"n_train + n_test: {kind} has {total} samples, asked for {n_train} + {n_test}")
+        raise ValueError(f"n_train + n_test: {kind} has {total} samples, asked for {n_train} + {n_test}"
+                         if kind in REAL else f"n_train + n_test: at most {total} synthetic samples, asked for "
+                         f"{n_train} + {n_test}")
+    return int(n_train), int(n_test)
+
+
+@functools.lru_cache(maxsize=None)
+def _real(kind):
+    with resources.files("qnb").joinpath("datasets", REAL[kind]).open() as f:
+        rows = list(csv.reader(f))
+    body = np.array(rows[1:], dtype=float)
+    return body[:, :-1], body[:, -1].astype(int), rows[0][:-1]
+
+
+def _split_real(kind, n_train, n_test, seed):
+    x, y, _ = load_real(kind)
+    total = len(y)
     rng = np.random.default_rng(seed)
     # stratified: each class split in proportion, then shuffled
     train, test = [], []

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from .backends import LocalBackend
 from .batching import CircuitBatchManager
-from .data import DATASETS, check_data, make_dataset
+from .data import DATASETS, check_data, dataset_sizes, make_dataset
 from .defects import check_defects
 from .estimators import METHODS, Gains, calibrate_gains, make_estimator
 from .latency import LatencyModel
@@ -92,6 +92,9 @@ class TrainingConfig:
             if not isinstance(v, (bool, np.bool_)):
                 raise ValueError(f"{name}: must be True or False, got {v!r}")
             set_(name, bool(v))
+        if self.spsa_a > 1e6 or self.spsa_c > 2 * np.pi:  # angles: a perturbation beyond a full turn is noise
+            raise ValueError(f"spsa gains: need spsa_a <= 1e6 and spsa_c <= 2 pi, got a={self.spsa_a:g}, "
+                             f"c={self.spsa_c:g}")
         try:
             self.gains.at(10**6)  # overflowing or degenerate gains are refused here, not mid-run
         except (OverflowError, ValueError, ZeroDivisionError) as e:
@@ -102,7 +105,7 @@ class TrainingConfig:
         if self.dataset not in DATASETS + (USER_DATA,):
             raise ValueError(f"dataset: unknown data set {self.dataset!r}; allowed: {', '.join(DATASETS)}")
         if self.dataset != USER_DATA:
-            n_train = len(make_dataset(self.dataset, self.n_train, self.n_test)[0])  # also checks the sizes
+            n_train = dataset_sizes(self.dataset, self.n_train, self.n_test)[0]
             if self.batch_size > n_train:
                 raise ValueError(f"batch_size: {self.batch_size} exceeds the {n_train} training samples of {self.dataset}")
         if self.backend not in BACKENDS:
@@ -121,7 +124,7 @@ class TrainingConfig:
         """Batches per epoch: every training sample once, the last batch possibly shorter."""
         if self.dataset == USER_DATA and self.n_train is None:
             raise ValueError("n_train: unknown until the trainer has the data (trainer.config has it)")
-        n = self.n_train if self.dataset == USER_DATA else len(make_dataset(self.dataset, self.n_train, self.n_test)[0])
+        n = self.n_train if self.dataset == USER_DATA else dataset_sizes(self.dataset, self.n_train, self.n_test)[0]
         return math.ceil(n / self.batch_size)
 
     def replace(self, **changes) -> "TrainingConfig":
@@ -273,8 +276,14 @@ class QuantumTrainer:
         """
         epochs = self.config.epochs if epochs is None else epochs
         _positive_int("epochs", epochs)
-        if checkpoint is not None and Path(checkpoint).exists() and not self.history["steps"]:
-            self._load_state(checkpoint)
+        if checkpoint is not None:
+            # the file is the truth: after an interruption, fit(checkpoint=p) continues from the
+            # last saved step exactly as resume(p) does; a new file is written before any job,
+            # so a path that cannot take it fails now, not after a paid step
+            if Path(checkpoint).is_file():
+                self._load_state(checkpoint)
+            else:
+                self.save(checkpoint)
         x_tr, y_tr = self.dataset[:2]
         if self.config.calibrate and self.history["calibration"] is None:
             self._calibrate()
@@ -351,19 +360,65 @@ class QuantumTrainer:
     def save(self, path) -> None:
         """Write the full training state as JSON (atomically: a crash never leaves half a file)."""
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(f"checkpoint: {path.name} is a directory; give a file path")
+        if not path.parent.is_dir():
+            raise ValueError(f"checkpoint: folder {path.parent} does not exist")
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self._state()))
+        try:
+            tmp.write_text(json.dumps(self._state(), allow_nan=False))
+        except OSError as e:
+            raise ValueError(f"checkpoint: cannot write {path.name} ({e.strerror})") from None
         os.replace(tmp, path)
 
+    def _read_checkpoint(self, path) -> dict:
+        """The checkpoint's state, checked field by field before anything in it is trusted."""
+        path = Path(path)
+        bad = lambda field_, why: ValueError(f"checkpoint {path.name}: {field_}: {why}")
+        try:
+            state = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            why = e.strerror if isinstance(e, OSError) else str(e)[:80]  # no absolute paths in messages
+            raise ValueError(f"checkpoint {path.name}: not a readable JSON checkpoint ({type(e).__name__}: "
+                             f"{why})") from None
+        if not isinstance(state, dict):
+            raise bad("(top level)", f"expected a JSON object, got {type(state).__name__}")
+        for key, kind in (("config", dict), ("parameters", list), ("iteration", int), ("epoch", int),
+                          ("batch", int), ("rng", dict), ("history", dict), ("dataset", list)):
+            if not isinstance(state.get(key), kind) or (kind is int and isinstance(state[key], bool)):
+                raise bad(key, f"missing or not a JSON {kind.__name__}")
+        n = self.steps_per_epoch
+        if state["iteration"] < 0:
+            raise bad("iteration", f"must be >= 0, got {state['iteration']}")
+        if state["epoch"] < 0:
+            raise bad("epoch", f"must be >= 0, got {state['epoch']}")
+        if not 0 <= state["batch"] < n:
+            raise bad("batch", f"must be in 0..{n - 1} ({n} steps per epoch), got {state['batch']}")
+        order = state.get("order")
+        if order is not None and (not isinstance(order, list) or sorted(order) != list(range(len(self.dataset[0])))):
+            raise bad("order", f"must be a permutation of the {len(self.dataset[0])} training samples")
+        params = np.asarray(state["parameters"], dtype=float) if all(
+            isinstance(v, (int, float)) for v in state["parameters"]) else None
+        if params is None or params.shape != (self.model.n_params,) or not np.all(np.isfinite(params)):
+            raise bad("parameters", f"expected {self.model.n_params} finite numbers")
+        if len(state["dataset"]) != 4 or any(
+                np.asarray(a).shape != b.shape or not np.array_equal(np.asarray(a), b)
+                for a, b in zip(state["dataset"], self.dataset)):
+            raise bad("dataset", "written for another data set (or holds only part of it)")
+        h = state["history"]
+        if not (isinstance(h.get("steps"), list) and isinstance(h.get("epochs"), list)):
+            raise bad("history", "expected lists of steps and epochs")
+        if any(not isinstance(state["rng"].get(k), dict) for k in ("order", "estimator", "backend")):
+            raise bad("rng", "expected the states of the order, estimator and backend generators")
+        return state
+
     def _load_state(self, path) -> None:
-        state = json.loads(Path(path).read_text())
+        state = self._read_checkpoint(path)
         mine, theirs = self.config.to_dict(), state["config"]
         diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         if diff:
             raise ValueError(f"checkpoint {Path(path).name}: written by another configuration "
                              f"(differs in {', '.join(f'{k}={theirs.get(k)!r}, expected {mine.get(k)!r}' for k in diff)})")
-        if any(not np.array_equal(np.asarray(a), b) for a, b in zip(state["dataset"], self.dataset)):
-            raise ValueError(f"checkpoint {Path(path).name}: written for another data set")
         for field_, mine_ in (("model", repr(self.model)), ("loss", getattr(self.loss, "__name__", repr(self.loss)))):
             if state.get(field_, mine_) != mine_:
                 raise ValueError(f"checkpoint {Path(path).name}: {field_}: written for {state[field_]}, this trainer "
@@ -372,9 +427,12 @@ class QuantumTrainer:
         self.estimator.iteration = state["iteration"]
         self.epoch, self.batch = state["epoch"], state["batch"]
         self.order = None if state["order"] is None else np.array(state["order"])
-        self.order_rng.bit_generator.state = state["rng"]["order"]
-        self.estimator.rng.bit_generator.state = state["rng"]["estimator"]
-        self.backend.rng.bit_generator.state = state["rng"]["backend"]
+        try:
+            self.order_rng.bit_generator.state = state["rng"]["order"]
+            self.estimator.rng.bit_generator.state = state["rng"]["estimator"]
+            self.backend.rng.bit_generator.state = state["rng"]["backend"]
+        except (TypeError, ValueError, KeyError) as e:
+            raise ValueError(f"checkpoint {Path(path).name}: rng: not a generator state ({e})") from None
         self.history = state["history"]
         if self.history.get("calibration"):
             g = self.estimator.gains
@@ -384,10 +442,14 @@ class QuantumTrainer:
     def load(cls, path, backend=None, model=None, loss=square_loss) -> "QuantumTrainer":
         """A trainer in the exact state a checkpoint recorded (pass the same ``model`` and ``loss``
         if the run used its own; they are checked against the checkpoint)."""
-        state = json.loads(Path(path).read_text())
-        names = {f.name for f in fields(TrainingConfig)}
-        config = TrainingConfig(**{k: v for k, v in state["config"].items() if k in names})
-        data = tuple(np.array(a) for a in state["dataset"])
+        try:
+            state = json.loads(Path(path).read_text())
+            names = {f.name for f in fields(TrainingConfig)}
+            config = TrainingConfig(**{k: v for k, v in state["config"].items() if k in names})
+            data = tuple(np.array(a) for a in state["dataset"])
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, KeyError, TypeError) as e:
+            raise ValueError(f"checkpoint {Path(path).name}: not a readable checkpoint ({type(e).__name__}: "
+                             f"{str(e)[:80]})") from None
         trainer = cls(config, model=model, dataset=data if config.dataset == USER_DATA else None, backend=backend,
                       loss=loss)
         trainer._load_state(path)

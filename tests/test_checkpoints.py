@@ -1,0 +1,125 @@
+"""A checkpoint is checked before it is trusted, and a paid step is never lost to one that cannot be written."""
+import json
+
+import numpy as np
+import pytest
+
+import qnb
+from conftest import strip_wall
+
+SMALL = dict(n_train=20, n_test=10, epochs=2, batch_size=5, gradient_subsample_size=2, shots_per_circuit=100)
+
+
+class CountingBackend(qnb.LocalBackend):
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.submitted = 0
+
+    def submit(self, circuits, shots):
+        self.submitted += 1
+        return super().submit(circuits, shots)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    path = tmp_path / "run.ckpt.json"
+    qnb.QuantumTrainer(qnb.TrainingConfig(**SMALL)).fit(epochs=1, checkpoint=path, progress=False)
+    return path
+
+
+def _edit(path, change):
+    state = json.loads(path.read_text())
+    change(state)
+    path.write_text(json.dumps(state))
+
+
+@pytest.mark.parametrize("corrupt,message", [
+    (lambda p: p.write_text(p.read_text()[:200]), r"not a readable JSON checkpoint \(JSONDecodeError"),
+    (lambda p: p.write_text(""), r"not a readable JSON checkpoint"),
+    (lambda p: p.write_text("[1, 2]"), r"\(top level\): expected a JSON object, got list"),
+    (lambda p: _edit(p, lambda s: s.update(batch=4)), r"batch: must be in 0..3 \(4 steps per epoch\), got 4"),
+    (lambda p: _edit(p, lambda s: s.update(batch=10**6)), r"batch: must be in 0..3"),
+    (lambda p: _edit(p, lambda s: s.update(epoch=-1)), r"epoch: must be >= 0, got -1"),
+    (lambda p: _edit(p, lambda s: s.update(order=list(range(19)) + [25])), r"order: must be a permutation of the 20"),
+    (lambda p: _edit(p, lambda s: s["dataset"].pop()), r"dataset: written for another data set \(or holds only part"),
+    (lambda p: _edit(p, lambda s: s["dataset"].__setitem__(0, s["dataset"][0][:10])), r"dataset: written for another"),
+    (lambda p: _edit(p, lambda s: s.update(parameters=[0.0] * 47)), r"parameters: expected 48 finite numbers"),
+    (lambda p: _edit(p, lambda s: s.update(parameters="x")), r"parameters: missing or not a JSON list"),
+    (lambda p: _edit(p, lambda s: s["rng"].update(order={"bit_generator": "nope"})), r"rng: not a generator state"),
+])
+def test_a_damaged_checkpoint_is_refused_with_the_field_named(saved, corrupt, message):
+    corrupt(saved)
+    backend = CountingBackend()
+    trainer = qnb.QuantumTrainer(qnb.TrainingConfig(**SMALL), backend=backend)
+    with pytest.raises(ValueError, match=rf"checkpoint run.ckpt.json: .*{message}|{message}"):
+        trainer.fit(checkpoint=saved, progress=False)
+    assert backend.submitted == 0
+
+
+def test_resume_refuses_a_damaged_file_with_its_name(saved):
+    saved.write_text("{")
+    with pytest.raises(ValueError, match=r"checkpoint run.ckpt.json: not a readable checkpoint"):
+        qnb.QuantumTrainer.resume(saved, progress=False)
+
+
+@pytest.mark.parametrize("where,message", [
+    (lambda tmp: tmp, r"checkpoint: .* is a directory"),
+    (lambda tmp: tmp / "missing" / "run.json", r"checkpoint: folder .* does not exist"),
+])
+def test_an_unwritable_checkpoint_path_fails_before_any_job(tmp_path, where, message):
+    backend = CountingBackend()
+    with pytest.raises(ValueError, match=message):
+        qnb.QuantumTrainer(qnb.TrainingConfig(**SMALL), backend=backend).fit(checkpoint=where(tmp_path), progress=False)
+    assert backend.submitted == 0
+
+
+def test_fit_again_after_an_interrupt_continues_exactly_as_resume(tmp_path):
+    cfg = qnb.TrainingConfig(**SMALL)
+    full = qnb.QuantumTrainer(cfg)
+    full.fit(progress=False)
+    path = tmp_path / "run.ckpt.json"
+    trainer = qnb.QuantumTrainer(cfg)
+    real_step = trainer.train_batch
+
+    def interrupted(bx, by):  # KeyboardInterrupt after the step's job ran, before it was recorded
+        real_step(bx, by)
+        raise KeyboardInterrupt
+
+    trainer.train_batch = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(checkpoint=path, progress=False)
+    del trainer.train_batch
+    trainer.fit(checkpoint=path, progress=False)
+    assert np.array_equal(trainer.model.parameters, full.model.parameters)
+    assert strip_wall(trainer.history) == strip_wall(full.history)
+
+
+def test_numpy_numbers_in_the_config_are_made_json_safe(tmp_path):
+    cfg = qnb.TrainingConfig(**{**SMALL, "epochs": np.int64(1), "spsa_a": np.float32(0.25), "seed": np.uint8(3),
+                                "calibrate": np.bool_(False)})
+    assert type(cfg.epochs) is int and type(cfg.spsa_a) is float and type(cfg.seed) is int
+    qnb.QuantumTrainer(cfg).fit(checkpoint=tmp_path / "c.json", progress=False)
+    assert json.loads((tmp_path / "c.json").read_text())["config"]["epochs"] == 1
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("calibrate", "False", r"calibrate: must be True or False, got 'False'"),
+    ("enable_circuit_batching", "no", r"enable_circuit_batching: must be True or False, got 'no'"),
+    ("epochs", "5", r"epochs: must be an integer >= 1, got '5'"),
+    ("batch_size", None, r"batch_size: must be an integer >= 1, got None"),
+    ("spsa_a", "0.3", r"spsa_a: must be a finite number > 0, got '0.3'"),
+    ("spsa_a", None, r"spsa_a: must be a finite number > 0, got None"),
+    ("spsa_a", 1e308, r"spsa gains|spsa_a"),
+    ("spsa_alpha", 1e308, r"spsa gains"),
+    ("spsa_A", float("inf"), r"spsa_A: must be a finite number >= 0"),
+    ("device", "default.qubit", None),
+    ("defects", "frozen_gains", r"defects: expected a tuple of names, got the string"),
+    ("n_train", 10**9, r"n_train"),
+])
+def test_bad_config_values_are_refused_never_guessed(field, value, message):
+    if field == "device":  # backend='ionq' with a local device: refused, not silently ionq.simulator
+        with pytest.raises(ValueError, match=r"device: 'default.qubit' is not a ionq device"):
+            qnb.TrainingConfig(backend="ionq", device=value)
+        return
+    with pytest.raises(ValueError, match=message):
+        qnb.TrainingConfig(**{field: value})
