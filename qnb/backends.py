@@ -39,9 +39,20 @@ class Backend:
         self.clock_s = 0.0  # virtual cloud clock: modeled seconds of every job run so far
         self._n_jobs = 0
 
-    def submit(self, circuits, shots) -> Job:
+    def submit(self, circuits, shots, name: str | None = None) -> Job:
+        """Submit ONE job (``name``: how the service can find it if its answer is lost)."""
         circuits = self._checked(circuits, shots)
         return self._job(f"{self.name}-{self._n_jobs + 1}", circuits, shots, self._probabilities(circuits))
+
+    def find_job(self, name: str) -> str | None:
+        """The id of a job submitted under ``name``, if the service knows it (local jobs die with
+        the process: None)."""
+        return None
+
+    def recover(self, job_id: str, circuits, shots) -> Job | None:
+        """A Job for an id submitted by an interrupted run, to wait on instead of resubmitting;
+        None when the backend cannot (local jobs die with the process: they are simply rerun)."""
+        return None
 
     @staticmethod
     def _checked(circuits, shots) -> list:

@@ -76,9 +76,48 @@ class CircuitBatchManager:
         self.stats = BatchStats()  # everything since creation
         self.last_call = BatchStats()  # the latest execute_batch alone (summed from zero: reproducible)
         self._pool = None
+        # paid-job bookkeeping for checkpoints (the trainer sets these; see begin_step)
+        self.journal = None  # called with [{"name", "id"}, ...] before a POST and again before any wait
+        self.adopt: list[dict] = []  # jobs of an interrupted step, reused in order instead of resubmitted
+        self.job_prefix, self._records = "qnb", []
 
     def __repr__(self):
         return f"CircuitBatchManager({self.backend!r}, max_batch_size={self.max_batch_size}, timeout_s={self.timeout_s})"
+
+    def begin_step(self, prefix: str, adopt=()) -> None:
+        """Name this step's jobs ``prefix-j0, -j1, ...`` and reuse ``adopt`` (records of the same
+        step from an interrupted run) before submitting anything new."""
+        self.job_prefix, self._records, self.adopt = prefix, [], [dict(r) for r in adopt]
+
+    def _submit(self, chunk, shots, deadline):
+        """One job for ``chunk``: an adopted one if the interrupted run left it, else a new one,
+        journaled under its name before the POST and with its id before anyone waits on it."""
+        while self.adopt:
+            record = self.adopt.pop(0)
+            job_id = record.get("id") or self.backend.find_job(record["name"])
+            job = self.backend.recover(job_id, chunk, shots) if job_id else None
+            if job is not None:
+                self._records.append({"name": record["name"], "id": job.id, "adopted": True})
+                self._journal()
+                return job
+        record = {"name": f"{self.job_prefix}-j{len(self._records)}", "id": None}
+        self._records.append(record)
+        self._journal()
+        try:
+            job = self._with_retries(lambda: self.backend.submit(chunk, shots, name=record["name"]), deadline,
+                                     submit=True)
+        except SubmissionUncertainError as e:
+            raise SubmissionUncertainError(
+                f"job {record['name']}: {e}. It was journaled under that name before the POST: with a checkpoint, "
+                f"QuantumTrainer.resume(path) looks it up by name (backend.find_job) and uses it if it exists; "
+                f"by hand: list your jobs on the service and search for that name") from None
+        record["id"] = job.id
+        self._journal()
+        return job
+
+    def _journal(self):
+        if self.journal is not None:
+            self.journal([dict(r) for r in self._records])
 
     def n_jobs(self, n_circuits: int) -> int:
         """Jobs needed for ``n_circuits`` circuits."""
@@ -103,17 +142,24 @@ class CircuitBatchManager:
         self._call = call
         self.backend.deadline = deadline  # lent to the backend: no single request may outlive it
         try:
-            for i in range(0, len(circuits), self.max_batch_size):
-                chunk = circuits[i:i + self.max_batch_size]
-                job = self._with_retries(lambda: self.backend.submit(chunk, shots), deadline, submit=True)
+            chunks = [circuits[i:i + self.max_batch_size] for i in range(0, len(circuits), self.max_batch_size)]
+            for chunk in chunks:
+                job = self._submit(chunk, shots, deadline)
                 call.jobs += 1
                 call.circuits += len(chunk)
                 call.shots += len(chunk) * (shots or 0)
                 call.modeled_s += job.modeled_s
                 jobs.append(job)
             results = []
-            for job in jobs:
-                results.extend(self._wait(job, deadline))
+            for job, chunk in zip(jobs, chunks):
+                try:
+                    results.extend(self._wait(job, deadline))
+                except JobFailedError:
+                    if not self._records or not any(r.get("adopted") and r["id"] == job.id for r in self._records):
+                        raise
+                    # a job of the interrupted run failed or was canceled: that step's work is
+                    # resubmitted once, as a new job (nothing was delivered for the old one)
+                    results.extend(self._wait(self._submit(chunk, shots, deadline), deadline))
         finally:
             call.wall_s = time.perf_counter() - start
             self.stats.add(call)

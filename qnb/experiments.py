@@ -32,9 +32,9 @@ def figures_dir() -> str | None:
 
 
 def table(rows: list[dict], name: str | None = None, floatfmt: str = ".2f") -> str:
-    """Rows as a markdown table (columns: every key of every row, in order of appearance);
-    with ``name`` and an output folder (``figures_dir``), also written to NAME.md and NAME.csv."""
-    keys = list(dict.fromkeys(k for r in rows for k in r))
+    """Rows as a markdown table (columns: the first row's keys); with ``name`` and an output
+    folder (``figures_dir``), also written to NAME.md and NAME.csv."""
+    keys = list(rows[0])
     fmt = lambda v: format(v, floatfmt) if isinstance(v, (float, np.floating)) else ("" if v is None else str(v))
     md = "\n".join(["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
                    + ["| " + " | ".join(fmt(r.get(k)) for k in keys) + " |" for r in rows])

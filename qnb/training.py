@@ -5,6 +5,7 @@ import json
 import math
 import os
 import time
+import uuid
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
@@ -230,6 +231,8 @@ class QuantumTrainer:
         self.evaluator = LocalBackend(latency=LatencyModel.zero())
         self.history = {"steps": [], "epochs": [], "calibration": None}
         self.epoch, self.batch, self.order = 0, 0, None
+        self.run_id = uuid.uuid4().hex[:12]  # names this run's cloud jobs: qnb-<run_id>-s<step>-j<k>
+        self._pending = None  # jobs of a step that a checkpoint recorded but did not finish
 
     def __repr__(self):
         return f"QuantumTrainer({self.config.gradient_method!r}, epoch={self.epoch}, step={len(self.history['steps'])})"
@@ -298,7 +301,9 @@ class QuantumTrainer:
                 while self.batch < spe:
                     idx = self.order[self.batch * self.config.batch_size:(self.batch + 1) * self.config.batch_size]
                     wall = time.perf_counter()
+                    self._journal_jobs(checkpoint)
                     r = self.train_batch(x_tr[idx], y_tr[idx])
+                    self._pending = None
                     rec = {"step": len(self.history["steps"]), "epoch": self.epoch, "batch": self.batch,
                            "loss": r["loss"], "gradient_norm": r["gradient_norm"], "circuits": r["n_circuits"],
                            "jobs": r["n_jobs"], "shots": r["shots"], "modeled_s": r["modeled_time_s"],
@@ -323,6 +328,19 @@ class QuantumTrainer:
                     if self.batch == 0:
                         break
         return self.history
+
+    def _journal_jobs(self, checkpoint) -> None:
+        """Before a step: name its jobs, reuse those an interrupted run left for it, and (with a
+        checkpoint) record every job's name before its POST and its id before it is waited on,
+        next to the state from before the step, so that a resume never pays for a job twice."""
+        step = len(self.history["steps"])
+        pending = self._pending if self._pending and self._pending["step"] == step else None
+        self.manager.begin_step(f"qnb-{self.run_id}-s{step}", pending["jobs"] if pending else ())
+        if checkpoint is None:
+            self.manager.journal = None
+            return
+        before = self._state()
+        self.manager.journal = lambda jobs: self._write(checkpoint, {**before, "pending": {"step": step, "jobs": jobs}})
 
     @property
     def modeled_s(self) -> float:
@@ -355,10 +373,15 @@ class QuantumTrainer:
             "dataset": [a.tolist() for a in self.dataset],
             "model": repr(self.model), "n_params": self.model.n_params,
             "loss": getattr(self.loss, "__name__", repr(self.loss)),
+            "run_id": self.run_id,
         }
 
     def save(self, path) -> None:
         """Write the full training state as JSON (atomically: a crash never leaves half a file)."""
+        self._write(path, self._state())
+
+    @staticmethod
+    def _write(path, state) -> None:
         path = Path(path)
         if path.is_dir():
             raise ValueError(f"checkpoint: {path.name} is a directory; give a file path")
@@ -366,7 +389,7 @@ class QuantumTrainer:
             raise ValueError(f"checkpoint: folder {path.parent} does not exist")
         tmp = path.with_name(path.name + ".tmp")
         try:
-            tmp.write_text(json.dumps(self._state(), allow_nan=False))
+            tmp.write_text(json.dumps(state, allow_nan=False))
         except OSError as e:
             raise ValueError(f"checkpoint: cannot write {path.name} ({e.strerror})") from None
         os.replace(tmp, path)
@@ -410,6 +433,11 @@ class QuantumTrainer:
             raise bad("history", "expected lists of steps and epochs")
         if any(not isinstance(state["rng"].get(k), dict) for k in ("order", "estimator", "backend")):
             raise bad("rng", "expected the states of the order, estimator and backend generators")
+        p = state.get("pending")
+        if p is not None and not (isinstance(p, dict) and isinstance(p.get("step"), int) and isinstance(p.get("jobs"), list)
+                                  and all(isinstance(j, dict) and isinstance(j.get("name"), str)
+                                          and isinstance(j.get("id"), (str, type(None))) for j in p["jobs"])):
+            raise bad("pending", "expected {step, jobs: [{name, id}]}")
         return state
 
     def _load_state(self, path) -> None:
@@ -434,6 +462,8 @@ class QuantumTrainer:
         except (TypeError, ValueError, KeyError) as e:
             raise ValueError(f"checkpoint {Path(path).name}: rng: not a generator state ({e})") from None
         self.history = state["history"]
+        self.run_id = str(state.get("run_id", self.run_id))
+        self._pending = state.get("pending")
         if self.history.get("calibration"):
             g = self.estimator.gains
             self.estimator.gains = Gains(self.history["calibration"]["a"], g.c, g.A, g.alpha, g.gamma)

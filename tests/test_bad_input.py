@@ -28,9 +28,9 @@ def test_config_rejects(field, value, message):
 class CountingBackend(qnb.LocalBackend):
     submitted = 0
 
-    def submit(self, circuits, shots):
+    def submit(self, circuits, shots, name=None):
         CountingBackend.submitted += 1
-        return super().submit(circuits, shots)
+        return super().submit(circuits, shots, name)
 
 
 @pytest.mark.parametrize("mutate,message", [

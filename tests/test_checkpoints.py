@@ -15,9 +15,9 @@ class CountingBackend(qnb.LocalBackend):
         super().__init__(**kw)
         self.submitted = 0
 
-    def submit(self, circuits, shots):
+    def submit(self, circuits, shots, name=None):
         self.submitted += 1
-        return super().submit(circuits, shots)
+        return super().submit(circuits, shots, name)
 
 
 @pytest.fixture
