@@ -6,34 +6,99 @@ It listens on 127.0.0.1 only and prints ``QNB_IONQ_URL=http://127.0.0.1:PORT/v0.
 (``ionq.circuit.v1`` and ``ionq.multi-circuit.v1``, qis gates) are simulated exactly; jobs run
 one after another in a single queue, each taking ``S x LatencyModel.job_time`` seconds. Faults:
 
-* ``429``, ``500``, ``503`` — the next COUNT requests (of METHOD, if given) get that status
+* ``409``, ``429``, ``500``, ``503`` — the next COUNT requests (of METHOD, if given) get that status
   (429 with a Retry-After header);
 * ``drop`` — the next COUNT requests are processed (a POST creates its job) and the connection is
   then closed without an answer: the worst case for a client;
+* ``stall`` — processed, then answered only after ``stall_s`` seconds (or when the emulator stops);
+* ``drip``, ``driphead`` — processed, then the body (``drip``) or the whole answer (``driphead``) is
+  sent one byte every ``drip_s`` seconds: every socket read succeeds, the answer never ends in time;
 * ``fail``, ``cancel``, ``hang`` — the next COUNT jobs end failed, canceled, or never finish;
 * ``slow`` — the next COUNT jobs take 20 times longer.
 
+Requests are checked like a strict service: a malformed job (not a JSON object, wrong types,
+bad shots, non-finite angles, bad qubits, unknown gates, more than 12 qubits, 10,000 gates per
+circuit or 1,000 circuits) gets a 400 with a JSON error, a bad Content-Length a 400, a body over
+16 MB a 413; never a traceback or a dropped connection.
+
 In-process: ``with Emulator(latency_scale=0.01) as emu: emu.backend(seed=0), emu.url, emu.stats`` —
-without ``api_key`` it makes a throwaway key that nothing prints.
+without ``api_key`` it makes a throwaway key that nothing prints. Tests may set
+``emu.tamper = f(method, path, status, body) -> (status, body[, headers])`` to rewrite answers
+(``body`` may be bytes, sent as is) and so play a misbehaving service.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
+import sys
 import secrets
 import threading
 import time
 import uuid
 from collections import Counter
+from http.client import responses
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .latency import LatencyModel
 from .qis import UnsupportedGate, probabilities
 
-HTTP_FAULTS = ("429", "500", "503", "drop")
+STATUS_FAULTS = ("409", "429", "500", "503")
+HTTP_FAULTS = STATUS_FAULTS + ("drop", "stall", "drip", "driphead")
 JOB_FAULTS = ("fail", "cancel", "hang", "slow")
 DEFAULT_KEY = "qnb-emulator-key"
+MAX_QUBITS, MAX_GATES, MAX_CIRCUITS, MAX_SHOTS = 12, 10_000, 1_000, 1_000_000
+MAX_BODY = 16 << 20  # bytes
+
+
+class BadRequest(ValueError):
+    """A request the service refuses with HTTP 400."""
+
+
+def _short(v) -> str:
+    return repr(v)[:40]
+
+
+def _nonnegative(name: str, v) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise ValueError(f"{name}: must be a finite number >= 0, got {v!r}")
+    return float(v)
+
+
+def job_input(body) -> tuple[str, list, int, int | None]:
+    """(type, circuits, qubits, shots) of a job body; BadRequest names the first thing wrong."""
+    if not isinstance(body, dict):
+        raise BadRequest(f"the body must be a JSON object, got {type(body).__name__}")
+    kind, inp = body.get("type"), body.get("input")
+    if not isinstance(inp, dict):
+        raise BadRequest("input must be a JSON object")
+    if kind == "ionq.circuit.v1":
+        circuits = [inp.get("circuit")]
+    elif kind == "ionq.multi-circuit.v1":
+        items = inp.get("circuits")
+        if not isinstance(items, list) or not items or not all(isinstance(c, dict) for c in items):
+            raise BadRequest("input.circuits must be a non-empty list of objects")
+        circuits = [c.get("circuit") for c in items]
+    else:
+        raise BadRequest(f"unsupported job type {_short(kind)}")
+    if len(circuits) > MAX_CIRCUITS:
+        raise BadRequest(f"{len(circuits)} circuits; at most {MAX_CIRCUITS} per job")
+    if not all(isinstance(c, list) for c in circuits):
+        raise BadRequest("each circuit must be a list of gates")
+    if max(len(c) for c in circuits) > MAX_GATES:
+        raise BadRequest(f"a circuit has more than {MAX_GATES} gates")
+    n = inp.get("qubits")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_QUBITS:
+        raise BadRequest(f"input.qubits must be an integer in 1..{MAX_QUBITS}, got {_short(n)}")
+    if inp.get("gateset", "qis") != "qis":
+        raise BadRequest(f"gateset {_short(inp.get('gateset'))} is not emulated; use qis")
+    if not isinstance(body.get("name", ""), str):
+        raise BadRequest("name must be a string")
+    shots = body.get("shots")
+    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or not 1 <= shots <= MAX_SHOTS):
+        raise BadRequest(f"shots must be an integer in 1..{MAX_SHOTS}, got {_short(shots)}")
+    return kind, circuits, n, shots
 
 
 def parse_fault(spec: str) -> tuple[str, str | None, int]:
@@ -51,10 +116,12 @@ class Emulator:
 
     def __init__(self, port: int = 0, api_key: str | None = None, latency: LatencyModel | None = None,
                  latency_scale: float = 0.01, faults=(), retry_after_s: float = 0.05):
-        if latency_scale < 0:
-            raise ValueError(f"latency_scale: must be >= 0, got {latency_scale}")
+        self.latency_scale = _nonnegative("latency_scale", latency_scale)
+        self.retry_after_s = _nonnegative("retry_after_s", retry_after_s)
         self.api_key = api_key or "qnb-local-" + secrets.token_hex(8)
-        self.latency_scale, self.retry_after_s = latency_scale, retry_after_s
+        self.stall_s, self.drip_s = 60.0, 0.25  # ``stall`` and ``drip`` faults
+        self.tamper = None  # tests: f(method, path, status, body) -> (status, body[, headers])
+        self._stopping = threading.Event()  # wakes stalled and dripping answers at stop()
         self.latency = latency or LatencyModel.seed_calibrated()
         self.jobs: dict[str, dict] = {}
         self.stats = Counter()  # requests by method and status, jobs_created, circuits, shots
@@ -63,8 +130,7 @@ class Emulator:
         self._lock = threading.Lock()
         for f in faults:
             self.add_fault(f)
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", port), _handler(self))
         self._thread = None
 
     # -- life cycle -----------------------------------------------------------------------
@@ -83,7 +149,9 @@ class Emulator:
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
+        self._stopping.set()
+        if self._thread is not None:
+            self.server.shutdown()
         self.server.server_close()
 
     def __enter__(self):
@@ -107,26 +175,13 @@ class Emulator:
         return None
 
     # -- the job API ----------------------------------------------------------------------
-    def create_job(self, body: dict) -> tuple[int, dict]:
-        kind = body.get("type")
-        inp = body.get("input") or {}
-        if kind == "ionq.circuit.v1":
-            circuits = [inp.get("circuit")]
-        elif kind == "ionq.multi-circuit.v1":
-            circuits = [c.get("circuit") for c in inp.get("circuits") or []]
-        else:
-            return 400, {"error": f"unsupported job type {kind!r}"}
-        n = inp.get("qubits")
-        shots = body.get("shots")
-        if not isinstance(n, int) or not 1 <= n <= 12 or not circuits or any(not isinstance(c, list) for c in circuits):
-            return 400, {"error": "input needs qubits (1..12) and at least one circuit (a list of gates)"}
-        if inp.get("gateset", "qis") != "qis":
-            return 400, {"error": f"gateset {inp.get('gateset')!r} is not emulated; use qis"}
-        start = time.monotonic()
+    def create_job(self, body) -> tuple[int, dict]:
         try:
+            kind, circuits, n, shots = job_input(body)
+            start = time.monotonic()
             histograms = [probabilities(c, n) for c in circuits]
-        except (UnsupportedGate, KeyError, TypeError, ValueError) as e:
-            return 400, {"error": f"invalid circuit: {e}"}
+        except (BadRequest, UnsupportedGate) as e:
+            return 400, {"error": f"invalid job: {e}"}
         fault = self._take_fault(JOB_FAULTS)
         duration = self.latency_scale * self.latency.job_time(len(circuits), shots)
         job_id = str(uuid.uuid4())
@@ -135,7 +190,8 @@ class Emulator:
             done_at = max(start, self._busy_until) + duration * (20 if fault == "slow" else 1)
             if fault != "hang":
                 self._busy_until = done_at
-            self.jobs[job_id] = {"id": job_id, "type": kind, "fault": fault, "n": len(circuits), "shots": shots,
+            self.jobs[job_id] = {"id": job_id, "name": body.get("name"), "type": kind, "fault": fault,
+                                 "n": len(circuits), "shots": shots,
                                  "done_at": done_at,
                                  "histograms": histograms, "children": children, "polls": 0}
             self.stats["jobs_created"] += 1
@@ -172,28 +228,74 @@ class Emulator:
         return 200, job["histograms"][0]
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):  # a client gone is no news
+            super().handle_error(request, client_address)
+
+
 def _handler(emu: Emulator):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = 10  # seconds a client may take to send what it announced
 
         def log_message(self, *args):  # silent: never echo request lines or headers
             pass
 
-        def _send(self, status, body, headers=()):
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in headers:
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
+        def send_error(self, code, message=None, explain=None):  # JSON, like every other answer
+            self.close_connection = True
+            self._send(code, {"error": f"{code} {message or responses.get(code, '')}"})
+
+        def _send(self, status, body, headers=(), drip=None):
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            lines = [f"HTTP/1.1 {status} {responses.get(status, 'Unknown')}", "Content-Type: application/json",
+                     f"Content-Length: {len(data)}", *(f"{k}: {v}" for k, v in headers)]
+            if self.close_connection:
+                lines.append("Connection: close")
+            raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+            start = len(raw) if drip is None else len(raw) - len(data) if drip == "drip" else 0
+            self.wfile.write(raw[:start])
+            for i in range(start, len(raw)):  # one byte at a time: each read succeeds, the whole never ends
+                if emu._stopping.wait(emu.drip_s):
+                    return
+                self.wfile.write(raw[i:i + 1])
+
+        def _body(self):
+            """The request body, or None once a 4xx has been sent (the connection is then closed)."""
+            lengths = self.headers.get_all("Content-Length") or []
+            problem = None
+            if "Transfer-Encoding" in self.headers:
+                problem = 411, "send the body with a Content-Length"
+            elif len(lengths) > 1 or (lengths and not re.fullmatch(r"[0-9]{1,12}", lengths[0].strip())):
+                problem = 400, "Content-Length must be one non-negative integer"
+            elif lengths and int(lengths[0]) > MAX_BODY:
+                problem = 413, f"body over {MAX_BODY} bytes"
+            if problem:
+                self.close_connection = True  # the body was not read: this connection cannot go on
+                self._send(problem[0], {"error": problem[1]})
+                return None
+            length = int(lengths[0]) if lengths else 0
+            return self.rfile.read(length) if length else b""
 
         def _handle(self, method):
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
+            try:
+                self._serve(method)
+            except (ConnectionError, TimeoutError):  # the client went away or stalled: nobody to answer
+                self.close_connection = True
+            except Exception:  # never a traceback or a silently dropped connection
+                emu.stats["internal_errors"] += 1
+                self.close_connection = True
+                self._send(500, {"error": "internal emulator error"})
+
+        def _serve(self, method):
+            raw = self._body()
+            if raw is None:
+                emu.stats[f"{method} refused"] += 1
+                return
             fault = emu._take_fault(HTTP_FAULTS, method)
-            if fault in ("429", "500", "503"):
+            if fault in STATUS_FAULTS:
                 emu.stats[f"{method} {fault}"] += 1
                 headers = [("Retry-After", str(emu.retry_after_s))] if fault == "429" else []
                 return self._send(int(fault), {"error": f"emulated HTTP {fault}"}, headers)
@@ -204,7 +306,7 @@ def _handler(emu: Emulator):
             if method == "POST" and path == "/v0.4/jobs":
                 try:
                     body = json.loads(raw or b"{}")
-                except json.JSONDecodeError:
+                except (ValueError, RecursionError):
                     status, out = 400, {"error": "body is not JSON"}
                 else:
                     status, out = emu.create_job(body)
@@ -212,16 +314,28 @@ def _handler(emu: Emulator):
                 status, out = emu.job_status(m.group(1))
             elif method == "GET" and (m := re.fullmatch(r"/v0\.4/jobs/([\w-]+)/results/probabilities", path)):
                 status, out = emu.job_probabilities(m.group(1))
+            elif method == "GET" and path == "/v0.4/jobs":  # listing, filtered by ?name= (find a lost job)
+                from urllib.parse import parse_qs, urlsplit
+                want = parse_qs(urlsplit(self.path).query).get("name", [None])[0]
+                status, out = 200, {"jobs": [{"id": j["id"], "name": j["name"]} for j in list(emu.jobs.values())
+                                             if want is None or j["name"] == want]}
             elif method == "GET" and path == "/v0.4/_emulator/stats":
                 status, out = 200, dict(emu.stats)
             else:
-                status, out = 404, {"error": f"no route {method} {path}"}
+                status, out = 404, {"error": f"no route {method} {path[:100]}"}
             emu.stats[f"{method} {status}"] += 1
+            headers = ()
+            if emu.tamper is not None:
+                status, out, *extra = emu.tamper(method, path, status, out)
+                headers = extra[0] if extra else ()
             if fault == "drop":  # the work is done, the answer is lost
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
-            self._send(status, out)
+            if fault == "stall" and emu._stopping.wait(emu.stall_s):
+                self.close_connection = True
+                return
+            self._send(status, out, headers, drip=fault if fault in ("drip", "driphead") else None)
 
         def do_GET(self):
             self._handle("GET")
@@ -232,10 +346,17 @@ def _handler(emu: Emulator):
     return Handler
 
 
+def _scale(text: str) -> float:
+    try:
+        return _nonnegative("--latency-scale", float(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    ap.add_argument("--latency-scale", type=float, default=0.01, help="job time = S x the seed-calibrated model")
+    ap.add_argument("--latency-scale", type=_scale, default=0.01, help="job time = S x the seed-calibrated model")
     ap.add_argument("--fault", action="append", default=[], help="KIND[@GET|@POST][:COUNT]; repeatable")
     ap.add_argument("--api-key-env", default="QNB_EMULATOR_KEY",
                     help=f"environment variable holding the accepted key (default key: {DEFAULT_KEY})")

@@ -5,6 +5,8 @@ the least significant bit.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _I2 = np.eye(2)
@@ -41,19 +43,47 @@ def _apply(state, matrix, wires):
     return np.moveaxis(state, list(range(k)), list(wires))
 
 
-def gate_matrix(g: dict) -> tuple[np.ndarray, list[int]]:
+def _qubit(v, n_qubits: int) -> int:
+    # json gives bool, float and str too; int(1.5) or int(True) would silently pick a qubit
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < n_qubits:
+        raise UnsupportedGate(f"qubit {v!r} is not an integer in 0..{n_qubits - 1}")
+    return v
+
+
+def _angle(v) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise UnsupportedGate(f"rotation {v!r} is not a finite number")
+    return float(v)
+
+
+def _pair(g: dict, n_qubits: int) -> list[int]:
+    targets = g.get("targets")
+    if not isinstance(targets, list) or len(targets) != 2:
+        raise UnsupportedGate(f"gate {g['gate']!r} needs targets: a list of two qubits")
+    return [_qubit(t, n_qubits) for t in targets]
+
+
+def gate_matrix(g: dict, n_qubits: int) -> tuple[np.ndarray, list[int]]:
+    """The unitary of one qis gate and its qubits; UnsupportedGate for anything malformed."""
+    if not isinstance(g, dict):
+        raise UnsupportedGate(f"a gate must be a JSON object, got {type(g).__name__}")
     name = g.get("gate")
+    name = name if isinstance(name, str) else repr(name)[:40]  # a list or dict name is unhashable
     if name in FIXED_1Q:
-        return FIXED_1Q[name], [int(g["target"])]
-    if name in PAULI_1Q:
-        return _rotation(PAULI_1Q[name], float(g["rotation"])), [int(g["target"])]
-    if name == "cnot":
-        return _CNOT, [int(g["control"]), int(g["target"])]
-    if name == "swap":
-        return _SWAP, [int(t) for t in g["targets"]]
-    if name in PAULI_2Q:
-        return _rotation(PAULI_2Q[name], float(g["rotation"])), [int(t) for t in g["targets"]]
-    raise UnsupportedGate(f"unsupported gate {name!r}; supported: {', '.join(GATES)}")
+        matrix, wires = FIXED_1Q[name], [_qubit(g.get("target"), n_qubits)]
+    elif name in PAULI_1Q:
+        matrix, wires = _rotation(PAULI_1Q[name], _angle(g.get("rotation"))), [_qubit(g.get("target"), n_qubits)]
+    elif name == "cnot":
+        matrix, wires = _CNOT, [_qubit(g.get("control"), n_qubits), _qubit(g.get("target"), n_qubits)]
+    elif name == "swap":
+        matrix, wires = _SWAP, _pair(g, n_qubits)
+    elif name in PAULI_2Q:
+        matrix, wires = _rotation(PAULI_2Q[name], _angle(g.get("rotation"))), _pair(g, n_qubits)
+    else:
+        raise UnsupportedGate(f"unsupported gate {str(name)[:40]!r}; supported: {', '.join(GATES)}")
+    if len(set(wires)) != len(wires):
+        raise UnsupportedGate(f"gate {name!r} acts twice on qubit {wires[0]}")
+    return matrix, wires
 
 
 def probabilities(circuit: list[dict], n_qubits: int) -> dict[str, float]:
@@ -61,9 +91,7 @@ def probabilities(circuit: list[dict], n_qubits: int) -> dict[str, float]:
     state = np.zeros((2,) * n_qubits, dtype=complex)
     state[(0,) * n_qubits] = 1.0
     for g in circuit:
-        matrix, wires = gate_matrix(g)
-        if any(not 0 <= w < n_qubits for w in wires) or len(set(wires)) != len(wires):
-            raise UnsupportedGate(f"gate {g.get('gate')!r} on qubits {wires} outside 0..{n_qubits - 1}")
+        matrix, wires = gate_matrix(g, n_qubits)
         state = _apply(state, matrix, wires)
     probs = np.abs(state.reshape(-1)) ** 2  # index: qubit 0 is the most significant bit
     out = {}
