@@ -97,6 +97,8 @@ def broadcast_tapes(tapes) -> QuantumScript | None:
     """
     first = tapes[0]
     ref = first.operations
+    if any(np.ndim(d) for op in ref for d in op.data):  # templates with array parameters: not stacked
+        return None
     sig = [(op.name, op.wires) for op in ref]
     for t in tapes[1:]:
         # circuits built from one compiled template share their fixed gates (and wires objects):

@@ -270,3 +270,13 @@ def test_the_readme_section_runs_as_written(monkeypatch, tmp_path):
     exec(compile(code, "README.md", "exec"), namespace)
     epochs = namespace["history"]["epochs"]
     assert namespace["trainer"].steps_per_epoch == 8 and epochs[-1]["train_loss"] < 0.9 * epochs[0]["train_loss"]
+
+
+def test_raw_template_tapes_with_array_parameters_run_locally():
+    from pennylane.tape import QuantumScript
+    tapes = [QuantumScript([qml.BasicEntanglerLayers(np.full((1, 3), a), wires=range(3))], [qml.probs(wires=[0])])
+             for a in (0.1, 0.2)]
+    got = qnb.LocalBackend().execute(tapes)
+    one_by_one = [qml.execute([t], qml.device("default.qubit", wires=3))[0] for t in tapes]
+    np.testing.assert_allclose(got, one_by_one, atol=1e-12)
+    assert not np.allclose(got[0], got[1])
