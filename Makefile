@@ -19,9 +19,10 @@ venv: $(VENV)/.installed
 reproduce: venv
 	QNB_FIGURES=$(CURDIR)/figures $(PY) tools/reproduce.py
 
-# unit + integration tests, a QUICK papermill run of every notebook, and nbval over the committed notebooks
+# unit + integration tests, a QUICK papermill run of every notebook, and nbval over the committed notebooks,
+# on both cores (pytest-xdist; one notebook's cells stay together in one worker)
 test: venv
-	QNB_FIGURES=$(CURDIR)/build/nbval-figures $(PY) -m pytest -q tests notebooks --nbval --nbval-current-env \
+	QNB_FIGURES=$(CURDIR)/build/nbval-figures $(PY) -m pytest -q -n 2 --dist loadfile tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 bench: venv
