@@ -289,7 +289,11 @@ class QuantumTrainer:
                 self.save(checkpoint)
         x_tr, y_tr = self.dataset[:2]
         if self.config.calibrate and self.history["calibration"] is None:
+            self._journal_jobs(checkpoint, step=-1)  # a paid job too: journaled like a step's
             self._calibrate()
+            self._pending = None
+            if checkpoint is not None:
+                self.save(checkpoint)
         spe = self.steps_per_epoch
         total = epochs * spe
         done = self.epoch * spe + self.batch
@@ -329,13 +333,14 @@ class QuantumTrainer:
                         break
         return self.history
 
-    def _journal_jobs(self, checkpoint) -> None:
+    def _journal_jobs(self, checkpoint, step: int | None = None) -> None:
         """Before a step: name its jobs, reuse those an interrupted run left for it, and (with a
         checkpoint) record every job's name before its POST and its id before it is waited on,
         next to the state from before the step, so that a resume never pays for a job twice."""
-        step = len(self.history["steps"])
+        step = len(self.history["steps"]) if step is None else step
         pending = self._pending if self._pending and self._pending["step"] == step else None
-        self.manager.begin_step(f"qnb-{self.run_id}-s{step}", pending["jobs"] if pending else ())
+        label = "cal" if step < 0 else f"s{step}"  # step -1: the gain calibration's job
+        self.manager.begin_step(f"qnb-{self.run_id}-{label}", pending["jobs"] if pending else ())
         if checkpoint is None:
             self.manager.journal = None
             return

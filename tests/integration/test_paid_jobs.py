@@ -137,3 +137,19 @@ def test_a_killed_process_resumes_in_a_new_one_without_a_duplicate(reference, tm
             time.sleep(0.05)
         assert len(emu.jobs) == completed(emu) == STEPS
         assert np.array_equal(params, reference)
+
+
+def test_the_gain_calibration_job_is_journaled_too(tmp_path):
+    cfg = qnb.TrainingConfig(**SMALL, calibrate=True, calibration_directions=2, calibration_target=0.1)
+    with Emulator(latency_scale=0.0005) as emu:
+        ref = qnb.QuantumTrainer(cfg, backend=emu.backend(seed=0))
+        ref.fit(progress=False)
+        assert completed(emu) == STEPS + 1
+    with Emulator(latency_scale=0.0005, faults=["drop@POST"]) as emu:  # the calibration's POST answer is lost
+        path = tmp_path / "cal.ckpt.json"
+        with pytest.raises(qnb.SubmissionUncertainError, match=r"-cal-j0"):
+            qnb.QuantumTrainer(cfg, backend=emu.backend(seed=0)).fit(checkpoint=path, progress=False)
+        assert json.loads(path.read_text())["pending"]["step"] == -1
+        resumed = qnb.QuantumTrainer.resume(path, backend=emu.backend(seed=0), progress=False)
+        assert completed(emu) == len(emu.jobs) == STEPS + 1
+        assert np.array_equal(resumed.model.parameters, ref.model.parameters)
