@@ -14,7 +14,7 @@ slower). The affine map is found by probing and then verified at random points, 
 """
 from __future__ import annotations
 
-import functools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,9 @@ PRIMITIVE_GATES = frozenset({
 def record(circuit, x, params) -> list:
     """The circuit's operations for one (x, params), decomposed to ``PRIMITIVE_GATES``."""
     tape = qml.tape.make_qscript(circuit)(x, params)
+    if tape.measurements:
+        raise ValueError("circuit: returns a measurement; qnb measures qml.probs(readout_wires) itself: leave it "
+                         "out and choose the read-out with readout_wires= and readout=")
     (tape,), _ = decompose(tape, stopping_condition=lambda op: op.name in PRIMITIVE_GATES, name="qnb")
     return list(tape.operations)
 
@@ -61,6 +64,16 @@ class AffineCircuit:
     def angles(self, X, P) -> np.ndarray:
         """Angles of many circuits at once: rows of X (n, F) paired with rows of P (n, n_params)."""
         return np.hstack([X, P]) @ self.M.T + self.b
+
+    def agrees(self, circuit, x, params, param_shape) -> bool:
+        """Does the circuit recorded at (x, params) equal the one built from the affine map?"""
+        try:
+            ops = record(circuit, np.asarray(x, float), np.asarray(params, float).reshape(param_shape))
+            built = self.operations(np.concatenate([x, np.ravel(params)]) @ self.M.T + self.b)
+            return _structure(ops) == _structure(built) and np.allclose(_angles(ops), _angles(built), rtol=0,
+                                                                          atol=1e-9)
+        except (TypeError, ValueError):
+            return False
 
     def operations(self, angles) -> list:
         """The template's gates with new angles. A shallow clone of each parametrised gate (what
@@ -88,12 +101,38 @@ def _snap(a: np.ndarray) -> np.ndarray:
     return np.where(np.abs(a - fine) < 1e-9, fine, a)
 
 
-@functools.lru_cache(maxsize=64)
 def compile_affine(circuit, n_features: int, param_shape: tuple, n_wires: int) -> AffineCircuit | None:
-    """Probe the circuit's angle map; the affine form if it holds at random points, else None.
+    """The circuit's angle map in affine form if it holds everywhere qnb looked, else None.
 
-    Also checks, once, that the circuit runs on wires 0..n_wires-1 only (ValueError otherwise).
+    Compiled once per function (cached) and re-verified at a fresh point on every reuse, so a
+    notebook that changes a global the circuit reads (a depth, a scale) gets a new compilation.
+    Also checks that the circuit runs on wires 0..n_wires-1 only (ValueError otherwise).
     """
+    key = (circuit, n_features, tuple(param_shape), n_wires)
+    compiled = _CACHE.get(key)
+    if compiled is not None:
+        z = np.random.default_rng().uniform(-2 * np.pi, 2 * np.pi, n_features + int(np.prod(param_shape)))
+        if compiled.agrees(circuit, z[:n_features], z[n_features:], param_shape):
+            return compiled
+    compiled = _compile(circuit, n_features, tuple(param_shape), n_wires)
+    if compiled is not None:
+        _CACHE[key] = compiled
+    return compiled
+
+
+_CACHE: dict = {}
+
+
+def _probe_points(rng, dim):
+    """Where the affine form is verified: zero (binary encodings branch on it), whole numbers,
+    +-2 pi and beyond (clipping, wrapping, thresholds), and random points at several scales."""
+    pts = [np.zeros(dim)] + [np.full(dim, v) for v in (1.0, -1.0, 2 * np.pi, -2 * np.pi, 10.0, -10.0)]
+    pts += [rng.integers(-7, 8, dim).astype(float) for _ in range(3)]
+    pts += [rng.uniform(-s, s, dim) for s in (np.pi, 3 * np.pi, 3 * np.pi, 20.0, 20.0)]
+    return pts
+
+
+def _compile(circuit, n_features, param_shape, n_wires):
     rng = np.random.default_rng(20251125)
     n_params = int(np.prod(param_shape))
     dim = n_features + n_params
@@ -103,7 +142,12 @@ def compile_affine(circuit, n_features: int, param_shape: tuple, n_wires: int) -
         return ops, _structure(ops)
 
     z0 = rng.uniform(-1.0, 1.0, dim)
-    ops0, s0 = probe(z0)
+    try:
+        ops0, s0 = probe(z0)
+    except (TypeError, ValueError) as e:  # a template whose inputs must be, e.g., normalised
+        if "qnb measures" in str(e):
+            raise
+        return None
     wires = {w for op in ops0 for w in op.wires}
     if not all(isinstance(w, (int, np.integer)) and 0 <= w < n_wires for w in wires):
         raise ValueError(f"circuit: uses wires {sorted(wires, key=str)}; expected integers 0..{n_wires - 1} "
@@ -119,11 +163,8 @@ def compile_affine(circuit, n_features: int, param_shape: tuple, n_wires: int) -
         M = _snap(np.array(columns).T.reshape(len(a0), dim))
         b = _snap(a0 - M @ z0)
         compiled = AffineCircuit(tuple(ops0), M, b)
-        for _ in range(3):  # verify, never assume: the map, and the circuits built from it
-            z = rng.uniform(-np.pi, np.pi, dim)
-            ops, s = probe(z)
-            built = compiled.operations(M @ z + b)
-            if s != s0 or not np.allclose(_angles(ops), _angles(built), rtol=0, atol=1e-10):
+        for z in _probe_points(rng, dim):  # verify, never assume: the map, and the circuits built from it
+            if not compiled.agrees(circuit, z[:n_features], z[n_features:], param_shape):
                 return None
     except (TypeError, ValueError):  # gates with array data (state preparation, unitaries)
         return None
@@ -200,11 +241,30 @@ class CircuitModel:
         """One circuit per row pair: X (n, n_features) with P (n, n_params), or P (n_params,) for all."""
         X = np.asarray(X, dtype=float)
         P = np.broadcast_to(np.asarray(P, dtype=float), (len(X), self.n_params))
+        if self.compiled is not None and len(X) and not self.compiled.agrees(
+                self.circuit, X[0], P[0], self.param_shape):  # a spot check per call (~0.5 ms)
+            self._decompile(X[0])
         if self.compiled is not None:
             angles = self.compiled.angles(X, P)
             return [QuantumScript(self.compiled.operations(a), [self._measurement]) for a in angles]
         return [QuantumScript(record(self.circuit, x, p.reshape(self.param_shape)), [self._measurement])
                 for x, p in zip(X, P)]
+
+    def verify(self, X, params=None, max_rows: int = 2000) -> bool:
+        """Check the compiled form against the recorded circuit on real rows (the trainer does this
+        for its data); on any difference, fall back to recording every circuit. True if compiled."""
+        if self.compiled is not None:
+            params = self._params(params)
+            for x in np.asarray(X, dtype=float)[:max_rows]:
+                if not self.compiled.agrees(self.circuit, x, params, self.param_shape):
+                    self._decompile(x)
+                    break
+        return self.compiled is not None
+
+    def _decompile(self, x) -> None:
+        warnings.warn(f"{self!r}: its gate angles are not affine at x={np.round(x, 3).tolist()} (a branch, clip or "
+                      "wrap in the circuit); every circuit is now recorded (correct, slower)", stacklevel=3)
+        self.compiled = None
 
     def angle_jacobian(self, x, params=None) -> tuple[QuantumScript, np.ndarray]:
         """The circuit at (x, params) and d(gate angles)/d(params), shape (n_angles, n_params).
@@ -216,8 +276,20 @@ class CircuitModel:
         if self.compiled is not None:
             return tape, self.compiled.M[:, self.n_features:]
         from pennylane import numpy as pnp
-        f = lambda p: qml.math.stack([d for op in record(self.circuit, x, p.reshape(self.param_shape)) for d in op.data])
-        return tape, np.asarray(qml.jacobian(f)(pnp.array(params, requires_grad=True)), dtype=float)
+        p = pnp.array(params, requires_grad=True)
+        traced = record(self.circuit, x, p.reshape(self.param_shape))
+        if _structure(traced) != _structure(tape.operations):
+            # PennyLane may decompose a gate differently under autodiff: the Jacobian would belong
+            # to another circuit, so refuse (before any job) rather than shift the wrong gates
+            raise ValueError(f"parameter_shift: {self!r} decomposes differently under autodiff (e.g. a gate with "
+                             "several controls); its gradient cannot be mapped to its gates: use an SPSA method")
+        f = lambda q: qml.math.stack([d for op in record(self.circuit, x, q.reshape(self.param_shape)) for d in op.data])
+        try:
+            return tape, np.asarray(qml.jacobian(f)(p), dtype=float).reshape(tape.num_params, self.n_params)
+        except Exception as e:  # noqa: BLE001 - autodiff through user code: say what to change
+            raise ValueError(f"parameter_shift: cannot differentiate {self!r}'s gate angles with autograd "
+                             f"({type(e).__name__}: {str(e)[:120]}); write the circuit with qml.math / "
+                             "pennylane.numpy functions, or use an SPSA method") from None
 
     # -- outputs ------------------------------------------------------------------------------
     def outputs_from(self, results) -> np.ndarray:

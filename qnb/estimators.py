@@ -207,6 +207,9 @@ class ParameterShiftEstimator(GradientEstimator):
         for x in X:
             tape, J = model.angle_jacobian(x, params)  # J: d angles / d params
             trainable = np.flatnonzero(np.any(J != 0, axis=1)).tolist()
+            if not trainable:  # no gate of this sample depends on the parameters: it adds zero
+                per_sample.append((tape, [], None, J[:0]))
+                continue
             tape = qml.tape.QuantumScript(tape.operations, tape.measurements, trainable_params=trainable)
             tapes, fn = qml.gradients.param_shift(tape)
             per_sample.append((tape, list(tapes), fn, J[trainable]))
@@ -227,6 +230,8 @@ class ParameterShiftEstimator(GradientEstimator):
             dldf = (np.asarray(loss_function(f + h, Y), float) - np.asarray(loss_function(f - h, Y), float)) / (2 * h)
             grad = np.zeros(params.size)
             for b, (tape, tapes, fn, J) in enumerate(per_sample):
+                if fn is None:
+                    continue
                 jac = fn([probs[(b, j)] for j in range(len(tapes))])  # d probs / d angle, per trainable angle
                 jac = np.atleast_2d(np.array(jac if isinstance(jac, tuple) else [jac], dtype=float))
                 dfd_angle = jac @ _readout_gradient(model, probs[(b, None)])

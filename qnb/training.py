@@ -105,10 +105,8 @@ class TrainingConfig:
                              f"{self.batch_size}; allowed: 1..{self.batch_size}")
         if self.dataset not in DATASETS + (USER_DATA,):
             raise ValueError(f"dataset: unknown data set {self.dataset!r}; allowed: {', '.join(DATASETS)}")
-        if self.dataset != USER_DATA:
-            n_train = dataset_sizes(self.dataset, self.n_train, self.n_test)[0]
-            if self.batch_size > n_train:
-                raise ValueError(f"batch_size: {self.batch_size} exceeds the {n_train} training samples of {self.dataset}")
+        if self.dataset != USER_DATA:  # sizes checked here; batch_size against the data by the trainer
+            dataset_sizes(self.dataset, self.n_train, self.n_test)
         if self.backend not in BACKENDS:
             raise ValueError(f"backend: unknown backend {self.backend!r}; allowed: {', '.join(BACKENDS)}")
         if self.device is not None and self.device not in BACKENDS[self.backend]:
@@ -168,13 +166,25 @@ def accuracy(model, X, Y, backend, loss_function=square_loss) -> tuple[float, fl
     return float(np.mean(np.where(out >= 0, 1, -1) == Y)), float(np.mean(loss_function(out, Y)))
 
 
+def _fingerprint(model) -> str:
+    """The model's name and a hash of the circuit it builds at a fixed point: another circuit with
+    the same name and shape is told apart."""
+    import hashlib
+    rng = np.random.default_rng(0)
+    tape = model.build_circuit(rng.uniform(-1, 1, model.n_features), rng.uniform(0, 1, model.n_params))
+    text = repr([(op.name, tuple(op.wires), np.round(np.asarray(op.data, float), 9).tolist()) for op in tape.operations])
+    return f"{model!r} #{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
 def _user_data(dataset, n_features: int | None):
     """The user's (x_train, y_train, x_test, y_test), checked; every problem named before any job."""
     if not isinstance(dataset, (tuple, list)) or len(dataset) != 4:
         got = f"{len(dataset)} items" if isinstance(dataset, (tuple, list)) else type(dataset).__name__
         raise ValueError(f"dataset: expected (x_train, y_train, x_test, y_test), got {got}")
     x_tr, y_tr, x_te, y_te = (np.asarray(a) for a in dataset)
-    n = n_features if n_features is not None else (x_tr.shape[1] if x_tr.ndim == 2 else -1)
+    if x_tr.ndim != 2:
+        raise ValueError(f"x_train: expected a 2-D array (n_samples, n_features), got shape {x_tr.shape}")
+    n = n_features if n_features is not None else x_tr.shape[1]
     check_data(x_tr, y_tr, n_features=n, name="x_train")
     check_data(x_te, y_te, n_features=n, name="x_test")
     return x_tr.astype(float), y_tr.astype(int), x_te.astype(float), y_te.astype(int)
@@ -216,6 +226,8 @@ class QuantumTrainer:
                 raise ValueError(f"x_train: {n} features would need {n} qubits; reduce the features or pass a model")
             model = QuantumModel(n_qubits=max(2, n), n_features=n, seed=s_model)
         check_loss(loss, 2)
+        if hasattr(model, "verify"):  # the compiled circuit checked on the very rows it will see
+            model.verify(np.vstack([x_tr, x_te]))
         self.config = config.replace(n_train=len(x_tr), n_test=len(x_te)) if config.dataset == USER_DATA else config
         if len(x_tr) < self.config.batch_size:
             raise ValueError(f"batch_size: {self.config.batch_size} exceeds the {len(x_tr)} training samples")
@@ -376,7 +388,7 @@ class QuantumTrainer:
                     "backend": self.backend.rng.bit_generator.state},
             "history": self.history,
             "dataset": [a.tolist() for a in self.dataset],
-            "model": repr(self.model), "n_params": self.model.n_params,
+            "model": _fingerprint(self.model), "n_params": self.model.n_params,
             "loss": getattr(self.loss, "__name__", repr(self.loss)),
             "run_id": self.run_id,
         }
@@ -428,7 +440,9 @@ class QuantumTrainer:
         params = np.asarray(state["parameters"], dtype=float) if all(
             isinstance(v, (int, float)) for v in state["parameters"]) else None
         if params is None or params.shape != (self.model.n_params,) or not np.all(np.isfinite(params)):
-            raise bad("parameters", f"expected {self.model.n_params} finite numbers")
+            hint = ("; the run used another model: pass it as model=" if isinstance(state.get("n_params"), int)
+                    and state["n_params"] != self.model.n_params else "")
+            raise bad("parameters", f"expected {self.model.n_params} finite numbers{hint}")
         if len(state["dataset"]) != 4 or any(
                 np.asarray(a).shape != b.shape or not np.array_equal(np.asarray(a), b)
                 for a, b in zip(state["dataset"], self.dataset)):
@@ -452,7 +466,7 @@ class QuantumTrainer:
         if diff:
             raise ValueError(f"checkpoint {Path(path).name}: written by another configuration "
                              f"(differs in {', '.join(f'{k}={theirs.get(k)!r}, expected {mine.get(k)!r}' for k in diff)})")
-        for field_, mine_ in (("model", repr(self.model)), ("loss", getattr(self.loss, "__name__", repr(self.loss)))):
+        for field_, mine_ in (("model", _fingerprint(self.model)), ("loss", getattr(self.loss, "__name__", repr(self.loss)))):
             if state.get(field_, mine_) != mine_:
                 raise ValueError(f"checkpoint {Path(path).name}: {field_}: written for {state[field_]}, this trainer "
                                  f"has {mine_}")

@@ -280,3 +280,99 @@ def test_raw_template_tapes_with_array_parameters_run_locally():
     one_by_one = [qml.execute([t], qml.device("default.qubit", wires=3))[0] for t in tapes]
     np.testing.assert_allclose(got, one_by_one, atol=1e-12)
     assert not np.allclose(got[0], got[1])
+
+
+# -- found by an adversarial review: each was a silent wrong answer or a crash after a paid job ---
+def basis_encoding(x, w):
+    for i in range(2):
+        if x[i]:
+            qml.PauliX(i)
+    qml.RY(w[0], 0)
+    qml.CNOT([1, 0])
+
+
+def clipped(x, w):
+    qml.RX(np.clip(x[0], -np.pi, np.pi), 0)
+    qml.RY(w[0], 0)
+
+
+def wrapped_parameter(x, w):
+    qml.RX(x[0], 0)
+    qml.CRY(np.arctan2(np.sin(w[0]), np.cos(w[0])), wires=[0, 1])
+
+
+def double_control(x, w):
+    qml.AngleEmbedding(x, wires=range(3))
+    qml.Hadamard(0)
+    qml.Hadamard(1)
+    qml.ctrl(qml.RY, control=[0, 1])(w[0], wires=2)
+    qml.CNOT([2, 0])
+
+
+def plain_qnode_outputs(circuit, n_wires, X, w):
+    @qml.qnode(qml.device("default.qubit", wires=n_wires))
+    def f(x):
+        circuit(x, w)
+        return qml.expval(qml.PauliZ(0))
+    return np.array([f(x) for x in X])
+
+
+@pytest.mark.parametrize("circuit,n_wires,n_features,X,w", [
+    (basis_encoding, 2, 2, [[0.0, 1.0], [1.0, 0.0], [0.0, 0.0]], [0.7]),
+    (clipped, 1, 1, [[4.0], [-5.0], [0.5]], [0.3]),
+    (wrapped_parameter, 2, 1, [[0.3], [1.2]], [4.0]),
+])
+def test_circuits_that_are_not_affine_everywhere_are_never_compiled_wrong(circuit, n_wires, n_features, X, w):
+    model = qnb.CircuitModel(circuit, n_wires=n_wires, param_shape=(1,), n_features=n_features)
+    model.update_parameters(np.array(w))
+    got = model.outputs(np.array(X), qnb.LocalBackend())
+    np.testing.assert_allclose(got, plain_qnode_outputs(circuit, n_wires, X, np.array(w)), atol=1e-12)
+
+
+def test_a_changed_global_is_not_served_from_a_stale_compilation():
+    global DEPTH
+    DEPTH = 1
+
+    def deep(x, w):
+        qml.RX(x[0], 0)
+        for _ in range(DEPTH):
+            qml.RY(w[0], 0)
+            qml.RZ(w[0], 0)
+
+    qnb.CircuitModel(deep, 1, (1,))
+    DEPTH = 3
+    model = qnb.CircuitModel(deep, 1, (1,), seed=0)
+    np.testing.assert_allclose(model.outputs([[0.7]], qnb.LocalBackend()),
+                               plain_qnode_outputs(deep, 1, [[0.7]], model.parameters), atol=1e-12)
+
+
+def test_parameter_shift_refuses_a_gradient_it_cannot_map_before_any_job():
+    model = qnb.CircuitModel(double_control, n_wires=3, param_shape=(1,), seed=0)
+    backend = CountingBackend()
+    x, y = user_data(2, n_features=3)[:2]
+    with pytest.raises(ValueError, match=r"parameter_shift: .* decomposes differently under autodiff|"
+                                         r"parameter_shift: cannot differentiate"):
+        qnb.make_estimator("parameter_shift", qnb.CircuitBatchManager(backend)).estimate_batch_gradient(
+            model, x, y, shots=None)
+    assert backend.submitted == 0
+
+
+def test_a_sample_whose_gates_do_not_depend_on_the_parameters_adds_zero():
+    def scaled(x, w):
+        qml.RY(w[0] * x[0], 0)
+        qml.RX(x[1], 0)
+
+    model = qnb.CircuitModel(scaled, n_wires=1, param_shape=(1,), n_features=2, seed=0)
+    x, y = np.array([[0.0, 0.3], [1.0, 1.0]]), np.array([1, -1])
+    L = qnode_batch_loss(scaled, 1, (1,), x, y, qnb.square_loss)
+    r = qnb.make_estimator("parameter_shift", qnb.CircuitBatchManager(qnb.LocalBackend())).estimate_batch_gradient(
+        model, x, y, shots=None)
+    np.testing.assert_allclose(r.gradients, qml.grad(L)(pnp.array(model.parameters, requires_grad=True)), atol=1e-8)
+
+
+def test_a_circuit_that_returns_a_measurement_is_refused():
+    def measured(x, w):
+        qml.RX(w[0], 0)
+        return qml.expval(qml.PauliX(0))
+    with pytest.raises(ValueError, match=r"circuit: returns a measurement"):
+        qnb.CircuitModel(measured, 1, (1,), n_features=1)
