@@ -33,6 +33,7 @@ bench: venv
 notebooks: venv
 	$(PY) tools/build_notebooks.py
 	for nb in notebooks/[0-9][0-9]_*.ipynb; do QNB_FIGURES=$(CURDIR)/figures $(VENV)/bin/papermill -k $(KERNEL) --cwd notebooks $$nb $$nb --no-progress-bar || exit 1; done
+	$(PY) tools/clean_notebooks.py notebooks/[0-9][0-9]_*.ipynb
 
 lab: venv
 	$(VENV)/bin/jupyter lab notebooks/

@@ -34,3 +34,5 @@ def test_committed_notebook_is_executed_and_clean(path):
     assert all(c.get("execution_count") for c in code), "committed without being run top to bottom"
     text = json.dumps([c.get("outputs", []) for c in code])
     assert '"output_type": "error"' not in text and "apiKey " not in text and str(ROOT) not in text
+    raw = path.read_text()  # no run timestamps: a re-run changes only what changed (tools/clean_notebooks.py)
+    assert '"end_time"' not in raw and '"iopub.execute_input"' not in raw
