@@ -15,7 +15,7 @@ slower). The affine map is found by probing and then verified at random points, 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pennylane as qml
@@ -60,6 +60,7 @@ class AffineCircuit:
     template: tuple  # the primitive operations, in order
     M: np.ndarray  # (n_angles, n_features + n_params)
     b: np.ndarray  # (n_angles,)
+    verified_rows: set = field(default_factory=set, compare=False, repr=False)  # x rows already checked
 
     def angles(self, X, P) -> np.ndarray:
         """Angles of many circuits at once: rows of X (n, F) paired with rows of P (n, n_params)."""
@@ -255,10 +256,14 @@ class CircuitModel:
         for its data); on any difference, fall back to recording every circuit. True if compiled."""
         if self.compiled is not None:
             params = self._params(params)
-            for x in np.asarray(X, dtype=float)[:max_rows]:
+            seen = self.compiled.verified_rows  # a row checked once (for any parameters) is not checked again:
+            for x in np.asarray(X, dtype=float)[:max_rows]:  # parameter-side branches meet the per-call check
+                if x.tobytes() in seen:
+                    continue
                 if not self.compiled.agrees(self.circuit, x, params, self.param_shape):
                     self._decompile(x)
                     break
+                seen.add(x.tobytes())
         return self.compiled is not None
 
     def _decompile(self, x) -> None:
