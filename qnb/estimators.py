@@ -78,6 +78,13 @@ def batch_losses(loss_function, outputs: np.ndarray, Y) -> np.ndarray:
     return np.mean(np.asarray(loss_function(outputs, np.broadcast_to(Y, outputs.shape)), dtype=float), axis=-1)
 
 
+def plus_minus_circuits(model, params, deltas, c, X) -> tuple[np.ndarray, list]:
+    """theta +- c delta for each direction (rows: +, -, +, -, ...) and their circuits, point-major
+    and sample-minor: one list for one job."""
+    points = np.array([params + s * c * d for d in deltas for s in (1.0, -1.0)])
+    return points, model.build_circuits(np.tile(X, (len(points), 1)), np.repeat(points, len(X), axis=0))
+
+
 class GradientEstimator:
     """Common frame: validation, gains, running the plan, counting, iteration."""
 
@@ -160,8 +167,7 @@ class SPSAEstimator(GradientEstimator):
             idx = np.sort(self.rng.choice(len(X), size=k, replace=False))
             meta.update(subsample_size=k, full_batch_size=len(X), indices=idx.tolist())
             X, Y = X[idx], Y[idx]
-        points = np.array([params + s * c_k * d for d in deltas for s in (1.0, -1.0)])
-        circuits = model.build_circuits(np.tile(X, (len(points), 1)), np.repeat(points, len(X), axis=0))
+        points, circuits = plus_minus_circuits(model, params, deltas, c_k, X)
 
         def postprocess(results):
             losses = batch_losses(loss_function, model.outputs_from(results).reshape(len(points), len(X)), Y)
@@ -266,9 +272,8 @@ def calibrate_gains(batch_manager: CircuitBatchManager, model, batch_x, batch_y,
     params, X, Y = model.parameters.copy(), np.asarray(batch_x, float), np.asarray(batch_y)
     c0, _ = gains.at(0)
     deltas = est._directions(n_directions, params.size)
-    points = np.array([params + s * c0 * d for d in deltas for s in (1.0, -1.0)])
-    plan = StepPlan(model.build_circuits(np.tile(X, (len(points), 1)), np.repeat(points, len(X), axis=0)), None)
-    results, spent = est.run(plan, shots)
+    points, circuits = plus_minus_circuits(model, params, deltas, c0, X)
+    results, spent = est.run(StepPlan(circuits, None), shots)
     losses = batch_losses(loss_function, model.outputs_from(results).reshape(len(points), len(X)), Y)
     magnitude = float(np.mean(np.abs(losses[0::2] - losses[1::2]) / (2 * c0)))
     a = target_magnitude * (1 + gains.A) ** gains.alpha / max(magnitude, 1e-12)
