@@ -31,13 +31,25 @@ def figures_dir() -> str | None:
     return os.environ.get("QNB_FIGURES") or None
 
 
+def _cell(v, floatfmt: str) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return format(float(v), floatfmt)
+    return str(v)
+
+
 def table(rows: list[dict], name: str | None = None, floatfmt: str = ".2f") -> str:
-    """Rows as a markdown table (columns: the first row's keys); with ``name`` and an output
-    folder (``figures_dir``), also written to NAME.md and NAME.csv."""
-    keys = list(rows[0])
-    fmt = lambda v: format(v, floatfmt) if isinstance(v, (float, np.floating)) else ("" if v is None else str(v))
+    """Rows as a markdown table, integers as integers, floats with ``floatfmt``; the columns are
+    every key of every row, in order of first appearance (a key a row lacks is left blank).
+    With ``name`` and an output folder (``figures_dir``), also written to NAME.md and NAME.csv."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
     md = "\n".join(["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-                   + ["| " + " | ".join(fmt(r.get(k)) for k in keys) + " |" for r in rows])
+                   + ["| " + " | ".join(_cell(r.get(k), floatfmt) for k in keys) + " |" for r in rows])
     out = figures_dir()
     if name and out:
         os.makedirs(out, exist_ok=True)
@@ -47,8 +59,58 @@ def table(rows: list[dict], name: str | None = None, floatfmt: str = ".2f") -> s
         with open(os.path.join(out, name + ".csv"), "w", newline="") as f:
             w = csv.DictWriter(f, keys)
             w.writeheader()
-            w.writerows({k: fmt(r.get(k)) for k in keys} for r in rows)
+            w.writerows({k: _cell(r.get(k), floatfmt) for k in keys} for r in rows)
     return md
+
+
+def show(rows: list[dict], name: str | None = None, floatfmt: str = ".2f", title: str | None = None):
+    """Display ``table(rows, name, floatfmt)`` as rendered Markdown in a notebook (and as the
+    Markdown text in a terminal); returns None so that nothing is echoed twice."""
+    from IPython.display import Markdown, display
+    md = table(rows, name, floatfmt)
+    display(Markdown((f"**{title}**\n\n" if title else "") + md))
+
+
+def study(name: str, compute, *, params: dict, recompute: bool = False, quick: bool = False,
+          folder: str = "../figures/studies"):
+    """A heavy multi-seed study, run once by ``make reproduce`` and read back everywhere else.
+
+    ``compute()`` returns JSON-able data (floats survive exactly). In QUICK mode it is run at the
+    caller's small scale and nothing is read or written. Otherwise the result is read from
+    FOLDER/NAME.json when that file was made with the same ``params`` (seeds, epochs, ...), and
+    computed and written there when ``recompute`` is set or the file is missing or different:
+    changing a notebook's RANDOM_SEED recomputes, it never shows another seed's numbers.
+    """
+    import json
+    if quick:
+        return compute()
+    path = os.path.join(folder, name + ".json")
+    params = json.loads(json.dumps(params, default=_jsonable))
+    if not recompute and os.path.isfile(path):
+        with open(path) as f:
+            saved = json.load(f)
+        if saved.get("params") == params:
+            print(f"{name}: read from {path} (RECOMPUTE = True runs it here)")
+            return saved["result"]
+        print(f"{name}: {path} was made with other parameters; computing")
+    t = time.perf_counter()
+    result = json.loads(json.dumps(compute(), default=_jsonable))
+    os.makedirs(folder, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump({"name": name, "params": params, "result": result}, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"{name}: computed in {time.perf_counter() - t:.0f} s, written to {path}")
+    return result
+
+
+def _jsonable(v):
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if isinstance(v, (np.ndarray, range, tuple)):
+        return list(v)
+    raise TypeError(f"not JSON-able: {type(v).__name__}")
 
 
 def save_figure(fig, name: str) -> None:

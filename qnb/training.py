@@ -46,7 +46,9 @@ class TrainingConfig:
     gradient_method: str = "spsa_subsampled"
     gradient_subsample_size: int = 5
     enable_circuit_batching: bool = True
-    max_parallel_circuits: int = 50
+    # 100, not the document's 50: its CircuitBatchManager(max_batch_size=100) and its timing row for
+    # parameter shift (10 jobs) assume 100, and one job size everywhere keeps every table consistent
+    max_parallel_circuits: int = 100
     batch_submission_timeout: float = 60.0
     batch_size: int = 10
     epochs: int = 5
@@ -282,8 +284,11 @@ class QuantumTrainer:
             progress: bool = True, callback=None, budget_s: float | None = None) -> dict:
         """Train up to ``epochs`` (default: the config's); returns the history.
 
-        ``budget_s`` stops training once the modeled cloud time spent reaches it (for comparisons
-        at equal cost); the state at the stop is evaluated and recorded as a ``partial`` epoch.
+        ``budget_s`` (for comparisons at equal cost) stops training before a step that would take
+        the modeled cloud time past it, judged by the cost of the step just taken (a run never
+        overshoots its budget, unless its first step alone does, and ends less than one step under
+        it); the state at the stop is
+        evaluated and recorded as a ``partial`` epoch.
 
         With ``checkpoint``, the state is written after every step; if the file already holds
         a run of the same configuration, training continues from it (a different configuration
@@ -336,7 +341,9 @@ class QuantumTrainer:
                     bar.set_postfix(loss=f"{r['loss']:.3f}")
                     if callback is not None:
                         callback(self, rec)
-                    if budget_s is not None and self.modeled_s >= budget_s:
+                    # equal budgets are equal: stop before a step (costing what this one cost) would
+                    # pass the budget, so no run overshoots it; a run ends within one step under it
+                    if budget_s is not None and self.modeled_s + rec["modeled_s"] > budget_s * (1 + 1e-9):
                         if self.batch:
                             self.history["epochs"].append({"epoch": self.epoch, **self.evaluate(),
                                                            "modeled_s": self.modeled_s, "partial": True})

@@ -1,56 +1,148 @@
-"""Interactive explorers for notebooks 04 and 05. The callbacks are plain functions (tested
-directly: papermill swallows exceptions raised inside widget callbacks)."""
+"""Interactive explorers for notebooks 04 and 05, and the static figures shown under them.
+
+Each explorer displays (it does not return: ``interactive`` never shows a return value in
+JupyterLab) a Markdown row and a figure: the static grid over k and shots, with the chosen point
+recomputed live and marked on it. The static figure is what a reader sees on a code host, where
+widgets do not run. The callbacks are plain functions, tested directly (papermill swallows
+exceptions raised inside widget callbacks).
+"""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from . import experiments as E
 from .latency import LatencyModel
 
-SHOTS_CHOICES = (("exact", None), ("100", 100), ("1000", 1000), ("10000", 10000))
+# string values: a Dropdown whose option value is None empties itself when that option is chosen
+SHOTS_CHOICES = ("exact", "100", "1000", "10000")
+GRID_KS = (1, 2, 3, 5, 10)
+
+
+def shots_value(choice) -> int | None:
+    """'exact' -> None (exact expectation values), '100' -> 100; ints and None pass through."""
+    if choice is None or choice == "exact":
+        return None
+    return int(choice)
 
 
 def variance_row(k: int, shots, repeats: int = 60, seed: int = 0) -> dict:
-    """Gradient statistics of subsampled SPSA for one (k, shots)."""
-    return E.estimator_statistics(E.subsample_specs([k]), shots=shots, repeats=repeats, seed=seed)[0]
+    """Gradient statistics of subsampled SPSA for one (k, shots): the row of notebook 04's
+    table for the same repeats and seed."""
+    return E.estimator_statistics(E.subsample_specs([k]), shots=shots_value(shots), repeats=repeats, seed=seed)[0]
+
+
+def shot_latency(latency: LatencyModel | None = None) -> LatencyModel:
+    """The fitted latency model with a per-shot cost (``LatencyModel.with_shot_cost``)."""
+    return (latency or LatencyModel.seed_calibrated()).with_shot_cost()
 
 
 def cost_row(k: int, shots, latency: LatencyModel | None = None, epochs: int = 5) -> dict:
     """Modeled cloud cost of subsampled SPSA with subsample size k: per batch, epoch and run.
-    Circuits and jobs are counted by running one real estimate."""
-    latency = latency or LatencyModel.seed_calibrated()
+    Circuits and jobs are counted by running one real estimate; time uses ``latency`` (default:
+    the fitted model with a per-shot cost, so that shots change the cost; exact = 1000 shots)."""
+    latency = latency or shot_latency()
     from .backends import LocalBackend
-    c = E.step_cost("spsa_parallel" if k == E.B else "spsa_subsampled", k, shots=shots or 1000,
+    s = shots_value(shots)
+    c = E.step_cost("spsa_parallel" if k == E.B else "spsa_subsampled", k, shots=s or 1000,
                     backend=LocalBackend(latency=latency))
-    return {"k": k, "shots": shots or "exact", "circuits/batch": c["circuits"], "jobs/batch": c["jobs"],
+    return {"k": k, "shots": s or "exact", "circuits/batch": c["circuits"], "jobs/batch": c["jobs"],
             "s/batch": c["modeled_s"], "s/epoch": c["modeled_s"] * E.STEPS_PER_EPOCH,
             f"min/{epochs} epochs": c["modeled_s"] * E.STEPS_PER_EPOCH * epochs / 60}
 
 
+# -- the static grids --------------------------------------------------------------------------
+def variance_grid(ks=GRID_KS, shots=("exact", "1000", "100"), repeats: int = 60, seed: int = 0) -> dict:
+    """{shots: [variance_row(k, shots) for k in ks]}: the grid the variance explorer moves over."""
+    return {s: [variance_row(k, s, repeats, seed) for k in ks] for s in shots}
+
+
+def plot_variance_grid(grid: dict, mark: dict | None = None, repeats: int | None = None):
+    """Variance (log axis, with its standard error) and cosine to the exact gradient against k,
+    one line per shot count; ``mark`` (a variance_row) is drawn as a red point."""
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    for s, rows in grid.items():
+        ks = [int(r["estimator"].split("=")[1]) for r in rows]
+        var = np.array([r["variance"] for r in rows])
+        n = repeats or 60
+        ax[0].errorbar(ks, var, var * np.sqrt(2 / (n - 1)), fmt="o-", capsize=3, label=f"shots: {s}")
+        ax[1].plot(ks, [r["cosine"] for r in rows], "o-", label=f"shots: {s}")
+    if mark is not None:
+        k = int(mark["estimator"].split("=")[1])
+        ax[0].plot(k, mark["variance"], "o", color="red", ms=10, mfc="none", mew=2, label="chosen")
+        ax[1].plot(k, mark["cosine"], "o", color="red", ms=10, mfc="none", mew=2)
+    ax[0].set(yscale="log", xlabel="subsample size k (of B = 10)", ylabel="total variance of one estimate",
+              title="Variance (± standard error)")
+    ax[1].set(xlabel="subsample size k (of B = 10)", ylabel="mean cosine to the exact gradient", ylim=(0, 1),
+              title="Alignment with the exact gradient")
+    ax[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def cost_grid(ks=tuple(range(1, E.B + 1)), shots=("100", "1000", "10000"), latency=None) -> dict:
+    """{shots: [cost_row(k, shots) for k in ks]}: the grid the cost explorer moves over."""
+    return {s: [cost_row(k, s, latency) for k in ks] for s in shots}
+
+
+def plot_cost_grid(grid: dict, mark: dict | None = None):
+    """Modeled minutes for 5 epochs against k, one line per shot count; ``mark`` in red."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    key = next(k for k in next(iter(grid.values()))[0] if k.startswith("min/"))
+    for s, rows in grid.items():
+        ax.plot([r["k"] for r in rows], [r[key] for r in rows], "o-", label=f"shots: {s}")
+    if mark is not None:
+        ax.plot(mark["k"], mark[key], "o", color="red", ms=10, mfc="none", mew=2, label="chosen")
+    ax.set(xlabel="subsample size k (of B = 10)", ylabel=f"modeled {key.replace('min/', 'minutes for ')}",
+           title="Subsampled SPSA: modeled cloud time (1 job per step)", ylim=(0, None))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# -- the explorers -----------------------------------------------------------------------------
 def _controls():
     import ipywidgets as w
-    return (w.IntSlider(value=5, min=1, max=E.B, description="subsample k"),
-            w.Dropdown(options=SHOTS_CHOICES, value=1000, description="shots"))
+    style = {"description_width": "initial"}
+    return (w.IntSlider(value=5, min=1, max=E.B, description="subsample size k", style=style),
+            w.Dropdown(options=SHOTS_CHOICES, value="1000", description="shots per circuit", style=style))
 
 
-def variance_explorer(repeats: int = 60):
-    """Slider for k, menu for shots: recomputes the gradient statistics and redraws the bars."""
+def _explorer(compute, draw):
+    """Controls and an output area; on every change: compute the row, display it and its figure.
+    ``ui.result`` holds the last row (for tests and for the reader's next cell)."""
     import ipywidgets as w
+    from IPython.display import Markdown, display
     k, shots = _controls()
+    out = w.Output()
+    ui = w.VBox([w.HBox([k, shots]), out])
 
-    def show(k, shots):
-        row = variance_row(k, shots, repeats)
-        fig, ax = plt.subplots(figsize=(5, 2.6))
-        ax.bar(["variance / 100", "cosine to exact"], [row["variance"] / 100, row["cosine"]], color=["C1", "C0"])
-        ax.set_title(f"one estimate, k={k}, shots={row['shots']} ({row['circuits']} circuits, 1 job)")
-        plt.show()
-        return row
+    def update(*_):
+        row = compute(k.value, shots.value)
+        ui.result = row
+        with out:
+            out.clear_output(wait=True)
+            display(Markdown(E.table([row], floatfmt=".3g")))
+            fig = draw(row)
+            display(fig)
+            plt.close(fig)  # displayed once, as a picture; not again by the inline backend
 
-    return w.interactive(show, k=k, shots=shots)
+    k.observe(update, "value")
+    shots.observe(update, "value")
+    ui.update = update
+    update()
+    return ui
+
+
+def variance_explorer(repeats: int = 60, grid: dict | None = None, seed: int = 0):
+    """Slider for k, menu for shots: recomputes one (k, shots) row of notebook 04's statistics
+    and marks it on the grid (computed here unless given)."""
+    grid = grid if grid is not None else variance_grid(repeats=repeats, seed=seed)
+    return _explorer(lambda k, s: variance_row(k, s, repeats, seed),
+                     lambda row: plot_variance_grid(grid, mark=row, repeats=repeats))
 
 
 def cost_explorer(latency: LatencyModel | None = None):
-    """Slider for k, menu for shots: recomputes the modeled cost row of the performance table."""
-    import ipywidgets as w
-    k, shots = _controls()
-    return w.interactive(lambda k, shots: cost_row(k, shots, latency), k=k, shots=shots)
+    """Slider for k, menu for shots: recomputes the modeled cost row and marks it on the grid."""
+    grid = cost_grid(latency=latency)
+    return _explorer(lambda k, s: cost_row(k, s, latency), lambda row: plot_cost_grid(grid, mark=row))

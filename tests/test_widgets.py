@@ -6,26 +6,54 @@ from qnb import widgets
 
 
 def test_variance_row_recomputes_for_k_and_shots():
-    a = widgets.variance_row(2, None, repeats=20)
-    b = widgets.variance_row(10, 100, repeats=20)
+    a = widgets.variance_row(2, "exact", repeats=20)
+    b = widgets.variance_row(10, "100", repeats=20)
     assert (a["circuits"], a["shots"]) == (4, "exact") and (b["circuits"], b["shots"]) == (20, 100)
     assert a["variance"] > 0 and -1 <= a["cosine"] <= 1
 
 
+def test_variance_row_is_the_tables_row():
+    from qnb import experiments as E
+    table_row = E.estimator_statistics(E.subsample_specs([1, 3]), shots=None, repeats=15, seed=0)[1]
+    assert widgets.variance_row(3, "exact", repeats=15) == table_row
+
+
 def test_cost_row_counts_circuits_and_models_time():
     lat = qnb.LatencyModel(2.0, 0.5)
-    r = widgets.cost_row(3, 100, lat)
+    r = widgets.cost_row(3, "100", lat)
     assert (r["circuits/batch"], r["jobs/batch"]) == (6, 1)
     assert r["s/batch"] == pytest.approx(2.0 + 6 * 0.5) and r["s/epoch"] == pytest.approx(10 * r["s/batch"])
 
 
-def test_the_explorers_drive_headlessly():
+def test_shots_change_the_default_cost_and_agree_with_the_fit_at_1000():
+    fitted = qnb.LatencyModel.seed_calibrated()
+    r100, r1000, exact = (widgets.cost_row(5, s) for s in ("100", "1000", "exact"))
+    assert r100["s/batch"] < r1000["s/batch"] == pytest.approx(fitted.batch_time(10, 1))
+    assert exact["s/batch"] == pytest.approx(r1000["s/batch"])  # exact is charged as 1000 shots
+    assert r100["s/batch"] == pytest.approx(fitted.job_overhead_s + 10 * fitted.per_circuit_s / 10)
+
+
+def test_exact_is_a_string_choice_that_survives_the_dropdown():
+    k, shots = widgets._controls()
+    shots.value = "exact"
+    assert shots.value == "exact" and shots.label == "exact"
+    assert widgets.shots_value(shots.value) is None and widgets.shots_value("100") == 100
+    assert k.style.description_width == "initial"
+
+
+def test_the_explorers_display_a_row_and_a_figure(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs, **kw: shown.extend(objs))
     ui = widgets.cost_explorer(qnb.LatencyModel(1.0, 0.1))
-    k, shots = ui.children[:2]
-    k.value, shots.value = 4, 100
-    ui.update()
+    (k, shots), out = ui.children[0].children, ui.children[1]
+    k.value, shots.value = 4, "100"
     assert ui.result["circuits/batch"] == 8 and ui.result["shots"] == 100
-    v = widgets.variance_explorer(repeats=5)
-    v.children[0].value = 1
-    v.update()
+    shots.value = "exact"
+    assert ui.result["shots"] == "exact" and shots.value == "exact"
+    kinds = {type(o).__name__ for o in shown}
+    assert {"Markdown", "Figure"} <= kinds, kinds
+    md = [o.data for o in shown if type(o).__name__ == "Markdown"][-1]
+    assert "| 4 | exact | 8 | 1 |" in md
+    v = widgets.variance_explorer(repeats=5, grid={"exact": [widgets.variance_row(2, "exact", 5)]})
+    v.children[0].children[0].value = 1
     assert v.result["circuits"] == 2

@@ -1,25 +1,27 @@
-"""Strip run timestamps and durations (papermill's and Jupyter's) from notebooks, in place, so
-that a re-run changes only what changed. `make notebooks` calls it after executing them.
+"""Strip what changes on every run without changing the notebook: run timestamps and durations
+(papermill's and Jupyter's), papermill's per-cell status, and random widget ids, in place.
+`make notebooks` calls it after executing them, then re-syncs the jupytext pair.
 
     python tools/clean_notebooks.py notebooks/*.ipynb
 """
 import json
 import sys
 
-TIMING_KEYS = ("start_time", "end_time", "duration")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"  # holds a random model_id
 
 
 def clean(nb: dict) -> dict:
-    pm = nb.get("metadata", {}).get("papermill")
-    if isinstance(pm, dict):
-        for k in TIMING_KEYS:
-            pm.pop(k, None)
+    meta = nb.setdefault("metadata", {})
+    meta.pop("papermill", None)  # run times, input/output paths
+    meta.pop("widgets", None)    # saved widget state: random ids, and no code host renders it
     for cell in nb.get("cells", []):
-        cell.get("metadata", {}).pop("execution", None)  # Jupyter's iopub timestamps
-        cpm = cell.get("metadata", {}).get("papermill")
-        if isinstance(cpm, dict):
-            for k in TIMING_KEYS:
-                cpm.pop(k, None)
+        cm = cell.setdefault("metadata", {})
+        for k in ("execution", "papermill"):
+            cm.pop(k, None)
+        if cm.get("tags") == []:
+            del cm["tags"]
+        for out in cell.get("outputs", []):
+            out.get("data", {}).pop(WIDGET_VIEW, None)
     return nb
 
 
