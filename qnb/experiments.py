@@ -198,21 +198,11 @@ def train_many(config: TrainingConfig, seeds, budget_s: float | None = None, epo
     """Train ``config`` once per seed, on the same data (data set seed 0); returns the histories.
 
     The seed drives model initialisation, data order, SPSA directions and shot noise. Runs are
-    independent, so they are spread over ``workers`` processes (default: every core); the
-    results do not depend on how many.
+    independent, so they are spread over ``workers`` processes (default: every core) by joblib
+    (``qnb.parallel.run_tasks``); the results do not depend on how many.
     """
-    jobs = [(config.replace(seed=int(s)), budget_s, epochs) for s in seeds]
-    workers = workers or min(len(jobs), os.cpu_count() or 1)
-    if workers <= 1:
-        return [_train_one(j) for j in jobs]
-    import multiprocessing as mp
-    import warnings
-    # fork where there is one: works from a plain script without a __main__ guard, starts fast
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads (children only compute)
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context(method)) as pool:
-            return list(pool.map(_train_one, jobs))
+    from .parallel import run_tasks
+    return run_tasks(_train_one, [(config.replace(seed=int(s)), budget_s, epochs) for s in seeds], workers=workers)
 
 
 def summarize(histories: list[dict]) -> dict:

@@ -35,6 +35,44 @@ def _positive_float(name, v):
         raise ValueError(f"{name}: must be a finite number > 0, got {v!r}")
 
 
+OPTIMIZERS = ("sgd", "momentum", "adam")
+
+
+class StepRule:
+    """One optimisation step from a gradient estimate g and the gain a_k.
+
+    ``sgd``: theta - a_k g (Spall's SPSA step, plain gradient descent). ``momentum``: heavy ball,
+    m = beta1 m + (1 - beta1) g, theta - a_k m. ``adam``: Kingma & Ba with bias correction,
+    theta - a_k m_hat / (sqrt(v_hat) + 1e-8): a step of ~a_k per parameter whatever the scale of g.
+    """
+
+    def __init__(self, kind: str = "sgd", beta1: float = 0.9, beta2: float = 0.999):
+        self.kind, self.beta1, self.beta2 = kind, beta1, beta2
+        self.m = self.v = None
+        self.t = 0
+
+    def step(self, params: np.ndarray, g: np.ndarray, a_k: float) -> np.ndarray:
+        if self.kind == "sgd":
+            return params - a_k * g
+        if self.m is None:
+            self.m, self.v = np.zeros_like(g), np.zeros_like(g)
+        self.t += 1
+        self.m = self.beta1 * self.m + (1 - self.beta1) * g
+        if self.kind == "momentum":
+            return params - a_k * self.m
+        self.v = self.beta2 * self.v + (1 - self.beta2) * g * g
+        m_hat, v_hat = self.m / (1 - self.beta1 ** self.t), self.v / (1 - self.beta2 ** self.t)
+        return params - a_k * m_hat / (np.sqrt(v_hat) + 1e-8)
+
+    def state(self) -> dict:
+        return {"t": self.t, "m": None if self.m is None else self.m.tolist(),
+                "v": None if self.v is None else self.v.tolist()}
+
+    def load(self, state: dict) -> None:
+        self.t = int(state["t"])
+        self.m, self.v = (None if state[k] is None else np.array(state[k], dtype=float) for k in ("m", "v"))
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """Training settings. The first eight fields are the design document's; it validates itself.
@@ -70,6 +108,9 @@ class TrainingConfig:
     calibration_directions: int = 10
     calibration_target: float = 0.2 * np.pi  # first-step size per parameter (Qiskit's default 2 pi / 10)
     defects: tuple = ()  # the document's bugs, for teaching (qnb.defects); never by default
+    optimizer: str = "sgd"  # how a_k and the gradient make a step: "sgd" (Spall's), "momentum", "adam"
+    beta1: float = 0.9  # momentum / Adam first-moment decay
+    beta2: float = 0.999  # Adam second-moment decay
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)
@@ -115,6 +156,13 @@ class TrainingConfig:
             raise ValueError(f"device: {self.device!r} is not a {self.backend} device; allowed: "
                              f"{', '.join(BACKENDS[self.backend])}")
         set_("defects", check_defects(self.defects, self.gradient_method))
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+        for name in ("beta1", "beta2"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 <= v < 1:
+                raise ValueError(f"{name}: must be a number in [0, 1), got {v!r}")
+            set_(name, float(v))
 
     @property
     def gains(self) -> Gains:
@@ -241,6 +289,7 @@ class QuantumTrainer:
             config.gradient_method, self.manager, subsample_size=config.gradient_subsample_size,
             gains=config.gains, seed=s_est, n_directions=config.n_directions, clip_subsample=True,
             enable_circuit_batching=config.enable_circuit_batching, defects=config.defects)
+        self.step_rule = StepRule(config.optimizer, config.beta1, config.beta2)
         self.order_rng = np.random.default_rng(s_order)
         self.evaluator = LocalBackend(latency=LatencyModel.zero())
         self.history = {"steps": [], "epochs": [], "calibration": None}
@@ -262,7 +311,7 @@ class QuantumTrainer:
         g = self.estimator.estimate_batch_gradient(self.model, batch_x, batch_y, self.loss,
                                                    shots=self.config.shots_per_circuit)
         # model.parameters is theta, unless the document's params_minus_leak defect moved it
-        self.model.update_parameters(self.model.parameters - g.metadata["a_k"] * g.gradients)
+        self.model.update_parameters(self.step_rule.step(self.model.parameters, g.gradients, g.metadata["a_k"]))
         return {
             "loss": g.function_value,
             "gradient_norm": float(np.linalg.norm(g.gradients)),
@@ -398,7 +447,7 @@ class QuantumTrainer:
             "model": _fingerprint(self.model), "n_params": self.model.n_params,
             "loss": getattr(self.loss, "__name__", repr(self.loss)),
             "run_id": self.run_id,
-        }
+        } | ({"optimizer": self.step_rule.state()} if self.config.optimizer != "sgd" else {})
 
     def save(self, path) -> None:
         """Write the full training state as JSON (atomically: a crash never leaves half a file)."""
@@ -468,7 +517,8 @@ class QuantumTrainer:
 
     def _load_state(self, path) -> None:
         state = self._read_checkpoint(path)
-        mine, theirs = self.config.to_dict(), state["config"]
+        mine = self.config.to_dict()
+        theirs = {"optimizer": "sgd", "beta1": 0.9, "beta2": 0.999} | state["config"]  # written before these existed
         diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         if diff:
             raise ValueError(f"checkpoint {Path(path).name}: written by another configuration "
@@ -488,6 +538,12 @@ class QuantumTrainer:
         except (TypeError, ValueError, KeyError) as e:
             raise ValueError(f"checkpoint {Path(path).name}: rng: not a generator state ({e})") from None
         self.history = state["history"]
+        if self.config.optimizer != "sgd":
+            try:
+                self.step_rule.load(state["optimizer"])
+            except (TypeError, ValueError, KeyError) as e:
+                raise ValueError(f"checkpoint {Path(path).name}: optimizer: not a {self.config.optimizer} state "
+                                 f"({type(e).__name__})") from None
         self.run_id = str(state.get("run_id", self.run_id))
         self._pending = state.get("pending")
         if self.history.get("calibration"):
