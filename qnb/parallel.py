@@ -26,13 +26,14 @@ def _timed(fn, task):
 
 
 def run_tasks(fn, tasks, *, workers: int | None = None, client=None, progress: bool = False,
-              desc: str = "runs", log: list | None = None) -> list:
+              desc: str = "runs", log: list | None = None, timeout_s: float | None = None) -> list:
     """``[fn(t) for t in tasks]``, spread over workers; results in task order.
 
     ``client``: a ``dask.distributed.Client``: the tasks go to its cluster (``fn`` and the tasks
     must be importable there, e.g. qnb installed on every worker). Otherwise joblib's process
     backend with ``workers`` processes (default: every core, at most one per task); ``workers=1``
     runs in this process. ``log``: a list that receives, per task, the worker and its wall time.
+    ``timeout_s`` (Dask): give up (TimeoutError) if the cluster has not finished by then.
     """
     tasks = list(tasks)
     if not tasks:
@@ -41,7 +42,7 @@ def run_tasks(fn, tasks, *, workers: int | None = None, client=None, progress: b
     if client is not None:
         from distributed import as_completed
         futures = client.map(_timed, [fn] * len(tasks), tasks, pure=False)
-        for _ in as_completed(futures):
+        for _ in as_completed(futures, timeout=timeout_s):
             bar.update(1)
         pairs = client.gather(futures)
     else:
