@@ -29,11 +29,11 @@ bench: venv
 	$(PY) -m pip install --quiet -e ".[test,peers]"
 	QNB_FIGURES=$(CURDIR)/figures $(PY) -m qnb.bench
 
-# rebuild the notebooks from tools/build_notebooks.py and execute them in place (their committed outputs)
+# after editing a notebook (its .py in an editor, or the .ipynb in JupyterLab): sync the jupytext
+# pair (the newer file wins), then rerun everything; make reproduce writes the outputs back
 notebooks: venv
-	$(PY) tools/build_notebooks.py
-	for nb in notebooks/[0-9][0-9]_*.ipynb; do QNB_FIGURES=$(CURDIR)/figures $(VENV)/bin/papermill -k $(KERNEL) --cwd notebooks $$nb $$nb --no-progress-bar || exit 1; done
-	$(PY) tools/clean_notebooks.py notebooks/[0-9][0-9]_*.ipynb
+	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
+	$(MAKE) reproduce
 
 lab: venv
 	$(VENV)/bin/jupyter lab notebooks/

@@ -13,150 +13,330 @@
 #     name: qnb
 # ---
 
+
 # %% [markdown]
-# # 05 — The document's tables, reproduced: its figure, our model, our measurement
+# # 05 — The document's tables, reproduced: its figure, our model, our emulated measurement
 #
-# **What this shows.** Every table the document prints — Performance Comparison, Expected Performance
-# and Real-World Targets — with three figures per cell: the document's, qnb's modeled one (the latency
-# model of notebook 02 applied to circuits and jobs counted by running the method), and qnb's
-# measured one (the method run through the real pennylane-ionq client against the loopback emulator,
-# which queues jobs with the same latency model scaled down; wall time divided by the scale). Quality
-# is measured: test accuracy over several seeds, against an exact-gradient training as the ceiling,
-# both at the document's budgets and at equal modeled cloud time.
+# **What this shows.** Every table the document prints — Performance Comparison, Expected
+# Performance, Real-World Targets, its Recommendations and its Bottleneck Analysis — with, per cell,
+# the document's figure, qnb's **modeled** figure and qnb's **emulated** one.
+#
+# * *modeled*: circuits and jobs counted by running the method, priced by the latency model fitted
+#   to the document's own timings (notebook 02). Agreement with it means the document is
+#   consistent with itself, not that IonQ is that fast.
+# * *emulated*: the method run through the real pennylane-ionq client against `qnb.emulator`, a
+#   loopback stand-in for IonQ's job API whose queue follows the same latency model, scaled down.
+#   It measures qnb's own overhead through the real client, not IonQ.
+# * *quality*: test accuracy over seeds on three data sets — blobs (easy), xor (hard) and breast
+#   cancer (real) — against an exact-gradient ceiling, at the document's budgets and at equal
+#   modeled cloud time.
+#
+# The multi-seed studies take minutes; `make reproduce` runs them and writes `figures/studies/`,
+# which this notebook reads (set `RECOMPUTE = True` to run them here; the code is in the cells).
 
 # %% tags=["parameters"]
 QUICK = False
 RANDOM_SEED = 0
+RECOMPUTE = False  # True: rerun the multi-seed studies here (minutes) instead of reading figures/studies/
 
 # %%
 # %matplotlib inline
 import numpy as np, matplotlib.pyplot as plt
 import qnb
-from qnb import experiments as E
+from qnb import experiments as E, widgets as W
 plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
 np.set_printoptions(precision=3, suppress=True)
-SEEDS = range(RANDOM_SEED, RANDOM_SEED + (2 if QUICK else 10))
+SEEDS = range(RANDOM_SEED, RANDOM_SEED + (2 if QUICK else 10))            # blobs
+FEW_SEEDS = range(RANDOM_SEED, RANDOM_SEED + (2 if QUICK else 5))         # xor and breast cancer
+HELD_OUT = range(RANDOM_SEED + 10, RANDOM_SEED + (12 if QUICK else 20))   # equal-time: seeds no preset was chosen on
 EPOCHS = 1 if QUICK else 5
+DATASETS = ["blobs", "xor"] if QUICK else ["blobs", "xor", "breast_cancer"]
 LATENCY_SCALE = 0.01 if QUICK else 0.05
 MEASURE_STEPS = 1 if QUICK else 2
+lat = qnb.LatencyModel.seed_calibrated()
+PERF = E.SEED_TABLES["performance_comparison"]
+print(f"latency model fitted to the document (notebook 02): {lat.job_overhead_s:.2f} s per job + {lat.per_circuit_s:.3f} s per circuit")
 
 # %% [markdown]
-# ## Measured on the emulator
+# ## Emulated: every row through pennylane-ionq and the loopback emulator
+# The emulator counts the jobs and circuits it receives itself; seconds are wall time divided by
+# the latency scale.
 
-# %% tags=["nbval-ignore-output"]
-measured = {}
-for s in E.SEED_TABLES["performance_comparison"]:
-    measured[s["row"]] = E.measure_on_emulator(s["method"], s["k"] or 5, latency_scale=LATENCY_SCALE, steps=MEASURE_STEPS)
-print(E.table([{"row": k, "jobs seen by the service": v["jobs"], "circuits seen": v["circuits"],
-                "measured s/batch": v["batch_s"], "modeled s/batch": v["modeled_s"],
-                "overhead": f"{100 * (v['batch_s'] / v['modeled_s'] - 1):+.0f}%"} for k, v in measured.items()]))
+# %%
+emulated = E.study("05_emulated", lambda: {s["row"]: E.measure_on_emulator(s["method"], s["k"] or 5, latency_scale=LATENCY_SCALE,
+                                                                             steps=MEASURE_STEPS) for s in PERF},
+                   params={"latency_scale": LATENCY_SCALE, "steps": MEASURE_STEPS}, recompute=RECOMPUTE, quick=QUICK)
+E.show([{"row": k, "jobs seen by the service": int(v["jobs"]), "circuits seen": int(v["circuits"]),
+         "s/batch (emulated)": v["batch_s"], "s/batch (model)": v["modeled_s"],
+         "qnb overhead": f"{100 * (v['batch_s'] / v['modeled_s'] - 1):+.0f} %"} for k, v in emulated.items()],
+       "05_emulated", title="Measured on the emulator (wall-clock: a re-run changes these slightly)")
 
 # %% [markdown]
-# ## Quality, measured
-# Every row trained for the document's 5 epochs over the seeds; the ceiling is parameter shift with exact expectation values.
+# ## Quality, measured on three data sets
+# Every row trained for the document's 5 epochs. The ceiling is parameter shift with exact
+# expectation values for the same 5 epochs (notebook 07 trains to the plateau). On xor and breast
+# cancer we run 5 seeds and skip parameter shift with 1000 shots (20 s of local compute per run);
+# Sequential computes bit for bit the gradient of Parallel (notebook 03), so it shares its quality.
 
 # %%
 configs = {s["row"]: qnb.TrainingConfig(gradient_method=s["method"], gradient_subsample_size=s["k"] or 5, epochs=EPOCHS)
-           for s in E.SEED_TABLES["performance_comparison"]}
+           for s in PERF if s["method"] != "spsa_sequential"}
 configs["exact-gradient ceiling"] = qnb.TrainingConfig(gradient_method="parameter_shift", shots_per_circuit=None, epochs=EPOCHS)
-runs = {name: E.train_many(cfg, SEEDS) for name, cfg in configs.items()}
-quality = {name: E.summarize(h) for name, h in runs.items()}
-ceiling = quality["exact-gradient ceiling"]["test_acc_mean"]
-print(E.table([{"run": k, **v} for k, v in quality.items()], "05_quality"))
+def quality_runs(ds):
+    seeds = SEEDS if ds == "blobs" else FEW_SEEDS
+    return {name: E.run_summary(E.train_many(cfg.replace(dataset=ds), seeds, exact_train_loss=True))
+            for name, cfg in configs.items() if ds == "blobs" or name != "v3.2 Parameter Shift"}
+quality = E.study("05_quality", lambda: {ds: quality_runs(ds) for ds in DATASETS},
+                  params={"seeds": list(SEEDS), "few_seeds": list(FEW_SEEDS), "epochs": EPOCHS, "datasets": DATASETS,
+                          "configs": {k: v.to_dict() for k, v in configs.items()}}, recompute=RECOMPUTE, quick=QUICK)
+for q in quality.values():
+    q["v3.3.1 Sequential"] = q["v3.3.1 Parallel"]
+ceiling = {ds: np.mean(q["exact-gradient ceiling"]["acc"]) for ds, q in quality.items()}
+rows = [{"data": ds, "run": name, **E.accuracy_summary(r["acc"]), "of ceiling": f"{np.mean(r['acc']) / ceiling[ds]:.0%}"}
+        for ds, q in quality.items() for name, r in q.items()]
+E.show(rows, "05_quality")
+
+# %%
+def quality_cell(ds, row):
+    r = quality[ds].get(row)
+    if r is None:
+        return "not run"
+    a = E.accuracy_summary(r["acc"])
+    return f"{a['test_acc_mean']:.2f} ± {a['test_acc_sd']:.2f} ({a['test_acc_mean'] / ceiling[ds]:.0%})"
+
+def epoch_cols(doc_batch_s, model_batch_s, emulated_batch_s=None):
+    cols = {"Time/Epoch s (doc)": 10 * doc_batch_s if doc_batch_s else None, "Time/Epoch s (model)": 10 * model_batch_s}
+    if emulated_batch_s is not None:
+        cols["Time/Epoch s (emulated)"] = 10 * emulated_batch_s
+    return cols
 
 # %% [markdown]
 # ## Table 1 — Performance Comparison
-
-# %% [markdown]
-# The measured column (wall clock, printed in the emulator table above) goes into `figures/performance_comparison.md` with the rest; printed here is everything that is deterministic for the seed.
+# Quality cells: mean ± sd of test accuracy over seeds (share of the exact-gradient ceiling).
 
 # %%
-qual_str = {k: f"{v['test_acc_mean']:.2f} ± {v['test_acc_std']:.2f} ({v['test_acc_mean'] / ceiling:.0%} of ceiling)" for k, v in quality.items()}
-perf = E.performance_comparison(measured={k: {"batch_s": round(v["batch_s"], 1)} for k, v in measured.items()}, quality=qual_str)
-E.table(perf, "performance_comparison")
-print(E.table([{k: v for k, v in r.items() if k != "s/batch (measured)"} for r in perf]))
+perf = []
+for s, base in zip(PERF, E.performance_comparison(lat)):
+    em = emulated[s["row"]]["batch_s"]
+    perf.append({"row": s["row"], "circuits (doc)": s["circuits"], "circuits (qnb)": base["circuits (qnb)"],
+                 "jobs (qnb)": base["jobs (qnb)"], "s/batch (doc)": s["batch_s"], "s/batch (model)": base["s/batch (model)"],
+                 "s/batch (emulated)": em, **epoch_cols(s["epoch_s"] / 10, base["s/batch (model)"], em),
+                 "5 epochs min (doc)": s["five_epochs_s"] / 60, "5 epochs min (model)": base["5 epochs min (model)"],
+                 "5 epochs min (emulated)": 50 * em / 60, "verdict (time)": base["verdict"], "quality (doc)": s["quality"],
+                 **{f"quality {ds}": quality_cell(ds, s["row"]) for ds in DATASETS}})
+E.show(perf, "performance_comparison")
 
 # %% [markdown]
+# The document's v3.3 row is the loop **with averaging** here (qnb's `spsa_per_sample`); the
+# document's code sums the per-sample gradients (the `summed_gradients` defect, notebook 01), which
+# costs the same circuits and jobs and trains worse.
+#
 # ## Table 2 — Expected Performance (the presets)
 
 # %%
-rows = []
+by_method = {(s["method"], s["k"]): s["row"] for s in PERF}
+expected = []
 for s in E.SEED_TABLES["expected_performance"]:
     cfg = qnb.PRESETS[s["preset"]]
+    k = cfg.gradient_subsample_size if cfg.gradient_method == "spsa_subsampled" else None
+    row = by_method[(cfg.gradient_method, k)]
     c = E.step_cost(cfg.gradient_method, cfg.gradient_subsample_size)
-    batch = c["modeled_s"]
-    rows.append({"row": s["row"], "circuits (doc)": s["circuits"], "circuits (qnb)": c["circuits"],
-                 "s/batch (doc)": s["batch_s"], "s/batch (model)": batch, "5 epochs min (doc)": s["five_epochs_s"] / 60,
-                 "5 epochs min (model)": batch * 50 / 60, f"preset's {cfg.epochs} epochs min (model)": batch * 10 * cfg.epochs / 60,
-                 "verdict": E.verdict(s["batch_s"], batch)})
-print(E.table(rows, "expected_performance"))
+    em = emulated[row]["batch_s"]
+    expected.append({"preset": s["row"], "circuits (doc)": s["circuits"], "circuits (qnb)": c["circuits"],
+                     "s/batch (doc)": s["batch_s"], "s/batch (model)": c["modeled_s"], "s/batch (emulated)": em,
+                     **epoch_cols(s["epoch_s"] / 10, c["modeled_s"], em),
+                     "5 epochs min (doc)": s["five_epochs_s"] / 60, "5 epochs min (model)": 50 * c["modeled_s"] / 60,
+                     "preset epochs": cfg.epochs, "preset run min (model)": 10 * cfg.epochs * c["modeled_s"] / 60,
+                     "verdict (time)": E.verdict(s["batch_s"], c["modeled_s"])})
+E.show(expected, "expected_performance")
+
+# %% [markdown]
+# ## The Recommendations and the presets' stated times
+# The document states a run time for each recommended configuration, one of them at 100 shots. To
+# let shots change cost, the latency model's per-circuit time is made proportional to shots
+# (`LatencyModel.with_shot_cost`, argued from the document's "0.5 s execution" per circuit at 1000
+# shots; it agrees with the fitted model at 1000 shots).
+
+# %%
+shot_lat = lat.with_shot_cost()
+recommendations = [("Fast preset (10 epochs)", qnb.PRESETS["fast"], 5), ("Balanced preset (5 epochs)", qnb.PRESETS["balanced"], 5),
+                   ("Accurate preset (5 epochs)", qnb.PRESETS["accurate"], 8),
+                   ("For Development (100 shots)", qnb.PRESETS["development"], 2),
+                   ("For Production", qnb.PRESETS["balanced"], 5), ("For High Accuracy", qnb.PRESETS["accurate"], 8)]
+rec_rows = []
+for name, cfg, doc_min in recommendations:
+    c = E.step_cost(cfg.gradient_method, cfg.gradient_subsample_size, shots=cfg.shots_per_circuit,
+                    backend=qnb.LocalBackend(latency=shot_lat))
+    run_min = 10 * cfg.epochs * c["modeled_s"] / 60
+    rec_rows.append({"configuration": name, "k": cfg.gradient_subsample_size if cfg.gradient_method == "spsa_subsampled" else 10,
+                     "epochs": cfg.epochs, "shots": cfg.shots_per_circuit, "min (doc)": doc_min, "min (model)": run_min,
+                     "of which job overheads": 10 * cfg.epochs * c["jobs"] * shot_lat.job_overhead_s / 60,
+                     "verdict (time)": E.verdict(doc_min, run_min)})
+E.show(rec_rows, "recommendations")
+dev = rec_rows[3]
+print(f"Development: even with zero circuit cost, {10 * qnb.PRESETS['development'].epochs} jobs x {lat.job_overhead_s:.2f} s overhead "
+      f"= {dev['of which job overheads']:.1f} min > the document's {dev['min (doc)']} min: no per-shot term can reach it")
+
+# %% [markdown]
+# ## The Bottleneck Analysis: 2 s queue and 0.5 s execution per circuit, 0.5 s API latency per request
+# Taken literally (every circuit pays the queue, as the document says IonQ "processes jobs
+# sequentially in practice"), the document's bottleneck model prices each of its own rows; the
+# fitted model charges the queue once per job.
+
+# %%
+bottleneck = []
+for (name, circuits, jobs, claimed), fitted in zip(qnb.SEED_TIMING_ROWS, qnb.fit_latency()["modeled_s"]):
+    literal = circuits * (2.0 + 0.5) + jobs * 0.5
+    bottleneck.append({"row": name, "circuits": circuits, "jobs": jobs, "s/batch (doc table)": claimed,
+                       "s/batch (doc bottleneck model)": literal, "s/batch (fitted model)": fitted,
+                       "bottleneck model vs table": f"{100 * (literal / claimed - 1):+.0f} %"})
+E.show(bottleneck, "bottleneck_analysis")
+print(f"fitted: {lat.job_overhead_s:.2f} s per job (document: 2 s queue + 0.5 s API = 2.5 s, but per circuit) and "
+      f"{lat.per_circuit_s:.3f} s per circuit (document: 0.5 s execution)")
 
 # %% [markdown]
 # ## Table 3 — Real-World Performance Targets
+# The document marks every target "Achievable: Yes". Times from the one-job rows (Parallel and
+# Subsampled); quality per data set from the best one-job row against the ceiling (≥ 95 % counts as
+# "Good").
 
 # %%
-model_batches = [r["s/batch (model)"] for r in perf if "Parallel" in r["row"] or "Subsampled" in r["row"]]
-model_circuits = [r["circuits (qnb)"] for r in perf if "Parallel" in r["row"] or "Subsampled" in r["row"]]
-best = max((k for k in quality if "Parallel" in k or "Subsampled" in k), key=lambda k: quality[k]["test_acc_mean"])
-def within(lo, hi, vals): return "holds" if lo * 0.85 <= min(vals) and max(vals) <= hi * 1.15 else "does not hold"
-targets = [
-    {"metric": "Time per batch", "doc": "3-10 s", "qnb (model)": f"{min(model_batches):.1f}-{max(model_batches):.1f} s", "verdict": within(3, 10, model_batches)},
-    {"metric": "Circuits per batch", "doc": "4-20", "qnb (model)": f"{min(model_circuits)}-{max(model_circuits)}", "verdict": within(4, 20, model_circuits)},
-    {"metric": "Training time (5 epochs)", "doc": "2.5-8 min", "qnb (model)": f"{min(model_batches) * 50 / 60:.1f}-{max(model_batches) * 50 / 60:.1f} min", "verdict": within(150, 480, [b * 50 for b in model_batches])},
-    {"metric": "Model quality", "doc": "Good", "qnb (model)": f"best v3.3.1 row: {quality[best]['test_acc_mean']:.2f} vs ceiling {ceiling:.2f}",
-     "verdict": "holds" if quality[best]["test_acc_mean"] >= 0.95 * ceiling else "does not hold"},
-]
-print(E.table(targets, "real_world_targets"))
+one_job = [r for r in perf if "Parallel" in r["row"] or "Subsampled" in r["row"]]
+def span(key, scale=1.0, fmt=".1f"):
+    vals = [r[key] * scale for r in one_job]
+    return min(vals), max(vals), f"{min(vals):{fmt}}-{max(vals):{fmt}}"
+def within(lo, hi, vals):
+    return "yes" if lo * 0.85 <= vals[0] and vals[1] <= hi * 1.15 else "no"
+targets = []
+for metric, lo, hi, key, scale, fmt in [("Time per batch (s)", 3, 10, "s/batch (model)", 1, ".1f"),
+                                        ("Circuits per batch", 4, 20, "circuits (qnb)", 1, "d"),
+                                        ("Training time, 5 epochs (min)", 2.5, 8, "5 epochs min (model)", 1, ".1f")]:
+    m_lo, m_hi, m_txt = span(key, scale, fmt)
+    row = {"metric": metric, "target (doc)": f"{lo}-{hi}", "Achievable (doc)": "Yes", "qnb model": m_txt}
+    if "Circuits" not in metric:
+        e_lo, e_hi, e_txt = span(key.replace("model", "emulated"), scale, fmt)
+        row.update({"qnb emulated": e_txt, "achievable (model)": within(lo, hi, (m_lo, m_hi)),
+                    "achievable (emulated)": within(lo, hi, (e_lo, e_hi))})
+    else:
+        row.update({"qnb emulated": m_txt, "achievable (model)": within(lo, hi, (m_lo, m_hi)),
+                    "achievable (emulated)": within(lo, hi, (m_lo, m_hi))})
+    targets.append(row)
+one_job_rows = [s["row"] for s in PERF if s["method"] in ("spsa_parallel", "spsa_subsampled")]
+for ds in DATASETS:
+    best = max(one_job_rows, key=lambda r: np.mean(quality[ds][r]["acc"]))
+    share = np.mean(quality[ds][best]["acc"]) / ceiling[ds]
+    targets.append({"metric": f"Model quality: {ds}", "target (doc)": "Good", "Achievable (doc)": "Yes",
+                    "qnb model": f"{best.replace('v3.3.1 ', '')}: {share:.0%} of ceiling ({ceiling[ds]:.2f})",
+                    "achievable (model)": "yes" if share >= 0.95 else "no"})
+E.show(targets, "real_world_targets")
 
 # %% [markdown]
 # ## Loss against modeled cloud time, every method
+# The loss plotted is the exact loss at the current parameters θ on the whole training set, evaluated
+# after every step (not the noisy loss at θ ± cΔ that SPSA sees), so every method is judged alike.
+# Bands: ± one sd over seeds.
 
 # %%
-fig, ax = plt.subplots(figsize=(8, 4.5))
-for name, hs in runs.items():
-    t = np.cumsum([s["modeled_s"] for s in hs[0]["steps"]]) / 60
-    loss = np.mean([[s["loss"] for s in h["steps"]] for h in hs], axis=0)
-    ax.plot(t, loss, label=name)
-ax.set(xscale="log", xlabel="modeled cloud time (min, log)", ylabel="batch loss (mean over seeds)",
-       title=f"{EPOCHS} epochs of each method on the seed-calibrated latency model")
-ax.legend(fontsize=8)
+fig, axes = plt.subplots(1, len(DATASETS), figsize=(5 * len(DATASETS), 4), squeeze=False)
+for ax, ds in zip(axes[0], DATASETS):
+    for i, (name, r) in enumerate(quality[ds].items()):
+        if name == "v3.3.1 Sequential" or "t_s" not in r:
+            continue  # same gradient as Parallel; its time axis is in Table 1
+        t = np.array(r["t_s"][0]) / 60
+        loss = np.array(r["loss"])
+        ax.plot(t, loss.mean(0), label=name, color=f"C{i}")
+        ax.fill_between(t, loss.mean(0) - loss.std(0), loss.mean(0) + loss.std(0), color=f"C{i}", alpha=0.15)
+    ax.set(xscale="log", xlabel="modeled cloud time (minutes, log scale)", ylabel="exact training loss at θ", title=ds)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+fig.tight_layout()
 E.save_figure(fig, "05_loss_vs_time")
 plt.show()
 
 # %%
-fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
+fig, ax = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
 names = [r["row"].replace("v3.3.1 ", "") for r in perf]
-ax[0].barh(names, [r["circuits (qnb)"] for r in perf]); ax[0].set(xscale="log", xlabel="circuits per batch (log)")
-ax[1].barh(names, [r["jobs (qnb)"] for r in perf], color="C1"); ax[1].set(xlabel="jobs per batch")
-ax[1].set_yticklabels([])
+ax[0].plot([r["circuits (qnb)"] for r in perf], names, "o", ms=8)
+ax[0].set(xscale="log", xlabel="circuits per batch (log scale)")
+ax[0].xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+ax[1].plot([r["jobs (qnb)"] for r in perf], names, "o", color="C1", ms=8)
+ax[1].set(xlabel="jobs (round trips) per batch", xlim=(0, None))
+ax[0].invert_yaxis()
 fig.suptitle("What one batch of 10 samples costs")
+fig.tight_layout()
 E.save_figure(fig, "05_circuits_and_jobs")
 plt.show()
 
 # %% [markdown]
-# ## At equal modeled cloud time
-# Every method gets the Balanced preset's 5-epoch budget.
+# ## At equal modeled cloud time, on held-out seeds
+# Every method gets the Balanced preset's 5-epoch budget and stops before a step would take it past
+# the budget. The seeds are 10 and up: the `two_direction` preset was chosen on seeds 0-9.
 
 # %%
 budget = 50 * E.step_cost("spsa_subsampled", 5)["modeled_s"]
-eq_configs = {k: v for k, v in configs.items() if k != "exact-gradient ceiling"}
-eq_configs["qnb preset two_direction (k=2, 2 directions, 1 job)"] = qnb.PRESETS["two_direction"]
-eq = {name: E.summarize(E.train_many(cfg, SEEDS, budget_s=budget)) for name, cfg in eq_configs.items()}
-print(f"budget {budget / 60:.1f} modeled min")
-print(E.table([{"run": k, **v} for k, v in eq.items()], "05_equal_time"))
+eq_configs = {s["row"]: qnb.TrainingConfig(gradient_method=s["method"], gradient_subsample_size=s["k"] or 5) for s in PERF}
+eq_configs["qnb two_direction (k=2, 2 directions, 1 job)"] = qnb.PRESETS["two_direction"]
+eq_seeds = {ds: list(HELD_OUT) if ds == "blobs" else list(HELD_OUT)[:len(FEW_SEEDS)] for ds in DATASETS}
+equal = E.study("05_equal_time", lambda: {ds: {name: E.run_summary(E.train_many(cfg.replace(dataset=ds), eq_seeds[ds], budget_s=budget))
+                                             for name, cfg in eq_configs.items()} for ds in DATASETS},
+                params={"seeds": eq_seeds, "budget_s": budget, "configs": {k: v.to_dict() for k, v in eq_configs.items()}},
+                recompute=RECOMPUTE, quick=QUICK)
+print(f"budget {budget / 60:.1f} modeled min per run")
+eq_rows = [{"data": ds, "run": name, **E.accuracy_summary(r["acc"]), "modeled min (max over seeds)": max(r["modeled_s"]) / 60}
+           for ds, runs in equal.items() for name, r in runs.items()]
+E.show(eq_rows, "05_equal_time")
+assert all(r["modeled min (max over seeds)"] <= budget / 60 * (1 + 1e-9) or r["run"] == "v3.2 Parameter Shift" for r in eq_rows)
+
+# %%
+fig, axes = plt.subplots(1, len(equal), figsize=(5 * len(equal), 4), sharey=True, squeeze=False)
+for ax, (ds, runs) in zip(axes[0], equal.items()):
+    names = list(runs)
+    for i, name in enumerate(names):
+        accs = runs[name]["acc"]
+        ax.plot(np.full(len(accs), i) + np.linspace(-0.15, 0.15, len(accs)), accs, "o", color="C0", alpha=0.5, ms=4)
+        ax.plot([i - 0.25, i + 0.25], [np.mean(accs)] * 2, color="k", lw=2)
+    ax.set(xticks=range(len(names)), title=ds, ylim=(None, 1.02))
+    ax.set_xticklabels([n.replace("v3.3.1 ", "").replace(" (k=2, 2 directions, 1 job)", "") for n in names], rotation=40, ha="right", fontsize=8)
+axes[0][0].set_ylabel("test accuracy (dots: seeds, bar: mean)")
+fig.suptitle(f"Equal modeled cloud time: {budget / 60:.1f} min per run, held-out seeds")
+fig.tight_layout()
+E.save_figure(fig, "05_equal_time")
+plt.show()
 
 # %% [markdown]
 # ## Explore
-# Subsample size and shots: the modeled cost row is recomputed (live kernel only).
+# Subsample size and shots: the modeled cost row is recomputed and marked on the grid (live kernel
+# only; on a code host, the static grid below is what the explorer shows). Time uses the per-shot
+# latency model of the Recommendations table ("exact" is charged as 1000 shots).
 
 # %% tags=["nbval-ignore-output"]
-from qnb.widgets import cost_explorer
-cost_explorer()
+W.cost_explorer()
+
+# %%
+fig = W.plot_cost_grid(W.cost_grid())
+E.save_figure(fig, "05_cost_grid")
+plt.show()
 
 # %% [markdown]
 # ## What we found
-# * Circuits per batch hold for every SPSA row; parameter shift needs 970, not 960.
-# * Times per batch: the tables above give each verdict. No single latency model reproduces all of the document's rows (notebook 02).
-# * The measured figures (real plugin, emulated queue) match the model within qnb's per-job overhead, printed in the first table.
-# * "Quality: High/Medium" is now a number: see the quality table and the ceiling.
-# * At equal modeled cloud time, one-job methods beat 20-job methods by the margin in the last table; `make bench` measures time to quality against PennyLane's and Qiskit's SPSA.
+
+# %%
+worst = max(perf, key=lambda r: abs(r["s/batch (doc)"] / r["s/batch (model)"] - 1))
+print(f"* Circuits per batch: the document's figure holds for every SPSA row; parameter shift needs "
+      f"{perf[0]['circuits (qnb)']}, not {perf[0]['circuits (doc)']} (the chain rule needs the unshifted outputs).")
+print(f"* Times: no single latency model reproduces all of the document's rows; the farthest is '{worst['row']}': "
+      f"{worst['verdict (time)']}.")
+over = [emulated[s['row']]['batch_s'] / emulated[s['row']]['modeled_s'] - 1 for s in PERF]
+print(f"* Emulated through the real client, qnb adds {100 * min(over):+.0f} % to {100 * max(over):+.0f} % to the model's time per batch.")
+print(f"* {dev['configuration']}: the document says {dev['min (doc)']} min, the model {dev['min (model)']:.1f} min.")
+for t in targets[3:]:
+    print(f"* {t['metric']}: {t['qnb model']} -> {'Good' if t['achievable (model)'] == 'yes' else 'not Good (below 95 % of the ceiling)'}")
+for ds, runs in equal.items():
+    ranked = sorted(runs, key=lambda n: -np.mean(runs[n]["acc"]))
+    a, b = (E.accuracy_summary(runs[n]["acc"]) for n in ranked[:2])
+    se = np.hypot(a["se"], b["se"])
+    print(f"* Equal time, {ds}: best '{ranked[0]}' {a['test_acc_mean']:.3f}, then '{ranked[1]}' {b['test_acc_mean']:.3f}: "
+          + ("told apart" if a["test_acc_mean"] - b["test_acc_mean"] > 2 * se else "cannot be told apart") + f" (± {se:.3f}).")
+
+# %%
+print(qnb.watermark())

@@ -24,6 +24,7 @@
 # %% tags=["parameters"]
 QUICK = False
 RANDOM_SEED = 0
+RECOMPUTE = False  # nothing here is cached; kept so every notebook takes the same parameters
 USE_REAL_SERVICE = False
 LATENCY_SCALE = 0.01
 
@@ -74,3 +75,6 @@ print(f"test accuracy: IonQ path {history['epochs'][-1]['test_accuracy']:.2f}, l
 # * One job per step reaches the service (counted by the service itself, not by qnb).
 # * The plugin path and the local simulator agree step for step, so local runs are faithful rehearsals.
 # * Faults (HTTP 429/5xx, dropped connections, failed, canceled and never-finishing jobs) are handled by `CircuitBatchManager` and tested in `tests/integration/`; a failed run resumes from its checkpoint with `QuantumTrainer.resume`.
+
+# %%
+print(qnb.watermark())

@@ -23,10 +23,25 @@ def __getattr__(name):  # the IonQ path imports pennylane-ionq only when asked f
 
 
 __version__ = "0.2.0"
+
+WATERMARK_PACKAGES = ("qnb", "pennylane", "pennylane-lightning", "pennylane-ionq", "numpy", "matplotlib", "ipywidgets")
+
+
+def watermark() -> str:
+    """One line of the versions that produced a notebook's numbers (its closing cell prints it)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def v(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+    return "watermark: Python " + platform.python_version() + "; " + "; ".join(f"{p} {v(p)}" for p in WATERMARK_PACKAGES)
 __all__ = [
     "Backend", "LocalBackend", "IonQBackend", "BatchStats", "CircuitBatchManager", "CircuitModel", "parity_readout",
     "DATASETS", "check_data", "make_dataset", "DEFECTS", "with_defects", "METHODS", "Gains", "GradientEstimator",
     "GradientResult", "StepPlan", "make_estimator", "BatchTimeoutError", "Job", "JobFailedError",
     "SubmissionUncertainError", "TransientError", "SEED_TIMING_ROWS", "LatencyModel", "fit_latency",
-    "logistic_loss", "square_loss", "QuantumModel", "PRESETS", "QuantumTrainer", "TrainingConfig", "make_backend",
+    "logistic_loss", "square_loss", "QuantumModel", "PRESETS", "QuantumTrainer", "TrainingConfig", "make_backend", "watermark",
 ]

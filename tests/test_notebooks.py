@@ -8,8 +8,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def test_there_are_six_numbered_notebooks():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
+def test_there_are_seven_numbered_notebooks():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -36,3 +36,26 @@ def test_committed_notebook_is_executed_and_clean(path):
     assert '"output_type": "error"' not in text and "apiKey " not in text and str(ROOT) not in text
     raw = path.read_text()  # no run timestamps: a re-run changes only what changed (tools/clean_notebooks.py)
     assert '"end_time"' not in raw and '"iopub.execute_input"' not in raw
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_jupytext_pair_is_in_sync(path):
+    """Each notebook is a jupytext pair (py:percent): the .py (for editors and diffs) and the
+    .ipynb (for JupyterLab, with outputs) hold the same cells. `make notebooks` syncs them."""
+    import jupytext
+    import nbformat
+    py, nb = jupytext.read(path.with_suffix(".py")), nbformat.read(path, as_version=4)
+    cells = lambda n: [(c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", []))) for c in n.cells]
+    assert cells(py) == cells(nb), f"{path.name} and {path.with_suffix('.py').name} differ: run `make notebooks`"
+    assert nb.metadata.get("jupytext", {}).get("formats") == "ipynb,py:percent"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_takes_the_same_parameters_and_closes_with_a_watermark(path):
+    import nbformat
+    nb = nbformat.read(path, as_version=4)
+    params = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    for name in ("QUICK = False", "RANDOM_SEED = 0", "RECOMPUTE = False"):
+        assert name in params
+    last = [c for c in nb.cells if c.cell_type == "code"][-1]
+    assert "qnb.watermark()" in last.source and "watermark: Python" in json.dumps(last.outputs)

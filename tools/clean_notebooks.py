@@ -1,5 +1,6 @@
 """Strip what changes on every run without changing the notebook: run timestamps and durations
-(papermill's and Jupyter's), papermill's per-cell status, and random widget ids, in place.
+(papermill's and Jupyter's), papermill's per-cell status and injected parameters cell, and random
+widget ids, in place.
 `make notebooks` calls it after executing them, then re-syncs the jupytext pair.
 
     python tools/clean_notebooks.py notebooks/*.ipynb
@@ -14,7 +15,16 @@ def clean(nb: dict) -> dict:
     meta = nb.setdefault("metadata", {})
     meta.pop("papermill", None)  # run times, input/output paths
     meta.pop("widgets", None)    # saved widget state: random ids, and no code host renders it
-    for cell in nb.get("cells", []):
+    # papermill's injected parameters cell: the committed notebook shows its own defaults
+    nb["cells"] = [c for c in nb.get("cells", []) if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
+    count = 0
+    for cell in nb["cells"]:
+        if cell.get("cell_type") == "code" and cell.get("execution_count") is not None:
+            count += 1  # renumbered 1, 2, 3, ... once the injected cell is gone
+            cell["execution_count"] = count
+            for out in cell.get("outputs", []):
+                if "execution_count" in out:
+                    out["execution_count"] = count
         cm = cell.setdefault("metadata", {})
         for k in ("execution", "papermill"):
             cm.pop(k, None)

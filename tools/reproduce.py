@@ -2,13 +2,18 @@
 
     python tools/reproduce.py [--quick] [--only 01,05]
 
-Executed notebooks go to build/notebooks/; figures and tables are rewritten in figures/ (the
-notebooks write there because this script sets QNB_FIGURES; opened in JupyterLab, they do not).
+Every notebook runs with RECOMPUTE = True: its multi-seed studies are computed and written to
+figures/studies/, its figures and tables to figures/ (the notebooks write there because this
+script sets QNB_FIGURES; opened in JupyterLab, they do not). The executed notebooks go to
+build/notebooks/ and, cleaned (tools/clean_notebooks.py), back over notebooks/*.ipynb: a notebook
+run with RECOMPUTE = True prints exactly what one that reads the studies prints, so the committed
+outputs always match the committed studies. --quick runs the small QUICK mode into build/ only.
 Lives outside the package: an installed qnb never writes into its own location.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -18,6 +23,8 @@ from qnb import METHODS
 from qnb import experiments as E
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+from clean_notebooks import clean  # noqa: E402
 
 
 def run_notebooks(quick: bool, only: list[str] | None) -> None:
@@ -30,8 +37,15 @@ def run_notebooks(quick: bool, only: list[str] | None) -> None:
             continue
         t = time.perf_counter()
         print(f"running {nb.name} ...", flush=True)
-        pm.execute_notebook(str(nb), str(out_dir / nb.name), parameters={"QUICK": quick}, kernel_name="qnb",
+        out = out_dir / nb.name
+        pm.execute_notebook(str(nb), str(out), parameters={"QUICK": quick, "RECOMPUTE": not quick}, kernel_name="qnb",
                             cwd=str(nb.parent), progress_bar=False, execution_timeout=1800)
+        if not quick:
+            with open(out) as f:
+                executed = clean(json.load(f))
+            with open(nb, "w") as f:
+                json.dump(executed, f, indent=1, ensure_ascii=False)
+                f.write("\n")
         print(f"  done in {time.perf_counter() - t:.0f} s", flush=True)
 
 

@@ -1,0 +1,53 @@
+"""The study cache that lets a notebook read its multi-seed studies instead of rerunning them."""
+import json
+from pathlib import Path
+
+import pytest
+
+import qnb
+from qnb import experiments as E, widgets as W
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_study_computes_writes_reads_and_recomputes_on_other_params(tmp_path, capsys):
+    calls = []
+    compute = lambda: calls.append(1) or {"x": [0.1 + 0.2, 1 / 3], "n": 3}
+    a = E.study("s", compute, params={"seeds": range(2)}, folder=str(tmp_path))
+    b = E.study("s", compute, params={"seeds": [0, 1]}, folder=str(tmp_path))
+    assert a == b == {"x": [0.1 + 0.2, 1 / 3], "n": 3} and len(calls) == 1   # floats survive exactly
+    E.study("s", compute, params={"seeds": [5, 6]}, folder=str(tmp_path))
+    assert len(calls) == 2 and "other parameters" in capsys.readouterr().out
+    E.study("s", compute, params={"seeds": [5, 6]}, recompute=True, folder=str(tmp_path))
+    assert len(calls) == 3
+
+
+def test_quick_never_reads_or_writes(tmp_path):
+    E.study("q", lambda: {"v": 1}, params={}, quick=True, folder=str(tmp_path))
+    assert not list(tmp_path.iterdir())
+
+
+def test_read_and_recomputed_print_the_same_line(tmp_path, capsys):
+    E.study("s", lambda: [1], params={}, folder=str(tmp_path))
+    first = capsys.readouterr().out
+    E.study("s", lambda: [1], params={}, folder=str(tmp_path))
+    assert capsys.readouterr().out == first  # so make reproduce's outputs equal a reading run's
+
+
+def test_a_committed_study_is_what_its_code_computes():
+    """The variance grid of notebook 04, recomputed from its recorded parameters, bit for bit."""
+    path = ROOT / "figures" / "studies" / "04_variance_grid.json"
+    if not path.exists():
+        pytest.skip("written by make reproduce")
+    saved = json.loads(path.read_text())
+    p = saved["params"]
+    again = W.variance_grid(p["ks"], ("exact", "1000", "100"), repeats=p["repeats"], seed=p["seed"])
+    assert json.loads(json.dumps(again)) == saved["result"]
+
+
+def test_budget_is_never_overshot():
+    budget = 120.0  # 24 steps of 4.9 s: stops mid-epoch
+    h = qnb.QuantumTrainer(qnb.PRESETS["balanced"]).fit(epochs=50, progress=False, budget_s=budget)
+    spent = sum(s["modeled_s"] for s in h["steps"])
+    assert spent <= budget and budget - spent < h["steps"][-1]["modeled_s"]
+    assert h["epochs"][-1].get("partial")
