@@ -47,11 +47,12 @@ import qnb
 from qnb import experiments as E
 plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
 np.set_printoptions(precision=3, suppress=True)
-REPEATS = 20 if QUICK else 100                      # gradient estimates per estimator in the statistics
+REPEATS = 10 if QUICK else 100                      # gradient estimates per estimator in the statistics
 SEEDS = range(RANDOM_SEED, RANDOM_SEED + (2 if QUICK else 10))
 EPOCHS = 1 if QUICK else 5
 GRID = 11 if QUICK else 25                          # landscape grid points per axis
 SIZE = {"n_train": 30, "n_test": 40} if QUICK else {}   # QUICK trains on fewer samples
+WORKERS = 1 if QUICK else None      # QUICK runs are too small to be worth starting worker processes
 lat = qnb.LatencyModel.seed_calibrated()            # the cloud cost model fitted to the document (notebook 02)
 
 # %% [markdown]
@@ -376,7 +377,8 @@ E.show(stats, "01_per_sample_vs_batch", floatfmt=".3f")
 # %% [markdown]
 # How to read it: `rel_error_of_mean` is ‖mean of the estimates − g‖/‖g‖, and
 # `expected_rel_error` is what an *unbiased* estimator with the measured variance would show after
-# `REPEATS` draws. Where the two agree there is no detectable bias. `variance` is the measured
+# `REPEATS` draws. Where the two agree there is no detectable bias (at this resolution: notebook 04
+# sharpens the test). `variance` is the measured
 # total variance of one estimate, next to the prediction from the formulas above.
 
 # %%
@@ -468,7 +470,7 @@ variants = {
     "v3.3 per-sample, summed (document)": base.replace(gradient_method="spsa_per_sample", defects=("summed_gradients",)),
 }
 no_wall = lambda hs: [{**h, "steps": [{k: v for k, v in s.items() if k != "wall_s"} for s in h["steps"]]} for h in hs]
-runs = E.study("01_defects", lambda: {name: no_wall(E.train_many(cfg, SEEDS)) for name, cfg in variants.items()},
+runs = E.study("01_defects", lambda: {name: no_wall(E.train_many(cfg, SEEDS, workers=WORKERS)) for name, cfg in variants.items()},
                params={"seeds": list(SEEDS), "epochs": EPOCHS, "variants": {n: c.to_dict() for n, c in variants.items()}},
                recompute=RECOMPUTE, quick=QUICK)
 rows_def = [{"variant": name, **E.summarize(h)} for name, h in runs.items()]
@@ -572,6 +574,4 @@ for name, r in by.items():
 # Package versions of this run:
 
 # %%
-import matplotlib, sys
-print(f"python {sys.version.split()[0]}, qnb {qnb.__version__}, pennylane {qml.__version__}, numpy {np.__version__}, "
-      f"matplotlib {matplotlib.__version__}")
+print(qnb.watermark())
