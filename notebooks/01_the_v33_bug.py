@@ -227,7 +227,7 @@ print(f"{N}-D: one estimate's components have |ĝ_i| = |Δ·g|, typically {np.me
 #
 # ## 4. The v3.3 loop and the v3.3.1 fix, as code you can run
 #
-# Both functions estimate the gradient of the same batch loss. `run` submits a list of circuits as
+# Both functions estimate the gradient of the same batch loss. `job` submits a list of circuits as
 # **one job** through qnb's `CircuitBatchManager`, which counts circuits and jobs.
 
 # %%
