@@ -222,12 +222,19 @@ for metric, lo, hi, key, scale, fmt in [("Time per batch (s)", 3, 10, "s/batch (
                     "achievable (emulated)": within(lo, hi, (m_lo, m_hi))})
     targets.append(row)
 one_job_rows = [s["row"] for s in PERF if s["method"] in ("spsa_parallel", "spsa_subsampled")]
+def majority_rate(ds):  # what always answering the commoner test label scores
+    y_test = qnb.make_dataset(ds, seed=0)[3]
+    return max(np.mean(y_test == 1), np.mean(y_test == -1))
 for ds in DATASETS:
     best = max(one_job_rows, key=lambda r: np.mean(quality[ds][r]["acc"]))
     share = np.mean(quality[ds][best]["acc"]) / ceiling[ds]
+    chance = majority_rate(ds)
+    learned = ceiling[ds] >= chance + 0.5 * (1 - chance)  # the ceiling itself is at least halfway from chance to perfect
     targets.append({"metric": f"Model quality: {ds}", "target (doc)": "Good", "Achievable (doc)": "Yes",
-                    "qnb model": f"{best.replace('v3.3.1 ', '')}: {share:.0%} of ceiling ({ceiling[ds]:.2f})",
-                    "achievable (model)": "yes" if share >= 0.95 else "no"})
+                    "qnb model": f"best one-job row {best.replace('v3.3.1 ', '')}: {np.mean(quality[ds][best]['acc']):.2f} = "
+                                 f"{share:.0%} of the ceiling {ceiling[ds]:.2f} (chance {chance:.2f})",
+                    "achievable (model)": ("yes" if share >= 0.95 else "no") if learned else
+                                          "undecided: the 5-epoch exact-gradient ceiling itself is near chance"})
 E.show(targets, "real_world_targets")
 
 # %% [markdown]
@@ -285,7 +292,9 @@ print(f"budget {budget / 60:.1f} modeled min per run")
 eq_rows = [{"data": ds, "run": name, **E.accuracy_summary(r["acc"]), "modeled min (max over seeds)": max(r["modeled_s"]) / 60}
            for ds, runs in equal.items() for name, r in runs.items()]
 E.show(eq_rows, "05_equal_time")
-assert all(r["modeled min (max over seeds)"] <= budget / 60 * (1 + 1e-9) or r["run"] == "v3.2 Parameter Shift" for r in eq_rows)
+over = [r["run"] for r in eq_rows if r["modeled min (max over seeds)"] > budget / 60 * (1 + 1e-9)]
+print("runs past the budget:", over or "none", "| runs that could not afford one step (accuracy at the initial parameters):",
+      sorted({f"{r['run']} ({r['data']})" for r in eq_rows if r["modeled min (max over seeds)"] == 0}) or "none")
 
 # %%
 fig, axes = plt.subplots(1, len(equal), figsize=(5 * len(equal), 4), sharey=True, squeeze=False)
@@ -330,7 +339,8 @@ over = [emulated[s['row']]['batch_s'] / emulated[s['row']]['modeled_s'] - 1 for 
 print(f"* Emulated through the real client, qnb adds {100 * min(over):+.0f} % to {100 * max(over):+.0f} % to the model's time per batch.")
 print(f"* {dev['configuration']}: the document says {dev['min (doc)']} min, the model {dev['min (model)']:.1f} min.")
 for t in targets[3:]:
-    print(f"* {t['metric']}: {t['qnb model']} -> {'Good' if t['achievable (model)'] == 'yes' else 'not Good (below 95 % of the ceiling)'}")
+    print(f"* {t['metric']}: {t['qnb model']} -> " + {"yes": "Good", "no": "not Good (below 95 % of the ceiling)"}.get(
+        t["achievable (model)"], t["achievable (model)"]))
 for ds, runs in equal.items():
     ranked = sorted(runs, key=lambda n: -np.mean(runs[n]["acc"]))
     a, b = (E.accuracy_summary(runs[n]["acc"]) for n in ranked[:2])

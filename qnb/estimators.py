@@ -10,6 +10,7 @@ int or a ``numpy.random.Generator``). The design document's defects live in ``qn
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -124,6 +125,21 @@ class GradientEstimator:
             results.extend(self.batch_manager.execute_batch(plan.circuits[i:i + n], shots))
             spent.add(self.batch_manager.last_call)
         return results, spent
+
+    def predict_cost(self, model, batch_x, batch_y, loss_function=square_loss, shots=1000) -> float:
+        """Modeled seconds the next estimate on this batch will cost, without running it or
+        moving the random generator: its circuits and jobs priced by the backend's latency model
+        (how a budget is kept before the first step is paid)."""
+        state = self.rng.bit_generator.state
+        try:
+            c_k, _ = self.gains.at(self.iteration)
+            plan = self.plan(model, model.parameters.copy(), np.asarray(batch_x, dtype=float), np.asarray(batch_y),
+                             loss_function, c_k)
+        finally:
+            self.rng.bit_generator.state = state
+        per_job = plan.circuits_per_job or self.batch_manager.max_batch_size
+        n = len(plan.circuits)
+        return float(self.batch_manager.backend.latency.batch_time(n, math.ceil(n / per_job), shots))
 
     def plan(self, model, params, X, Y, loss_function, c_k) -> StepPlan:
         raise NotImplementedError

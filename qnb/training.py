@@ -334,10 +334,10 @@ class QuantumTrainer:
         """Train up to ``epochs`` (default: the config's); returns the history.
 
         ``budget_s`` (for comparisons at equal cost) stops training before a step that would take
-        the modeled cloud time past it, judged by the cost of the step just taken (a run never
-        overshoots its budget, unless its first step alone does, and ends less than one step under
-        it); the state at the stop is
-        evaluated and recorded as a ``partial`` epoch.
+        the modeled cloud time past it (its cost: the dearest step so far, or predicted from the
+        first step's circuits and jobs), so a run never overshoots its budget and ends less than
+        one step under it; a method whose single step exceeds the budget takes none. The state at
+        the stop is evaluated and recorded as a ``partial`` epoch.
 
         With ``checkpoint``, the state is written after every step; if the file already holds
         a run of the same configuration, training continues from it (a different configuration
@@ -370,6 +370,11 @@ class QuantumTrainer:
                     self.order = self.order_rng.permutation(len(x_tr))
                 while self.batch < spe:
                     idx = self.order[self.batch * self.config.batch_size:(self.batch + 1) * self.config.batch_size]
+                    if budget_s is not None and self._over_budget(budget_s, x_tr[idx], y_tr[idx]):
+                        if self.batch or not self.history["epochs"]:  # else the last epoch's record is this state
+                            self.history["epochs"].append({"epoch": self.epoch, **self.evaluate(),
+                                                           "modeled_s": self.modeled_s, "partial": True})
+                        return self.history
                     wall = time.perf_counter()
                     self._journal_jobs(checkpoint)
                     r = self.train_batch(x_tr[idx], y_tr[idx])
@@ -390,16 +395,19 @@ class QuantumTrainer:
                     bar.set_postfix(loss=f"{r['loss']:.3f}")
                     if callback is not None:
                         callback(self, rec)
-                    # equal budgets are equal: stop before a step (costing what this one cost) would
-                    # pass the budget, so no run overshoots it; a run ends within one step under it
-                    if budget_s is not None and self.modeled_s + rec["modeled_s"] > budget_s * (1 + 1e-9):
-                        if self.batch:
-                            self.history["epochs"].append({"epoch": self.epoch, **self.evaluate(),
-                                                           "modeled_s": self.modeled_s, "partial": True})
-                        return self.history
                     if self.batch == 0:
                         break
         return self.history
+
+    def _over_budget(self, budget_s: float, batch_x, batch_y) -> bool:
+        """Would the next step take the modeled time past ``budget_s``? Its cost is the dearest
+        step so far, or, before the first, predicted from its circuits and jobs (nothing runs)."""
+        steps = self.history["steps"]
+        if steps:
+            cost = max(s["modeled_s"] for s in steps)
+        else:
+            cost = self.estimator.predict_cost(self.model, batch_x, batch_y, self.loss, self.config.shots_per_circuit)
+        return self.modeled_s + cost > budget_s * (1 + 1e-9)
 
     def _journal_jobs(self, checkpoint, step: int | None = None) -> None:
         """Before a step: name its jobs, reuse those an interrupted run left for it, and (with a

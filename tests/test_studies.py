@@ -51,3 +51,21 @@ def test_budget_is_never_overshot():
     spent = sum(s["modeled_s"] for s in h["steps"])
     assert spent <= budget and budget - spent < h["steps"][-1]["modeled_s"]
     assert h["epochs"][-1].get("partial")
+
+
+def test_a_method_whose_one_step_exceeds_the_budget_takes_none_and_spends_nothing():
+    cfg = qnb.TrainingConfig(gradient_method="parameter_shift", epochs=1)
+    t = qnb.QuantumTrainer(cfg)
+    one_step = t.estimator.predict_cost(t.model, *[a[:10] for a in t.dataset[:2]], shots=1000)
+    assert one_step == pytest.approx(qnb.LatencyModel.seed_calibrated().batch_time(970, 10))
+    h = t.fit(progress=False, budget_s=0.9 * one_step)
+    assert h["steps"] == [] and t.manager.stats.jobs == 0 and h["epochs"][-1]["partial"]
+    h = qnb.QuantumTrainer(cfg).fit(progress=False, budget_s=1.5 * one_step)
+    assert len(h["steps"]) == 1
+
+
+def test_predicting_a_cost_does_not_move_the_random_generator():
+    a, b = (qnb.QuantumTrainer(qnb.PRESETS["fast"].replace(epochs=1)) for _ in range(2))
+    a.estimator.predict_cost(a.model, *[x[:10] for x in a.dataset[:2]])
+    assert a.fit(progress=False)["steps"] == [dict(s, wall_s=s2["wall_s"]) for s, s2 in
+                                              zip(b.fit(progress=False)["steps"], a.history["steps"])]
