@@ -38,5 +38,18 @@ notebooks: venv
 lab: venv
 	$(VENV)/bin/jupyter lab notebooks/
 
+# browser test of the notebooks' widget explorers in real JupyterLab and headless Chromium
+# (tests/browser; screenshots in build/browser/). Debian's chromium + chromium-driver, as root.
+.PHONY: browser-deps test-browser
+browser-deps:
+	command -v chromedriver >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
+
+$(VENV)/.browser-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e ".[test,browser]"
+	touch $@
+
+test-browser: venv browser-deps $(VENV)/.browser-installed
+	QNB_BROWSER=1 $(PY) -m pytest -q -p no:cacheprovider -rA tests/browser
+
 clean:
 	rm -rf build .pytest_cache
