@@ -30,10 +30,11 @@ bench: venv
 	QNB_FIGURES=$(CURDIR)/figures $(PY) -m qnb.bench
 
 # after editing a notebook (its .py in an editor, or the .ipynb in JupyterLab): sync the jupytext
-# pair (the newer file wins), then rerun everything; make reproduce writes the outputs back
+# pair (the newer file wins), then re-execute every notebook in place, reading the studies that
+# make reproduce wrote (make reproduce recomputes them too)
 notebooks: venv
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
-	$(MAKE) reproduce
+	QNB_FIGURES=$(CURDIR)/figures $(PY) tools/reproduce.py --reuse-studies
 
 lab: venv
 	$(VENV)/bin/jupyter lab notebooks/

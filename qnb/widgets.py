@@ -71,8 +71,10 @@ def plot_variance_grid(grid: dict, mark: dict | None = None, repeats: int | None
         k = int(mark["estimator"].split("=")[1])
         ax[0].plot(k, mark["variance"], "o", color="red", ms=10, mfc="none", mew=2, label="chosen")
         ax[1].plot(k, mark["cosine"], "o", color="red", ms=10, mfc="none", mew=2)
-    ax[0].set(yscale="log", xlabel="subsample size k (of B = 10)", ylabel="total variance of one estimate",
+    ax[0].set(yscale="log", xlabel="subsample size k (of B = 10)", ylabel="total variance of one estimate (log scale)",
               title="Variance (± standard error)")
+    ax[0].yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax[0].yaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "1235" else ""))
     ax[1].set(xlabel="subsample size k (of B = 10)", ylabel="mean cosine to the exact gradient", ylim=(0, 1),
               title="Alignment with the exact gradient")
     ax[0].legend(fontsize=8)

@@ -7,7 +7,8 @@ figures/studies/, its figures and tables to figures/ (the notebooks write there 
 script sets QNB_FIGURES; opened in JupyterLab, they do not). The executed notebooks go to
 build/notebooks/ and, cleaned (tools/clean_notebooks.py), back over notebooks/*.ipynb: a notebook
 run with RECOMPUTE = True prints exactly what one that reads the studies prints, so the committed
-outputs always match the committed studies. --quick runs the small QUICK mode into build/ only.
+outputs always match the committed studies. --quick runs the small QUICK mode into build/ only;
+--reuse-studies reads the studies instead (make notebooks: after an edit that changes no study).
 Lives outside the package: an installed qnb never writes into its own location.
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from clean_notebooks import clean  # noqa: E402
 
 
-def run_notebooks(quick: bool, only: list[str] | None) -> None:
+def run_notebooks(quick: bool, only: list[str] | None, recompute: bool = True) -> None:
     import papermill as pm
 
     out_dir = ROOT / "build" / "notebooks"
@@ -38,7 +39,7 @@ def run_notebooks(quick: bool, only: list[str] | None) -> None:
         t = time.perf_counter()
         print(f"running {nb.name} ...", flush=True)
         out = out_dir / nb.name
-        pm.execute_notebook(str(nb), str(out), parameters={"QUICK": quick, "RECOMPUTE": not quick}, kernel_name="qnb",
+        pm.execute_notebook(str(nb), str(out), parameters={"QUICK": quick, "RECOMPUTE": recompute and not quick}, kernel_name="qnb",
                             cwd=str(nb.parent), progress_bar=False, execution_timeout=1800)
         if not quick:
             with open(out) as f:
@@ -53,9 +54,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="the notebooks' QUICK mode (minutes)")
     ap.add_argument("--only", default="", help="comma-separated notebook numbers, e.g. 01,05")
+    ap.add_argument("--reuse-studies", action="store_true",
+                    help="read figures/studies/ instead of recomputing them (minutes instead of a quarter hour)")
     args = ap.parse_args(argv)
     os.environ.setdefault("QNB_FIGURES", str(ROOT / "figures"))  # inherited by the notebooks' kernels
-    run_notebooks(args.quick, [s for s in args.only.split(",") if s] or None)
+    run_notebooks(args.quick, [s for s in args.only.split(",") if s] or None, recompute=not args.reuse_studies)
     rows = []
     for method in METHODS:
         c = E.step_cost(method)
