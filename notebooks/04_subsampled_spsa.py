@@ -13,7 +13,6 @@
 #     name: qnb
 # ---
 
-
 # %% [markdown]
 # # 04 — Strategy 3: subsampled SPSA (k of the B samples, 2k circuits, one job)
 #
@@ -126,7 +125,7 @@ fig = W.plot_variance_grid(grid, repeats=REPEATS)
 fig.axes[0].plot(KS, [r["predicted"] for r in var_rows], "k--", lw=1, label="predicted (exact)")
 fig.axes[0].legend(fontsize=8)
 E.save_figure(fig, "04_variance_vs_k")
-plt.show()
+fig
 
 # %% [markdown]
 # Averaging $m$ directions drawn in the same job divides the direction term by $m$ for $m$ times the
@@ -185,8 +184,7 @@ plt.show()
 W.variance_explorer(repeats=REPEATS, grid=grid, seed=RANDOM_SEED)
 
 # %%
-fig = W.plot_variance_grid(grid, repeats=REPEATS)
-plt.show()
+W.plot_variance_grid(grid, repeats=REPEATS)
 
 # %% [markdown]
 # ## What we found

@@ -365,7 +365,7 @@ def run_summary(histories: list[dict]) -> dict:
            "test_loss": [h["epochs"][-1]["test_loss"] for h in histories],
            "acc_by_epoch": [[e["test_accuracy"] for e in h["epochs"]] for h in histories],
            "modeled_s": [float(sum(s["modeled_s"] for s in h["steps"])) for h in histories]}
-    if histories and "train_loss_exact" in histories[0]["steps"][0]:
+    if any(s.get("train_loss_exact") is not None for h in histories for s in h["steps"][:1]):
         out["t_s"] = [np.cumsum([s["modeled_s"] for s in h["steps"]]).tolist() for h in histories]
         out["loss"] = [[s["train_loss_exact"] for s in h["steps"]] for h in histories]
     return out

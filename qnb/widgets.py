@@ -8,8 +8,11 @@ exceptions raised inside widget callbacks).
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+import threading
+
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from . import experiments as E
 from .latency import LatencyModel
@@ -46,7 +49,7 @@ def cost_row(k: int, shots, latency: LatencyModel | None = None, epochs: int = 5
     s = shots_value(shots)
     c = E.step_cost("spsa_parallel" if k == E.B else "spsa_subsampled", k, shots=s or 1000,
                     backend=LocalBackend(latency=latency))
-    return {"k": k, "shots": s or "exact", "circuits/batch": c["circuits"], "jobs/batch": c["jobs"],
+    return {"k": k, "shots": s or "exact (priced as 1000)", "circuits/batch": c["circuits"], "jobs/batch": c["jobs"],
             "s/batch": c["modeled_s"], "s/epoch": c["modeled_s"] * E.STEPS_PER_EPOCH,
             f"min/{epochs} epochs": c["modeled_s"] * E.STEPS_PER_EPOCH * epochs / 60}
 
@@ -60,7 +63,8 @@ def variance_grid(ks=GRID_KS, shots=("exact", "1000", "100"), repeats: int = 60,
 def plot_variance_grid(grid: dict, mark: dict | None = None, repeats: int | None = None):
     """Variance (log axis, with its standard error) and cosine to the exact gradient against k,
     one line per shot count; ``mark`` (a variance_row) is drawn as a red point."""
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = Figure(figsize=(10, 3.6))  # not pyplot: JupyterLab may run widget callbacks in another thread
+    ax = fig.subplots(1, 2)
     for s, rows in grid.items():
         ks = [int(r["estimator"].split("=")[1]) for r in rows]
         var = np.array([r["variance"] for r in rows])
@@ -73,8 +77,8 @@ def plot_variance_grid(grid: dict, mark: dict | None = None, repeats: int | None
         ax[1].plot(k, mark["cosine"], "o", color="red", ms=10, mfc="none", mew=2)
     ax[0].set(yscale="log", xlabel="subsample size k (of B = 10)", ylabel="total variance of one estimate (log scale)",
               title="Variance (± standard error)")
-    ax[0].yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-    ax[0].yaxis.set_minor_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}" if str(v)[0] in "1235" else ""))
+    ax[0].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # plain text: no mathtext parser
+    ax[0].yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "1235" else ""))
     ax[1].set(xlabel="subsample size k (of B = 10)", ylabel="mean cosine to the exact gradient", ylim=(0, 1),
               title="Alignment with the exact gradient")
     ax[0].legend(fontsize=8)
@@ -89,7 +93,8 @@ def cost_grid(ks=tuple(range(1, E.B + 1)), shots=("100", "1000", "10000"), laten
 
 def plot_cost_grid(grid: dict, mark: dict | None = None):
     """Modeled minutes for 5 epochs against k, one line per shot count; ``mark`` in red."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    fig = Figure(figsize=(6.5, 3.6))
+    ax = fig.subplots()
     key = next(k for k in next(iter(grid.values()))[0] if k.startswith("min/"))
     for s, rows in grid.items():
         ax.plot([r["k"] for r in rows], [r[key] for r in rows], "o-", label=f"shots: {s}")
@@ -110,9 +115,14 @@ def _controls():
             w.Dropdown(options=SHOTS_CHOICES, value="1000", description="shots per circuit", style=style))
 
 
+_DRAWING = threading.Lock()
+
+
 def _explorer(compute, draw):
     """Controls and an output area; on every change: compute the row, display it and its figure.
-    ``ui.result`` holds the last row (for tests and for the reader's next cell)."""
+    ``ui.result`` holds the last row (for tests and for the reader's next cell). JupyterLab 4 may
+    run the callback in a kernel subshell thread: the figure is a plain ``Figure`` (no pyplot
+    state) and one update runs at a time."""
     import ipywidgets as w
     from IPython.display import Markdown, display
     k, shots = _controls()
@@ -120,14 +130,14 @@ def _explorer(compute, draw):
     ui = w.VBox([w.HBox([k, shots]), out])
 
     def update(*_):
-        row = compute(k.value, shots.value)
-        ui.result = row
-        with out:
-            out.clear_output(wait=True)
-            display(Markdown(E.table([row], floatfmt=".3g")))
+        with _DRAWING:
+            row = compute(k.value, shots.value)
+            ui.result = row
             fig = draw(row)
-            display(fig)
-            plt.close(fig)  # displayed once, as a picture; not again by the inline backend
+            with out:
+                out.clear_output(wait=True)
+                display(Markdown(E.table([row], floatfmt=".3g")))
+                display(fig)
 
     k.observe(update, "value")
     shots.observe(update, "value")

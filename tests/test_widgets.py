@@ -49,11 +49,11 @@ def test_the_explorers_display_a_row_and_a_figure(monkeypatch):
     k.value, shots.value = 4, "100"
     assert ui.result["circuits/batch"] == 8 and ui.result["shots"] == 100
     shots.value = "exact"
-    assert ui.result["shots"] == "exact" and shots.value == "exact"
+    assert ui.result["shots"] == "exact (priced as 1000)" and shots.value == "exact"
     kinds = {type(o).__name__ for o in shown}
     assert {"Markdown", "Figure"} <= kinds, kinds
     md = [o.data for o in shown if type(o).__name__ == "Markdown"][-1]
-    assert "| 4 | exact | 8 | 1 |" in md
+    assert "| 4 | exact (priced as 1000) | 8 | 1 |" in md
     v = widgets.variance_explorer(repeats=5, grid={"exact": [widgets.variance_row(2, "exact", 5)]})
     v.children[0].children[0].value = 1
     assert v.result["circuits"] == 2
