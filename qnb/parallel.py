@@ -30,7 +30,8 @@ def run_tasks(fn, tasks, *, workers: int | None = None, client=None, progress: b
     """``[fn(t) for t in tasks]``, spread over workers; results in task order.
 
     ``client``: a ``dask.distributed.Client``: the tasks go to its cluster (``fn`` and the tasks
-    must be importable there, e.g. qnb installed on every worker). Otherwise joblib's process
+    must be importable there, e.g. qnb installed on every worker; use process workers: threads in one
+    process share PennyLane's global queuing lock and numpy's global generator). Otherwise joblib's process
     backend with ``workers`` processes (default: every core, at most one per task); ``workers=1``
     runs in this process. ``log``: a list that receives, per task, the worker and its wall time.
     ``timeout_s`` (Dask): give up (TimeoutError) if the cluster has not finished by then.

@@ -125,7 +125,9 @@ def test_dask_local_cluster_gives_the_same_results():
     distributed = pytest.importorskip("distributed")
     from qnb.parallel import run_tasks
     one = run_tasks(bench.race_task, _tasks(), workers=1)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,  # in-process: no sockets
+    # worker processes on the loopback interface (threads in this process would share PennyLane's
+    # global queuing lock with the rest of the test session)
+    with distributed.LocalCluster(host="127.0.0.1", n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster, timeout="60s") as client:
         log = []
