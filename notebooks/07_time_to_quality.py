@@ -36,6 +36,7 @@
 # %% tags=["parameters"]
 QUICK = False
 RANDOM_SEED = 0
+RECOMPUTE = False   # True: run the benchmark's quick smoke study here (about a minute) instead of reading figures/
 
 # %%
 import json
@@ -46,7 +47,15 @@ import numpy as np
 
 from qnb import experiments as E
 
-with open("../figures/bench.json") as f:
+if RECOMPUTE:  # a smoke run of the same study, written to a scratch folder
+    import os, tempfile
+    from qnb import bench as qb
+    os.environ["QNB_FIGURES"] = scratch = tempfile.mkdtemp()
+    qb.main(["--quick"])
+    path = os.path.join(scratch, "bench_quick.json")
+else:
+    path = "../figures/bench.json"
+with open(path) as f:
     bench = json.load(f)
 races = bench["races"]
 fmt = lambda v, d=1: "never (median)" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{d}f}"
@@ -136,5 +145,5 @@ for t in bench["ratio_targets"]:
 print(f"- The whole study took {bench['seconds'] / 60:.1f} min on {bench['n_workers']} workers.")
 
 # %%
-import importlib.metadata as md
-print("watermark:", ", ".join(f"{p} {md.version(p)}" for p in ("qnb", "numpy", "pennylane", "joblib")))
+import qnb
+print(qnb.watermark())
