@@ -73,7 +73,9 @@ print(f"test accuracy: IonQ path {history['epochs'][-1]['test_accuracy']:.2f}, l
 # %% [markdown]
 # ## What we found
 # * One job per step reaches the service (counted by the service itself, not by qnb).
-# * The plugin path and the local simulator agree step for step, so local runs are faithful rehearsals.
+# * The plugin path and the local simulator agree step for step. The emulator computes results with the
+#   same simulator, so this checks qnb's plumbing (circuits serialised, jobs counted, results mapped back
+#   in order), not IonQ's hardware or its queue.
 # * Faults (HTTP 429/5xx, dropped connections, failed, canceled and never-finishing jobs) are handled by `CircuitBatchManager` and tested in `tests/integration/`; a failed run resumes from its checkpoint with `QuantumTrainer.resume`.
 
 # %%
