@@ -471,8 +471,8 @@ variants = {
 }
 # exact_train_loss: after every step, the loss at the current parameters on the whole training set,
 # evaluated exactly (not the shot-noisy loss at theta +- c Delta that SPSA itself sees)
-runs = E.study("01_defects", lambda: {name: E.deterministic(E.train_many(cfg, SEEDS, workers=WORKERS, exact_train_loss=True))
-                                      for name, cfg in variants.items()},
+runs = E.study("01_defects", lambda: {name: E.deterministic(h) for name, h in E.train_all(
+                   {n: (c, SEEDS) for n, c in variants.items()}, workers=WORKERS, exact_train_loss=True).items()},
                params={"seeds": list(SEEDS), "epochs": EPOCHS, "exact_train_loss": True,
                        "variants": {n: c.to_dict() for n, c in variants.items()}},
                recompute=RECOMPUTE, quick=QUICK)

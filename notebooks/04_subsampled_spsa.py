@@ -152,9 +152,10 @@ budget = 50 * E.step_cost("spsa_subsampled", 5)["modeled_s"]
 def k_config(k, dataset):
     return qnb.PRESETS["balanced"].replace(gradient_method="spsa_parallel" if k == 10 else "spsa_subsampled",
                                           gradient_subsample_size=k, dataset=dataset)
-equal_time = E.study("04_equal_time", lambda: {
-    ds: {str(k): E.final_accuracies(E.train_many(k_config(k, ds), SEEDS, budget_s=budget)) for k in KS}
-    for ds in DATASETS}, params={"ks": KS, "seeds": list(SEEDS), "budget_s": budget, "datasets": DATASETS},
+def equal_time_runs():  # every (data set, k, seed) run as one batch of tasks
+    runs = E.train_all({(ds, k): (k_config(k, ds), SEEDS) for ds in DATASETS for k in KS}, budget_s=budget)
+    return {ds: {str(k): E.final_accuracies(runs[(ds, k)]) for k in KS} for ds in DATASETS}
+equal_time = E.study("04_equal_time", equal_time_runs, params={"ks": KS, "seeds": list(SEEDS), "budget_s": budget, "datasets": DATASETS},
     recompute=RECOMPUTE, quick=QUICK)
 print(f"budget: {budget / 60:.1f} modeled minutes per run, {len(SEEDS)} seeds")
 rows = [{"data": ds, "k": int(k), "% of batch": 10 * int(k), **E.accuracy_summary(accs)}

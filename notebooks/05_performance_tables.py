@@ -87,11 +87,13 @@ E.show([{"row": k, "jobs seen by the service": int(v["jobs"]), "circuits seen": 
 configs = {s["row"]: qnb.TrainingConfig(gradient_method=s["method"], gradient_subsample_size=s["k"] or 5, epochs=EPOCHS)
            for s in PERF if s["method"] != "spsa_sequential"}
 configs["exact-gradient ceiling"] = qnb.TrainingConfig(gradient_method="parameter_shift", shots_per_circuit=None, epochs=EPOCHS)
-def quality_runs(ds):
-    seeds = lambda cfg: SEEDS if ds == "blobs" and cfg.gradient_method != "parameter_shift" else FEW_SEEDS
-    return {name: E.run_summary(E.train_many(cfg.replace(dataset=ds, n_train=N_TRAIN), seeds(cfg), exact_train_loss=True))
-            for name, cfg in configs.items() if ds == "blobs" or name != "v3.2 Parameter Shift"}
-quality = E.study("05_quality", lambda: {ds: quality_runs(ds) for ds in DATASETS},
+def quality_runs():  # every (data set, row, seed) run as one batch of tasks
+    seeds = lambda ds, cfg: SEEDS if ds == "blobs" and cfg.gradient_method != "parameter_shift" else FEW_SEEDS
+    runs = E.train_all({(ds, name): (cfg.replace(dataset=ds, n_train=N_TRAIN), seeds(ds, cfg)) for ds in DATASETS
+                        for name, cfg in configs.items() if ds == "blobs" or name != "v3.2 Parameter Shift"},
+                       exact_train_loss=True)
+    return {ds: {name: E.run_summary(h) for (d, name), h in runs.items() if d == ds} for ds in DATASETS}
+quality = E.study("05_quality", quality_runs,
                   params={"seeds": list(SEEDS), "few_seeds": list(FEW_SEEDS), "epochs": EPOCHS, "datasets": DATASETS, "n_train": N_TRAIN,
                           "configs": {k: v.to_dict() for k, v in configs.items()}}, recompute=RECOMPUTE, quick=QUICK)
 for q in quality.values():
@@ -289,8 +291,11 @@ budget = 50 * E.step_cost("spsa_subsampled", 5)["modeled_s"]
 eq_configs = {s["row"]: qnb.TrainingConfig(gradient_method=s["method"], gradient_subsample_size=s["k"] or 5) for s in PERF}
 eq_configs["qnb two_direction (k=2, 2 directions, 1 job)"] = qnb.PRESETS["two_direction"]
 eq_seeds = {ds: list(HELD_OUT) if ds == "blobs" else list(HELD_OUT)[:len(FEW_SEEDS)] for ds in DATASETS}
-equal = E.study("05_equal_time", lambda: {ds: {name: E.run_summary(E.train_many(cfg.replace(dataset=ds, n_train=N_TRAIN), eq_seeds[ds], budget_s=budget))
-                                             for name, cfg in eq_configs.items()} for ds in DATASETS},
+def equal_time_runs():
+    runs = E.train_all({(ds, name): (cfg.replace(dataset=ds, n_train=N_TRAIN), eq_seeds[ds]) for ds in DATASETS
+                        for name, cfg in eq_configs.items()}, budget_s=budget)
+    return {ds: {name: E.run_summary(h) for (d, name), h in runs.items() if d == ds} for ds in DATASETS}
+equal = E.study("05_equal_time", equal_time_runs,
                 params={"seeds": eq_seeds, "budget_s": budget, "n_train": N_TRAIN, "configs": {k: v.to_dict() for k, v in eq_configs.items()}},
                 recompute=RECOMPUTE, quick=QUICK)
 print(f"budget {budget / 60:.1f} modeled min per run")

@@ -69,3 +69,13 @@ def test_predicting_a_cost_does_not_move_the_random_generator():
     a.estimator.predict_cost(a.model, *[x[:10] for x in a.dataset[:2]])
     assert a.fit(progress=False)["steps"] == [dict(s, wall_s=s2["wall_s"]) for s, s2 in
                                               zip(b.fit(progress=False)["steps"], a.history["steps"])]
+
+
+def test_train_all_gives_train_many_histories_run_by_run():
+    small = dict(epochs=1, n_train=20, n_test=10)
+    a = qnb.TrainingConfig(gradient_method="spsa_subsampled", gradient_subsample_size=2, **small)
+    b = qnb.TrainingConfig(gradient_method="parameter_shift", batch_size=10, **small)
+    grid = E.train_all({"a": (a, [0, 1]), "b": (b, [3])}, workers=1, exact_train_loss=True)
+    for name, cfg, seeds in (("a", a, [0, 1]), ("b", b, [3])):
+        alone = E.train_many(cfg, seeds, workers=1, exact_train_loss=True)
+        assert E.deterministic(grid[name]) == E.deterministic(alone)
