@@ -39,7 +39,8 @@
 # %% tags=["parameters"]
 QUICK = False
 RANDOM_SEED = 0
-RECOMPUTE = False   # True: run the benchmark's quick smoke study here (about a minute) instead of reading figures/
+RECOMPUTE = False   # the study is `make bench` (about 18 min): this notebook always reads its figures/bench.json
+SMOKE = False       # True: run the benchmark's quick smoke study here (about a minute) and show that instead
 
 # %%
 import json
@@ -50,7 +51,7 @@ import numpy as np
 
 from qnb import experiments as E
 
-if RECOMPUTE:  # a smoke run of the same study, written to a scratch folder
+if SMOKE:  # a smoke run of the same study, written to a scratch folder
     import os, tempfile
     from qnb import bench as qb
     os.environ["QNB_FIGURES"] = scratch = tempfile.mkdtemp()
