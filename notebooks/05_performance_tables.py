@@ -251,18 +251,19 @@ E.show(targets, "real_world_targets")
 # Bands: ± one sd over seeds.
 
 # %%
+COLORS = {name: f"C{i}" for i, name in enumerate(quality["blobs"])}  # one color per method in every panel
 fig, axes = plt.subplots(1, len(DATASETS), figsize=(5 * len(DATASETS), 4), squeeze=False)
 for ax, ds in zip(axes[0], DATASETS):
-    for i, (name, r) in enumerate(quality[ds].items()):
+    for name, r in quality[ds].items():
         if name == "v3.3.1 Sequential" or "t_s" not in r:
             continue  # same gradient as Parallel; its time axis is in Table 1
         t = np.array(r["t_s"][0]) / 60
         loss = np.array(r["loss"])
-        ax.plot(t, loss.mean(0), label=name, color=f"C{i}")
-        ax.fill_between(t, loss.mean(0) - loss.std(0), loss.mean(0) + loss.std(0), color=f"C{i}", alpha=0.15)
+        ax.plot(t, loss.mean(0), label=name, color=COLORS[name])
+        ax.fill_between(t, loss.mean(0) - loss.std(0), loss.mean(0) + loss.std(0), color=COLORS[name], alpha=0.15)
     ax.set(xscale="log", xlabel="modeled cloud time (minutes, log scale)", ylabel="exact training loss at θ", title=ds)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
-axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+axes[0][-1].legend(*axes[0][0].get_legend_handles_labels(), fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
 fig.tight_layout()
 E.save_figure(fig, "05_loss_vs_time")
 plt.show()
