@@ -124,7 +124,7 @@ def _explorer(compute, draw):
     run the callback in a kernel subshell thread: the figure is a plain ``Figure`` (no pyplot
     state) and one update runs at a time."""
     import ipywidgets as w
-    from IPython.display import Markdown, display
+    from IPython.display import Markdown
     k, shots = _controls()
     out = w.Output()
     ui = w.VBox([w.HBox([k, shots]), out])
@@ -134,10 +134,12 @@ def _explorer(compute, draw):
             row = compute(k.value, shots.value)
             ui.result = row
             fig = draw(row)
-            with out:
-                out.clear_output(wait=True)
-                display(Markdown(E.table([row], floatfmt=".3g")))
-                display(fig)
+            # set the Output's contents directly instead of capturing with `with out:`, which hooks
+            # the kernel's display publisher and, with a headless client (papermill), could leave
+            # the cell's execution never reported as finished
+            out.outputs = ()
+            out.append_display_data(Markdown(E.table([row], floatfmt=".3g")))
+            out.append_display_data(fig)
 
     k.observe(update, "value")
     shots.observe(update, "value")

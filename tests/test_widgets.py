@@ -41,19 +41,16 @@ def test_exact_is_a_string_choice_that_survives_the_dropdown():
     assert k.style.description_width == "initial"
 
 
-def test_the_explorers_display_a_row_and_a_figure(monkeypatch):
-    shown = []
-    monkeypatch.setattr("IPython.display.display", lambda *objs, **kw: shown.extend(objs))
+def test_the_explorers_display_a_row_and_a_figure():
     ui = widgets.cost_explorer(qnb.LatencyModel(1.0, 0.1))
     (k, shots), out = ui.children[0].children, ui.children[1]
     k.value, shots.value = 4, "100"
     assert ui.result["circuits/batch"] == 8 and ui.result["shots"] == 100
     shots.value = "exact"
     assert ui.result["shots"] == "exact (priced as 1000)" and shots.value == "exact"
-    kinds = {type(o).__name__ for o in shown}
-    assert {"Markdown", "Figure"} <= kinds, kinds
-    md = [o.data for o in shown if type(o).__name__ == "Markdown"][-1]
-    assert "| 4 | exact (priced as 1000) | 8 | 1 |" in md
+    md, fig = out.outputs  # exactly a Markdown row and a figure, replaced on every change
+    assert "| 4 | exact (priced as 1000) | 8 | 1 |" in md["data"]["text/markdown"]
+    assert "Figure" in fig["data"]["text/plain"]
     v = widgets.variance_explorer(repeats=5, grid={"exact": [widgets.variance_row(2, "exact", 5)]})
     v.children[0].children[0].value = 1
-    assert v.result["circuits"] == 2
+    assert v.result["circuits"] == 2 and len(v.children[1].outputs) == 2
