@@ -89,31 +89,42 @@ class Backend:
         raise NotImplementedError
 
 
+def same_structure(tapes) -> bool:
+    """Do the tapes share one gate sequence (names, wires, measurements), differing only in
+    scalar angles? Then they can run as ONE broadcast simulation."""
+    first = tapes[0]
+    ref = first.operations
+    if any(np.ndim(d) for op in ref for d in op.data):  # templates with array parameters: not stacked
+        return False
+    sig = [(op.name, op.wires) for op in ref]
+    # circuits built from one compiled template share their fixed gates (and wires objects):
+    # the identity test makes this check cheap; anything else is compared by value
+    return not any(len(t.operations) != len(ref) or t.measurements != first.measurements or any(
+        op is not r and (op.name != n or op.wires != w) for op, r, (n, w) in zip(t.operations, ref, sig))
+        for t in tapes[1:])
+
+
+def stacked_angles(tapes) -> np.ndarray:
+    """(n_tapes, n_angles): every tape's gate angles in order (tapes of one structure)."""
+    return np.array([[d for op in t.operations for d in op.data] for t in tapes], dtype=float).reshape(len(tapes), -1)
+
+
 def broadcast_tapes(tapes) -> QuantumScript | None:
     """Merge structurally identical tapes into ONE broadcast tape (parameters stacked per gate).
 
     Returns None when the tapes differ in structure; the caller then falls back to batch
     execution. This is what makes default.qubit simulate thousands of circuits per second.
     """
-    first = tapes[0]
-    ref = first.operations
-    if any(np.ndim(d) for op in ref for d in op.data):  # templates with array parameters: not stacked
+    if not same_structure(tapes):
         return None
-    sig = [(op.name, op.wires) for op in ref]
-    for t in tapes[1:]:
-        # circuits built from one compiled template share their fixed gates (and wires objects):
-        # the identity test makes this check cheap; anything else is compared by value
-        if len(t.operations) != len(ref) or t.measurements != first.measurements or any(
-                op is not r and (op.name != n or op.wires != w) for op, r, (n, w) in zip(t.operations, ref, sig)):
-            return None
-    data = [[op.data for op in t.operations] for t in tapes]  # data[tape][op] = tuple of angles
-    ops = []
-    for j, op in enumerate(first.operations):
+    first, angles, col, ops = tapes[0], stacked_angles(tapes), 0, []
+    for op in first.operations:
         if not op.data:
             ops.append(op)
             continue
-        stacked = np.array([d[j] for d in data], dtype=float)  # (n_tapes, n_params of this gate)
-        ops.append(type(op)(*stacked.T, wires=op.wires))
+        k = len(op.data)
+        ops.append(type(op)(*angles[:, col:col + k].T, wires=op.wires))
+        col += k
     return QuantumScript(ops, first.measurements)
 
 

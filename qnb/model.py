@@ -27,6 +27,10 @@ class QuantumModel(CircuitModel):
     sampled, and lets shot noise be drawn in one seeded place.
     """
 
+    # No per-call spot check: every gate angle of this circuit is a feature or a parameter, with no
+    # branch that parameters could take, so the compile-time verification covers every call.
+    spot_check = False
+
     def __init__(self, n_qubits: int = 4, n_layers: int = 4, seed=None, n_features: int | None = None):
         for name, v in (("n_qubits", n_qubits), ("n_layers", n_layers)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:

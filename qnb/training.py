@@ -405,9 +405,8 @@ class QuantumTrainer:
     def _over_budget(self, budget_s: float, batch_x, batch_y) -> bool:
         """Would the next step take the modeled time past ``budget_s``? Its cost is the dearest
         step so far, or, before the first, predicted from its circuits and jobs (nothing runs)."""
-        steps = self.history["steps"]
-        if steps:
-            cost = max(s["modeled_s"] for s in steps)
+        if self.history["steps"]:
+            cost = self._tally()[1]
         else:
             cost = self.estimator.predict_cost(self.model, batch_x, batch_y, self.loss, self.config.shots_per_circuit)
         return self.modeled_s + cost > budget_s * (1 + 1e-9)
@@ -430,7 +429,19 @@ class QuantumTrainer:
     def modeled_s(self) -> float:
         """Modeled cloud seconds of every step so far, calibration included."""
         cal = (self.history.get("calibration") or {}).get("modeled_s", 0.0)
-        return float(cal + sum(s["modeled_s"] for s in self.history["steps"]))
+        return float(cal + self._tally()[0])
+
+    def _tally(self) -> tuple[float, float]:
+        """(sum, max) of the steps' modeled seconds, added up from where it left off: a long run
+        asks after every step, and summing its whole history each time would be quadratic."""
+        steps = self.history["steps"]
+        seen, total, dearest, ref = getattr(self, "_tallied", (0, 0, 0.0, None))
+        if ref is not steps or seen > len(steps):  # a new or reloaded history: start again
+            seen, total, dearest = 0, 0, 0.0
+        for s in steps[seen:]:
+            total, dearest = total + s["modeled_s"], max(dearest, s["modeled_s"])
+        self._tallied = (len(steps), total, dearest, steps)
+        return total, dearest
 
     def _calibrate(self) -> None:
         """Calibrate ``a`` on one batch drawn from the estimator's generator; its cost is recorded."""

@@ -16,7 +16,7 @@ def test_numpy_yardstick_equals_the_model():
     np.testing.assert_allclose(bench.numpy_statevector(X, P), exact, atol=1e-10)
 
 
-def test_time_to_quality_is_the_first_epoch_at_target():
+def test_time_to_quality_is_the_first_record_at_target():
     epochs = [{"test_accuracy": a, "modeled_s": t} for a, t in [(0.5, 10), (0.9, 20), (0.8, 30), (0.95, 40)]]
     assert bench.time_to_quality(epochs, 0.9) == 20
     assert bench.time_to_quality(epochs, 0.96) == math.inf
@@ -30,10 +30,44 @@ def test_ttq_summary_counts_runs_that_never_reach_it():
     assert bench.ttq_summary([math.inf, math.inf])["median_min"] == math.inf
 
 
-def test_peer_jobs_are_counted_by_the_tracker():
-    r = bench.train_spsa_optimizer(0, epochs=1)
-    assert (r["jobs_per_step"], r["circuits_per_step"]) == (2, 20)  # two device calls per SPSAOptimizer step
-    assert len(r["epochs"]) == 1 and 0 <= r["epochs"][0]["test_accuracy"] <= 1
+def test_peer_jobs_are_counted_by_the_tracker_and_the_manager_alike():
+    assert bench.spsa_optimizer_jobs() == {"jobs": 2, "circuits": 20}  # a QNode objective: 2 device calls
+    r = bench.train_spsa_optimizer(0, "blobs", (2.0, 60.0, 0.0))  # the race's objective, a few steps
+    n = len(r["steps"]) - 1
+    assert n >= 5 and (r["jobs"], r["circuits"]) == (2 * n, 20 * n)
+    assert all(0 <= e["test_accuracy"] <= 1 for e in r["steps"])
+
+
+def test_race_rule_never_overshoots_and_stops_at_the_target():
+    rule = (2.0, 100.0, 0.0)  # an unreachable target: the budget ends every run
+    for name, kw in [("qnb fast (k=2)", bench.QNB_METHODS["qnb fast (k=2)"]), ("qml.SPSAOptimizer (defaults)", None)]:
+        r = bench.race_task((name, kw, "xor", 0, rule))
+        steps = np.diff([e["modeled_s"] for e in r])
+        assert r[-1]["modeled_s"] <= 100.0 < r[-1]["modeled_s"] + steps.max()  # ends less than a step under it
+        assert r[0]["modeled_s"] == 0.0 and len(r) == len(steps) + 1 and (steps > 0).all()  # one record per step
+    first = bench.race_task(("qnb fast (k=2)", bench.QNB_METHODS["qnb fast (k=2)"], "blobs", 0, (0.0, 1e9, 30.0)))
+    assert 30.0 <= first[-1]["modeled_s"] < 30.0 + 10  # reached at once: stops at the equal-time mark
+
+
+def test_time_to_quality_is_measured_after_every_exact_step():
+    r = bench.run_exact("blobs", 0, 2)
+    spe = len(r["steps"]) // 2
+    assert len(r["steps"]) == 2 * spe + 1 and r["epochs"] == r["steps"][spe::spe]
+    assert len({round(e["modeled_s"], 6) for e in r["steps"]}) == len(r["steps"])
+
+
+def test_choose_ranks_misses_then_time_then_best_accuracy():
+    inf = math.inf
+    rows = [{"candidate": "a", "score": inf, "xor median_min": inf, "xor best_acc": 0.80, "iris median_min": 1.0,
+             "iris best_acc": 0.9},
+            {"candidate": "b", "score": inf, "xor median_min": inf, "xor best_acc": 0.85, "iris median_min": 2.0,
+             "iris best_acc": 0.9},
+            {"candidate": "c", "score": inf, "xor median_min": inf, "xor best_acc": 0.99, "iris median_min": inf,
+             "iris best_acc": 0.5}]
+    assert bench.choose(rows) == "b"  # both miss one data set: the higher best accuracy wins
+    rows.append({"candidate": "d", "score": 1.5, "xor median_min": 9.0, "xor best_acc": 0.9, "iris median_min": 3.0,
+                 "iris best_acc": 0.9})
+    assert bench.choose(rows) == "d"  # no miss beats any miss
 
 
 def test_quick_benchmark_smoke(tmp_path, monkeypatch):
