@@ -560,16 +560,16 @@ if abs(k5["variance"] - k2["variance"]) < 2 * np.hypot(k5["± se"], k2["± se"])
     print(f"  With {REPEATS} draws the measured k=5 and k=2 variances cannot be told apart; the prediction separates them "
           f"by {predict_sub(2) - predict_sub(5):.0f}.")
 print(f"* Defects after {EPOCHS} epochs over {fixed['runs']} seeds: the fixed estimator reaches test accuracy "
-      f"{fixed['test_acc_mean']:.2f} ± {fixed['test_acc_std']:.2f} (mean ± sd) in {fixed['modeled_min']:.1f} modeled min.")
+      f"{fixed['test_acc_mean']:.2f} ± {fixed['test_acc_sd']:.2f} (mean ± sd) in {fixed['modeled_min']:.1f} modeled min.")
 for name, r in by.items():
     if r is fixed:
         continue
     diff = r["test_acc_mean"] - fixed["test_acc_mean"]
-    se = np.hypot(r["test_acc_std"], fixed["test_acc_std"]) / np.sqrt(r["runs"])
+    se = np.hypot(r["test_acc_sd"], fixed["test_acc_sd"]) / np.sqrt(r["runs"])
     verdict = (f"{'lower' if diff < 0 else 'higher'} by {abs(diff):.2f} ({abs(diff) / se:.1f} standard errors)"
                if abs(diff) > 2 * se else f"not distinguishable from the fixed estimator (difference {diff:+.2f}, "
                                               f"standard error {se:.2f})")
-    print(f"  - {name}: {r['test_acc_mean']:.2f} ± {r['test_acc_std']:.2f}, {verdict}; {r['modeled_min']:.1f} modeled min")
+    print(f"  - {name}: {r['test_acc_mean']:.2f} ± {r['test_acc_sd']:.2f}, {verdict}; {r['modeled_min']:.1f} modeled min")
 first = {name: np.array([h["epochs"][0]["test_accuracy"] for h in hs]) for name, hs in runs.items()}
 f0 = first[names[0]]
 print(f"  After the first epoch (before the easy blobs saturate every variant): fixed {f0.mean():.2f}; " + "; ".join(

@@ -175,8 +175,7 @@ for ax, (ds, by_k) in zip(axes[0], equal_time.items()):
         ax.plot(i + jitter, accs, "o", color="C0", alpha=0.5, ms=4)
         ax.plot([i - 0.25, i + 0.25], [np.mean(accs)] * 2, color="k", lw=2)
     ax.axvspan(KS.index(3) - 0.4, KS.index(5) + 0.4, color="C2", alpha=0.15, label="document's 'optimal' 30-50 %")
-    y_test = qnb.make_dataset(ds, seed=0)[3]
-    ax.axhline(max(np.mean(y_test == 1), np.mean(y_test == -1)), color="C3", ls=":", label="always the commoner label")
+    ax.axhline(E.majority_rate(qnb.make_dataset(ds, seed=0)[3]), color="C3", ls=":", label="always the commoner label")
     ax.set(xticks=range(len(by_k)), xticklabels=list(by_k), xlabel="subsample size k", title=ds)
     ax.set_ylim(top=1.01)
 axes[0][0].set_ylabel("test accuracy (dots: seeds, bar: mean)")

@@ -229,13 +229,10 @@ for metric, lo, hi, key, scale, fmt in [("Time per batch (s)", 3, 10, "s/batch (
                     "achievable (emulated)": within(lo, hi, (m_lo, m_hi))})
     targets.append(row)
 one_job_rows = [s["row"] for s in PERF if s["method"] in ("spsa_parallel", "spsa_subsampled")]
-def majority_rate(ds):  # what always answering the commoner test label scores
-    y_test = qnb.make_dataset(ds, n_train=N_TRAIN, seed=0)[3]
-    return max(np.mean(y_test == 1), np.mean(y_test == -1))
 for ds in DATASETS:
     best = max(one_job_rows, key=lambda r: np.mean(quality[ds][r]["acc"]))
     share = np.mean(quality[ds][best]["acc"]) / ceiling[ds]
-    chance = majority_rate(ds)
+    chance = E.majority_rate(qnb.make_dataset(ds, n_train=N_TRAIN, seed=0)[3])  # always the commoner test label
     learned = ceiling[ds] >= chance + 0.5 * (1 - chance)  # the ceiling itself is at least halfway from chance to perfect
     targets.append({"metric": f"Model quality: {ds}", "target (doc)": "Good", "Achievable (doc)": "Yes",
                     "qnb model": f"best one-job row {best.replace('v3.3.1 ', '')}: {np.mean(quality[ds][best]['acc']):.2f} = "

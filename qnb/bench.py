@@ -71,8 +71,9 @@ def numpy_statevector(X: np.ndarray, P: np.ndarray, n_layers: int = 4) -> np.nda
 
 
 def throughput(n: int = 960, per_circuit_n: int = 60, seed: int = 0) -> list[dict]:
-    """Circuits per second on the 48-parameter model: qnb's batched LocalBackend (circuit building
-    included), one QNode call per circuit, and the plain-numpy yardstick."""
+    """Circuits per second on the 48-parameter model: qnb's batched LocalBackend (building the
+    circuits from the compiled model included), one QNode call per circuit, and the plain-numpy
+    yardstick."""
     rng = np.random.default_rng(seed)
     model = QuantumModel(seed=seed)
     X, P = rng.uniform(-1, 1, (n, 4)), rng.uniform(0, 2 * np.pi, (n, model.n_params))
@@ -82,7 +83,7 @@ def throughput(n: int = 960, per_circuit_n: int = 60, seed: int = 0) -> list[dic
         backend = LocalBackend(device, latency=LatencyModel.zero())
         backend.execute([model.build_circuit(X[0], P[0])])  # warm-up
         t = time.perf_counter()
-        out = backend.execute([model.build_circuit(x, p) for x, p in zip(X, P)])
+        out = backend.execute(model.build_circuits(X, P))  # built as the estimators build a step's circuits
         batched = n / (time.perf_counter() - t)
         assert np.allclose([o[0] - o[1] for o in out[:8]], ref, atol=1e-9)
 
@@ -220,18 +221,22 @@ class RaceClock:
     """One run of the race: its test accuracy after every step, and the race's stop rule.
 
     A run stops before a step that would take it past the common budget (that step's cost: the
-    dearest step so far, the trainer's own budget rule), or once it has reached the target and
-    passed the equal-time mark (so every run has an accuracy there)."""
+    dearest step so far, or ``first_step_s`` before the first; a one-off calibration is not a
+    step), or once it has reached the target and passed the equal-time mark (so every run has an
+    accuracy there). A record past the budget is never kept."""
 
-    def __init__(self, rule: tuple):
+    def __init__(self, rule: tuple, first_step_s: float = 0.0):
         self.target, self.budget_s, self.t_eq = rule
         self.records: list[dict] = []
-        self.reached, self.dearest_s = False, 0.0
+        self.reached, self.dearest_s = False, float(first_step_s)
 
-    def record(self, test_accuracy: float, modeled_s: float) -> bool:
-        """Record the state after a step (or at the start); True when the run should stop."""
+    def record(self, test_accuracy: float, modeled_s: float, step_s: float | None = None) -> bool:
+        """Record the state after a step that cost ``step_s`` (default: the time since the last
+        record), or the start; True when the run should stop."""
+        if modeled_s > self.budget_s * (1 + 1e-9):
+            return True
         last = self.records[-1]["modeled_s"] if self.records else 0.0
-        self.dearest_s = max(self.dearest_s, modeled_s - last)
+        self.dearest_s = max(self.dearest_s, modeled_s - last if step_s is None else step_s)
         self.records.append({"test_accuracy": float(test_accuracy), "modeled_s": float(modeled_s)})
         self.reached = self.reached or test_accuracy >= self.target
         return (self.reached and modeled_s >= self.t_eq) or modeled_s + self.dearest_s > self.budget_s * (1 + 1e-9)
@@ -264,10 +269,10 @@ def run_qnb(config: TrainingConfig, kind: str, rule: tuple) -> list[dict]:
     clock.record(test_accuracy(trainer.model, trainer.dataset), 0.0)
 
     def check(t, rec):
-        if clock.record(test_accuracy(t.model, t.dataset), t.modeled_s):
+        if clock.record(test_accuracy(t.model, t.dataset), t.modeled_s, rec["modeled_s"]):
             raise _Stop
-    try:
-        trainer.fit(epochs=10**9, progress=False, callback=check)
+    try:  # the trainer's own budget rule also prices the first step before it is paid
+        trainer.fit(epochs=10**9, progress=False, callback=check, budget_s=rule[1])
     except _Stop:
         pass
     return clock.records
@@ -282,11 +287,12 @@ _PS_COST: dict = {}
 
 def parameter_shift_step_s(config: TrainingConfig, kind: str, batch: int) -> float:
     """Modeled seconds of one parameter-shift step on ``batch`` samples at the config's shots,
-    counted by running it once through qnb's estimator and batch manager (cached)."""
-    key = (config.max_parallel_circuits, config.shots_per_circuit, kind, batch)
+    counted by running it once through qnb's estimator and a batch manager that sends all its
+    circuits as ONE job (the cheapest packing, as the peers get; cached)."""
+    key = (config.shots_per_circuit, kind, batch)
     if key not in _PS_COST:
         x, y, _, _ = make_dataset(kind, seed=0)
-        manager = CircuitBatchManager(NumpyBackend(seed=0), max_batch_size=config.max_parallel_circuits)
+        manager = CircuitBatchManager(NumpyBackend(seed=0), max_batch_size=10_000)  # ONE job: its cheapest packing
         est = make_estimator("parameter_shift", manager, seed=0)
         est.estimate_batch_gradient(QuantumModel(n_features=x.shape[1], seed=0), x[:batch], y[:batch],
                                     shots=config.shots_per_circuit)
@@ -302,8 +308,9 @@ def run_exact(kind: str, seed: int, epochs: int, config: TrainingConfig = CEILIN
     with the config's optimiser (Adam), the trainer's model, data order and batches. Each step is
     charged what a parameter-shift step at 1000 shots costs on the cloud: this is the ceiling and,
     because shot noise can only slow it, a lower bound on parameter shift's time to quality.
-    Returns the test accuracy and modeled time at the start and after every step (``steps``) and
-    at every epoch's end (``epochs``)."""
+    Trains until the test accuracy plateaus (the mean of the last 3 epochs within ``PLATEAU_TOL``
+    of the 3 before, from epoch 6 on) or ``epochs``. Returns the test accuracy and modeled time at
+    the start and after every step (``steps``) and at every epoch's end (``epochs``)."""
     trainer = make_trainer(config.replace(seed=seed), kind)
     x_tr, y_tr = trainer.dataset[:2]
     rule, gains, modeled, k = trainer.step_rule, trainer.config.gains, 0.0, 0
@@ -318,8 +325,14 @@ def run_exact(kind: str, seed: int, epochs: int, config: TrainingConfig = CEILIN
             modeled += parameter_shift_step_s(trainer.config.replace(shots_per_circuit=1000), kind, len(idx))
             steps.append({"test_accuracy": test_accuracy(trainer.model, trainer.dataset), "modeled_s": modeled})
             k += 1
+        acc = [e["test_accuracy"] for e in steps[trainer.steps_per_epoch::trainer.steps_per_epoch]]
+        if len(acc) >= 6 and abs(np.mean(acc[-3:]) - np.mean(acc[-6:-3])) <= PLATEAU_TOL:
+            break
     spe = trainer.steps_per_epoch
     return {"steps": steps, "epochs": steps[spe::spe]}
+
+
+PLATEAU_TOL = 0.005  # half a test sample in 100, on a mean of 3 epochs
 
 
 def spsa_optimizer_jobs(shots: int = 1000) -> dict:
@@ -336,13 +349,14 @@ def spsa_optimizer_jobs(shots: int = 1000) -> dict:
 
 
 def train_spsa_optimizer(seed: int, dataset: str, rule: tuple, shots: int | None = 1000,
-                         matched_gains: bool = False, latency: LatencyModel | None = None) -> dict:
+                         gains: dict | None = None, latency: LatencyModel | None = None) -> dict:
     """PennyLane's ``qml.SPSAOptimizer`` on the batch loss, under the race's rule: same model, data,
     batches of 10, shot sampling and exact evaluation as qnb. Its objective runs the batch's
     circuits at one point as ONE job through a CircuitBatchManager (which counts jobs and modeled
     time); ``spsa_optimizer_jobs`` checks with qml.Tracker that a QNode objective makes the same
-    2 jobs and 20 circuits per step. With its default gains, ``maxiter`` (which sets its A and a)
-    is the number of steps the budget affords, what a user with that budget would pass."""
+    2 jobs and 20 circuits per step. ``gains``: its a, c, A, alpha, gamma (matched to a qnb
+    configuration); without, its defaults, with ``maxiter`` (which sets its A and a) the number of
+    steps the budget affords, what a user with that budget would pass."""
     from pennylane import numpy as pnp
 
     latency = latency or LatencyModel.seed_calibrated()
@@ -354,13 +368,12 @@ def train_spsa_optimizer(seed: int, dataset: str, rule: tuple, shots: int | None
     s_model, s_order, _, s_backend = _seeds(seed)
     model = QuantumModel(n_features=x_tr.shape[1], seed=s_model)
     manager = CircuitBatchManager(NumpyBackend(latency=latency, seed=s_backend), max_batch_size=10_000)
-    affordable = max(1, int(rule[1] // latency.batch_time(2 * bs, 2, shots)))
-    kw = dict(a=cfg.spsa_a, c=cfg.spsa_c, A=cfg.spsa_A) if matched_gains else {}
-    opt = qml.SPSAOptimizer(maxiter=affordable, **kw)
+    step_s = latency.batch_time(2 * bs, 2, shots)
+    opt = qml.SPSAOptimizer(maxiter=max(1, int(rule[1] // step_s)), **(gains or {}))
     np.random.seed(seed)  # the optimizer draws its directions from numpy's global generator
     order_rng = np.random.default_rng(s_order)
     w = pnp.array(model.parameters, requires_grad=True)
-    clock = RaceClock(rule)
+    clock = RaceClock(rule, first_step_s=step_s)
     stop = clock.record(test_accuracy(model, data), 0.0)
     while not stop:
         order = order_rng.permutation(len(x_tr))
@@ -421,8 +434,8 @@ def train_qiskit_spsa(seed: int, dataset: str, rule: tuple, shots: int | None = 
         state["step"] += 1
         if state["step"] % spe == 0:
             state["order"] = None
-        model.update_parameters(np.asarray(x))
-        return clock.record(test_accuracy(model, data), manager.stats.modeled_s)
+        model.update_parameters(np.asarray(x))  # the step's cost: its +- pair, one job (calibration is not a step)
+        return clock.record(test_accuracy(model, data), manager.stats.modeled_s, manager.last_call.modeled_s)
 
     spsa = SPSA(maxiter=10**9, termination_checker=after_step)
     spsa.set_max_evals_grouped(2)
@@ -439,8 +452,8 @@ QNB_ALL = {
                                                   n_directions=2),
 }
 QNB_METHODS = {k: v for k, v in QNB_ALL.items() if k.startswith(("qnb fast", "qnb two_direction"))}  # make bench
-PEERS = ("qml.SPSAOptimizer (defaults)", "qml.SPSAOptimizer (matched gains)")
-QISKIT = "qiskit SPSA (defaults)"  # optional (peers extra): in the race with --full
+QISKIT = "qiskit-algorithms SPSA (defaults: calibrated a, +- pair in one job)"  # the peers extra; skipped if absent
+PEERS = ("qml.SPSAOptimizer (defaults)", "qml.SPSAOptimizer (matched gains)", QISKIT)
 
 
 def time_to_quality(records: list[dict], target: float) -> float:
@@ -452,7 +465,8 @@ def ttq_summary(times: list[float]) -> dict:
     """Median and interquartile range of time to quality; a run that never reaches it counts as
     infinitely slow, so a median exists while more than half the runs reach the target."""
     t = np.array(times, dtype=float)
-    q25, q50, q75 = (np.quantile(t, q, method="inverted_cdf") for q in (0.25, 0.5, 0.75))
+    q25, q75 = (np.quantile(t, q, method="inverted_cdf") for q in (0.25, 0.75))
+    q50 = float(np.median(t))  # inf unless more than half of the runs arrive (with 10: the 6th does)
     return {"reached": f"{int(np.isfinite(t).sum())}/{len(t)}", "median_min": q50 / 60,
             "iqr_min": (q75 - q25) / 60 if np.isfinite(q75) else math.inf}
 
@@ -475,10 +489,10 @@ def race_task(task: tuple) -> list[dict]:
     """One run of the race: (method name, qnb config keywords or None, data set, seed, rule =
     (target, budget_s, t_eq)). Module-level so that joblib and Dask workers can import it."""
     name, kw, kind, seed, rule = task
-    if kw is not None:
+    if name.startswith("qnb"):
         return run_qnb(TrainingConfig(**{**kw, "seed": seed}), kind, rule)
-    if name.startswith("qml.SPSAOptimizer"):
-        return train_spsa_optimizer(seed, kind, rule, matched_gains="matched" in name)["steps"]
+    if name.startswith("qml.SPSAOptimizer"):  # kw: the gains it is matched to, or None for its defaults
+        return train_spsa_optimizer(seed, kind, rule, gains=kw)["steps"]
     r = train_qiskit_spsa(seed, kind, rule)
     return None if r is None else r["steps"]
 
@@ -488,7 +502,7 @@ def exact_task(task: tuple) -> dict:
     return run_exact(kind, seed, epochs)
 
 
-CEILING_EPOCHS = {"blobs": 10, "xor": 15, "iris": 20, "breast_cancer": 5}  # 140-200 exact steps each
+CEILING_EPOCHS = {"blobs": 30, "xor": 40, "iris": 40, "breast_cancer": 15}  # at most; each seed stops at its plateau
 
 
 def ceilings(kinds, seeds, client=None, workers=None, log=None, epochs=None) -> dict:
@@ -502,9 +516,11 @@ def ceilings(kinds, seeds, client=None, workers=None, log=None, epochs=None) -> 
         rs = [r for (k, _, _), r in zip(tasks, runs) if k == kind]
         plateau = [np.mean([e["test_accuracy"] for e in r["epochs"][-3:]]) for r in rs]
         before = [np.mean([e["test_accuracy"] for e in r["epochs"][-6:-3]]) for r in rs]
+        n_ep = [len(r["epochs"]) for r in rs]
         c = float(np.mean(plateau))
         out[kind] = {"ceiling": c, "ceiling_sd": float(np.std(plateau, ddof=1)) if len(rs) > 1 else 0.0,
-                     "plateau_change": float(np.mean(plateau) - np.mean(before)), "epochs": epochs[kind],
+                     "plateau_change": float(np.mean(plateau) - np.mean(before)), "max_epochs": epochs[kind],
+                     "epochs": f"{min(n_ep)}-{max(n_ep)}", "at_plateau": f"{sum(n < epochs[kind] for n in n_ep)}/{len(rs)}",
                      "target": 0.95 * c, "runs": [r["steps"] for r in rs]}
     return out
 
@@ -514,32 +530,46 @@ PS_NAME = "parameter shift + Adam (exact values, 1000-shot cost)"
 
 def race_rule(c: dict, budget_fraction: float = 1.0, max_budget_s: float = math.inf) -> tuple:
     """(target, budget_s, t_eq) for a data set from its ceiling runs: the budget is
-    ``budget_fraction`` x parameter shift's median time to quality (its longest run if most of its
-    runs never reach the target); the equal-time mark is 1/10 of that median (the 1/10 target)."""
-    med = ttq_summary([time_to_quality(r, c["target"]) for r in c["runs"]])["median_min"] * 60
-    full = med if np.isfinite(med) else max(r[-1]["modeled_s"] for r in c["runs"])
-    budget = min(max_budget_s, budget_fraction * full)
-    return c["target"], float(budget), float(min(budget, full / 10))
+    ``budget_fraction`` x the time of parameter shift's slowest run that reaches the target (so at
+    1 no method is stopped before parameter shift's arriving runs have all arrived); the
+    equal-time mark is 1/10 of parameter shift's median time to quality (the 1/10 target)."""
+    t = [time_to_quality(r, c["target"]) for r in c["runs"]]
+    arrived = [x for x in t if np.isfinite(x)]
+    slowest = max(arrived) if arrived else max(r[-1]["modeled_s"] for r in c["runs"])
+    med = ttq_summary(t)["median_min"] * 60
+    budget = min(max_budget_s, budget_fraction * slowest)
+    return c["target"], float(budget), float(min(budget, (med if np.isfinite(med) else slowest) / 10))
+
+
+def under_rule(records: list[dict], rule: tuple) -> list[dict]:
+    """A finished run's records up to where the race's rule would have stopped it."""
+    clock = RaceClock(rule)
+    for e in records:
+        if clock.record(e["test_accuracy"], e["modeled_s"]):
+            break
+    return clock.records
 
 
 def race(kinds, seeds, ceil: dict, entrants: dict, client=None, workers=None, log=None, peers=PEERS,
-         max_budget_s: float = math.inf, budget_fraction: float = 1.0) -> dict:
+         max_budget_s: float = math.inf, budget_fraction: float = 1.0, matched: dict | None = None) -> dict:
     """Every entrant (name: qnb config keywords) and peer on every data set and seed until it has
-    reached the target (and passed the equal-time mark) or the common budget: ``budget_fraction``
-    x parameter shift's median time to quality (1 by default: every method gets at least what
-    parameter shift needs). Accuracy is measured after every step."""
+    reached the target (and passed the equal-time mark) or the common budget (``race_rule``).
+    Accuracy is measured after every step. ``matched``: the gains (a, c, A, alpha, gamma) that
+    ``qml.SPSAOptimizer (matched gains)`` gets: those of the configuration it is compared with."""
     names = list(entrants) + list(peers)
+    kws = {**entrants, "qml.SPSAOptimizer (matched gains)": matched or {}}
     tasks, rules = [], {}
     for kind in kinds:
         rules[kind] = race_rule(ceil[kind], budget_fraction, max_budget_s)
-        tasks += [(n, entrants.get(n), kind, int(s), rules[kind]) for n in names for s in seeds]
+        tasks += [(n, kws.get(n), kind, int(s), rules[kind]) for n in names for s in seeds]
     runs = run_tasks(race_task, tasks, client=client, workers=workers, progress=True, desc="race", log=log)
     out = {}
     for kind in kinds:
         c, (target, budget, t_eq) = ceil[kind], rules[kind]
         rows, histories = [], {}
-        groups = [(PS_NAME, c["runs"])] + [(n, [r for (m, _, k, _, _), r in zip(tasks, runs) if m == n and k == kind])
-                                           for n in names]
+        ps_runs = [under_rule(r, rules[kind]) for r in c["runs"]]  # the ceiling's runs, held to the same rule
+        groups = [(PS_NAME, ps_runs)] + [(n, [r for (m, _, k, _, _), r in zip(tasks, runs) if m == n and k == kind])
+                                         for n in names]
         for name, rs in groups:
             if any(r is None for r in rs):
                 print(f"{name}: not installed, skipped (pip install -e '.[peers]')")
@@ -548,8 +578,6 @@ def race(kinds, seeds, ceil: dict, entrants: dict, client=None, workers=None, lo
             rows.append({"method": name, "runs": len(rs), **ttq_summary([time_to_quality(r, target) for r in rs]),
                          "acc_at_equal_time": float(np.mean([a for a in at if a is not None])) if any(
                              a is not None for a in at) else None,
-                         "best_acc_in_budget": float(np.mean([max(e["test_accuracy"] for e in r if e["modeled_s"] <= budget)
-                                                              for r in rs])),
                          "steps_median": float(np.median([len(r) - 1 for r in rs]))})
             histories[name] = [thin(r, target) for r in rs]
         out[kind] = {"dataset": kind, "ceiling": c["ceiling"], "ceiling_sd": c["ceiling_sd"],
@@ -560,32 +588,35 @@ def race(kinds, seeds, ceil: dict, entrants: dict, client=None, workers=None, lo
 
 
 def ratio_targets(race_out: dict, ours_name: str) -> list[dict]:
-    """The issue's targets per data set, as ratios of median times to quality: qnb's preset
-    (held-out seeds) <= 1/10 of parameter shift's and <= 1/2 of qml.SPSAOptimizer's (matched gains)."""
+    """The issue's targets per data set, as ratios of median times to quality: qnb's choice
+    (held-out seeds) <= 1/10 of parameter shift's and <= 1/2 of qml.SPSAOptimizer's (matched gains).
+    When their median run never arrives, their time is only known to exceed the budget: the ratio
+    is then an upper bound (ours / budget), and met if that bound is within the limit."""
     rows = []
     for kind, r in race_out.items():
         med = {x["method"]: x["median_min"] for x in r["rows"]}
-        ours = med[ours_name]
-        for peer, limit in ((PS_NAME, 0.1),
-                            ("qml.SPSAOptimizer (matched gains)", 0.5)):
+        ours, budget = med[ours_name], r["budget_min"]
+        for peer, limit in ((PS_NAME, 0.1), ("qml.SPSAOptimizer (matched gains)", 0.5)):
             theirs = med[peer]
-            ratio = ours / theirs  # inf / inf is nan: neither reached it, not met
-            rows.append({"dataset": kind, "target": f"{ours_name} <= {limit:g} x {peer}",
-                         "ours_min": ours, "theirs_min": theirs, "ratio": ratio,
-                         "met": bool(np.isfinite(ours) and ratio <= limit)})
+            bound = not np.isfinite(theirs)
+            ratio = ours / (budget if bound else theirs)  # inf if ours never arrives
+            rows.append({"dataset": kind, "target": f"{ours_name} <= {limit:g} x {peer}", "ours_min": ours,
+                         "theirs_min": f"> {budget:.3g} (beyond the budget)" if bound else theirs,
+                         "ratio": f"< {ratio:.3g}" if bound and np.isfinite(ratio) else ratio,
+                         "met": bool(np.isfinite(ratio) and ratio <= limit)})
     return rows
 
 
 # -- go beyond: what makes batch SPSA reach the ceiling fastest ---------------------------------
 _K2 = dict(gradient_method="spsa_subsampled", gradient_subsample_size=2)
 GO_BEYOND = {  # each an estimator or trainer option; adopted only if it wins on the selection seeds
+    "fast (k=2)": dict(_K2),
     "two_direction (sgd)": dict(_K2, n_directions=2),
     "two_direction, a=0.6": dict(_K2, n_directions=2, spsa_a=0.6),
-    "two_direction, a=1.0": dict(_K2, n_directions=2, spsa_a=1.0),
     "two_direction, a from the first job": dict(_K2, n_directions=2, calibrate=True),
     "two_direction + Adam": dict(_K2, n_directions=2, optimizer="adam"),
     "two_direction + momentum (a=1.0)": dict(_K2, n_directions=2, optimizer="momentum", spsa_a=1.0),
-    "k=2, a=1.0": dict(_K2, spsa_a=1.0),
+    "parallel (k=10), a from the first job": dict(gradient_method="spsa_parallel", calibrate=True),
 }
 SELECTION_SEEDS = range(100, 105)  # the preset is chosen on these; the race runs on 0-9
 
@@ -593,35 +624,33 @@ SELECTION_SEEDS = range(100, 105)  # the preset is chosen on these; the race run
 def go_beyond(kinds, ceil: dict, seeds=SELECTION_SEEDS, client=None, workers=None, log=None,
               max_budget_s: float = math.inf, budget_fraction: float = 1.0) -> list[dict]:
     """Candidate options on the hard data sets, on selection seeds only, under the race's rule;
-    per data set the runs at the target, the median time to quality and the mean best accuracy
-    within the budget (what ranks candidates that all miss)."""
+    per data set the runs at the target and the median time to quality, and the score ``choose``
+    ranks them by."""
     tasks, rules = [], {}
     for kind in kinds:
         rules[kind] = race_rule(ceil[kind], budget_fraction, max_budget_s)
-        tasks += [(n, kw, kind, int(s), rules[kind]) for n, kw in GO_BEYOND.items() for s in seeds]
+        tasks += [(f"qnb {n}", kw, kind, int(s), rules[kind]) for n, kw in GO_BEYOND.items() for s in seeds]
     runs = run_tasks(race_task, tasks, client=client, workers=workers, progress=True, desc="go beyond", log=log)
     rows = []
     for n in GO_BEYOND:
         row = {"candidate": n, "score": 0.0}
         for kind in kinds:
-            rs = [r for (m, _, k, _, _), r in zip(tasks, runs) if m == n and k == kind]
-            s = ttq_summary([time_to_quality(r, rules[kind][0]) for r in rs])
+            rs = [r for (m, _, k, _, _), r in zip(tasks, runs) if m == f"qnb {n}" and k == kind]
+            t = [time_to_quality(r, rules[kind][0]) for r in rs]
+            s = ttq_summary(t)
             row[f"{kind} reached"] = s["reached"]
             row[f"{kind} median_min"] = s["median_min"]
-            row[f"{kind} best_acc"] = float(np.mean([max(e["test_accuracy"] for e in r) for r in rs]))
-            row["score"] += s["median_min"] / (rules[kind][1] / 60)  # share of the budget; inf if missed
+            # mean time to quality as a share of the budget, a run that never arrives counted as
+            # the whole budget (censored there): every run counts, the ones that miss too
+            row["score"] += float(np.mean(np.minimum(np.array(t) / rules[kind][1], 1.0)))
         rows.append(row)
     return rows
 
 
 def choose(rows: list[dict]) -> str:
-    """The candidate with the fewest data sets missed, then the smallest summed share of the
-    budget, then the highest mean best accuracy (which decides when every candidate misses one)."""
-    def key(r):
-        misses = sum(not np.isfinite(v) for k, v in r.items() if k.endswith("median_min"))
-        best = np.mean([v for k, v in r.items() if k.endswith("best_acc")])
-        return misses, r["score"], -best, r["candidate"]  # a score is inf when a data set is missed
-    return min(rows, key=key)["candidate"]
+    """The candidate with the smallest score: per hard data set, its mean time to quality as a
+    share of the budget (runs that never arrive count as the whole budget), summed."""
+    return min(rows, key=lambda r: (r["score"], r["candidate"]))["candidate"]
 
 
 def md_report(out: dict) -> str:
@@ -630,16 +659,21 @@ def md_report(out: dict) -> str:
     md = ["# qnb benchmark (one run on this machine)", "",
           "Time to quality: modeled cloud minutes (seed-calibrated latency model) until the test accuracy first "
           "reaches 95 % of the data set's exact-gradient ceiling, measured after every optimisation step; median and "
-          "IQR over seeds, runs that never reach it count as infinitely slow. Every method gets the same budget, "
-          f"{out['budget_fraction']:g} x parameter shift's median time to quality on that data set, and stops before "
-          "a step that would pass it (its cost: the dearest step so far) or once it has reached the target and "
-          "passed the equal-time mark (1/10 of parameter shift's median, where `acc_at_equal_time` is read). "
-          "`best_acc_in_budget`: the mean over seeds of the best test accuracy a run reached.", "",
+          "IQR over seeds; runs that never reach it count as infinitely slow, so a median exists only when more "
+          "than half the runs arrive. Every method gets the same budget on a data set, "
+          f"{out['budget_fraction']:g} x the time of parameter shift's slowest run that arrives, and stops before "
+          "a step that would pass it (its cost: the dearest step so far; a one-off calibration is not a step) or once "
+          "it has reached the target and passed the equal-time mark (1/10 of parameter shift's median, where "
+          "`acc_at_equal_time` is read). Parameter shift's entry is the ceiling's runs, each step charged as ONE job "
+          "of its circuits at 1000 shots, held to the same rule. `qml.SPSAOptimizer (matched gains)` gets the "
+          "chosen configuration's a, c, A, alpha, gamma. A ratio against a method whose median run never arrives "
+          "is a bound (ours / budget).", "",
           "## Targets (ratios of median times to quality, qnb's preset on held-out seeds)",
           t(out["ratio_targets"], floatfmt=".3g"), "",
-          "## Other targets", t(out["targets"]), "", "## Ceilings (exact gradients, Adam, until the plateau)",
-          t([{"dataset": k, "epochs": c["epochs"], "ceiling": c["ceiling"], "sd": c["ceiling_sd"],
-              "plateau change (last 3 vs 3 before)": c["plateau_change"], "target": c["target"]}
+          "## Other targets", t(out["targets"]), "",
+          f"## Ceilings (exact gradients, Adam, until the plateau: last 3 epochs within {PLATEAU_TOL} of the 3 before)",
+          t([{"dataset": k, "epochs": c["epochs"], "seeds at plateau": c["at_plateau"], "ceiling": c["ceiling"],
+              "sd": c["ceiling_sd"], "plateau change (last 3 vs 3 before)": c["plateau_change"], "target": c["target"]}
              for k, c in out["ceilings"].items()], floatfmt=".3f")]
     for kind, r in out["races"].items():
         md += ["", f"## Race, {kind}: target {r['target']:.3f}, budget {r['budget_min']:.0f} min, equal-time mark "
@@ -658,8 +692,7 @@ def main(argv=None, client=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="a smoke run in seconds")
     ap.add_argument("--workers", type=int, default=None, help="joblib processes (default: every core)")
-    ap.add_argument("--full", action="store_true", help="every qnb preset and Qiskit's SPSA (peers extra) in "
-                    "the race too")
+    ap.add_argument("--full", action="store_true", help="every qnb preset in the race too")
     ap.add_argument("--budget-fraction", type=float, default=1.0, help="the common budget as a share of parameter "
                     "shift's median time to quality (default 1: every method gets at least what it needs)")
     ap.add_argument("--scheduler", default=None, help="a Dask scheduler address: run the study on that cluster")
@@ -687,8 +720,10 @@ def main(argv=None, client=None) -> int:
     full = args.full and not quick
     # the chosen configuration races once, under its own name, even when it is also a listed preset
     entrants = {n: kw for n, kw in (QNB_ALL if full else QNB_METHODS).items() if kw != GO_BEYOND[winner]}
+    g = TrainingConfig(**GO_BEYOND[winner]).gains
     out["races"] = race(kinds, seeds, ceil, {ours: GO_BEYOND[winner], **entrants},
-                        peers=PEERS + ((QISKIT,) if full else ()), **par, **cap)
+                        matched=dict(a=g.a, c=g.c, A=g.A, alpha=g.alpha, gamma=g.gamma),
+                        peers=PEERS, **par, **cap)
     out["ceilings"] = {k: {kk: v for kk, v in c.items() if kk != "runs"} for k, c in ceil.items()}
     out["ratio_targets"] = ratio_targets(out["races"], ours)
     out["throughput"] = throughput(n=48 if quick else 960, per_circuit_n=5 if quick else 60)

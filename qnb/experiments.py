@@ -243,12 +243,18 @@ def train_all(runs: dict, budget_s: float | None = None, workers: int | None = N
 
 
 def summarize(histories: list[dict]) -> dict:
-    """Mean and spread of the final test accuracy and loss, and of the modeled cloud time."""
-    acc = np.array([h["epochs"][-1]["test_accuracy"] for h in histories])
+    """``accuracy_summary`` of the runs' final test accuracies, with their mean final test loss and
+    mean modeled cloud minutes."""
     loss = np.array([h["epochs"][-1]["test_loss"] for h in histories])
     t = np.array([sum(s["modeled_s"] for s in h["steps"]) for h in histories])
-    return {"runs": len(histories), "test_acc_mean": acc.mean(), "test_acc_std": acc.std(ddof=1) if len(acc) > 1 else 0.0,
+    return {**accuracy_summary([h["epochs"][-1]["test_accuracy"] for h in histories]),
             "test_loss_mean": loss.mean(), "modeled_min": t.mean() / 60}
+
+
+def majority_rate(y) -> float:
+    """The accuracy of always answering the commoner label of ``y``: the chance line."""
+    y = np.asarray(y)
+    return float(max(np.mean(y == 1), np.mean(y == -1)))
 
 
 def estimator_statistics(specs, shots=None, repeats: int = 200, seed: int = 0, c: float = 0.05) -> list[dict]:
