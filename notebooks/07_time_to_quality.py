@@ -37,7 +37,8 @@
 #    such) and its accuracy at an equal modeled time;
 # 3. the issue's targets as ratios — qnb's preset at most 1/10 of parameter shift's time and at
 #    most 1/2 of `qml.SPSAOptimizer`'s with the same gains — met or missed;
-# 4. what was tried to make batch SPSA faster on the hard sets, on seeds kept apart from the race;
+# 4. what was tried to make batch SPSA faster on the hard sets, chosen on another draw (xor) or
+#    train/test split (iris, breast cancer) of the data and other seeds than the race's;
 # 5. how the study divided across workers.
 #
 # Every number below is read from `figures/bench.json`; rerun `make bench` to regenerate it.
@@ -131,6 +132,11 @@ print(E.table(bench["ratio_targets"], floatfmt=".3g"))
 
 # %% [markdown]
 # ## 4. Going beyond, and how the study ran
+#
+# Each candidate is an estimator or trainer option. They race on the selection split (`@1`) with
+# its own ceilings, targets and budgets, on seeds 100-104. The score is, per hard data set, the
+# mean time to quality as a share of the budget (a run that never arrives counts as the whole
+# budget), summed; the lowest score is chosen and raced above on the held-out split and seeds.
 
 # %%
 print(E.table(bench["go_beyond"]))

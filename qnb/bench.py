@@ -624,6 +624,9 @@ GO_BEYOND = {  # each an estimator or trainer option; adopted only if it wins on
     "two_direction, a from the first job": dict(_K2, n_directions=2, calibrate=True),
     "two_direction + Adam": dict(_K2, n_directions=2, optimizer="adam"),
     "two_direction + momentum (a=1.0)": dict(_K2, n_directions=2, optimizer="momentum", spsa_a=1.0),
+    "k=5 + momentum (a=1.0)": dict(gradient_method="spsa_subsampled", gradient_subsample_size=5, optimizer="momentum",
+                                   spsa_a=1.0),
+    "parallel (k=10), a=1.0": dict(gradient_method="spsa_parallel", spsa_a=1.0),
     "parallel (k=10), a from the first job": dict(gradient_method="spsa_parallel", calibrate=True),
 }
 SELECTION_SEEDS = range(100, 105)  # the preset is chosen on these (and data split 1); the race runs on 0-9, split 0

@@ -93,6 +93,69 @@ def test_choose_ranks_by_censored_share_of_the_budget():
     assert bench.choose(rows) == "b"
 
 
+def test_quick_benchmark_smoke(tmp_path, monkeypatch):
+    monkeypatch.setenv("QNB_FIGURES", str(tmp_path))
+    assert bench.main(["--quick"]) == 0
+    text = (tmp_path / "bench_quick.md").read_text()
+    assert "## Targets" in text and "qml.SPSAOptimizer" in text
+    import json
+    out = json.loads((tmp_path / "bench_quick.json").read_text())
+    assert out["chosen"].startswith("qnb ") and out["chosen_config"] in bench.GO_BEYOND.values()
+    for kind, r in out["races"].items():
+        assert r["rows"][0]["method"] == bench.PS_NAME and set(r["histories"]) == {x["method"] for x in r["rows"]}
+        assert all(x["runs"] == 2 for x in r["rows"]) and r["budget_min"] * 60 <= 120.0 + 1e-6
+        for runs in r["histories"].values():  # no record past the budget
+            assert all(e["modeled_s"] <= r["budget_min"] * 60 + 1e-6 for h in runs for e in h)
+    assert len(out["ratio_targets"]) == 2 * len(out["races"])
+
+
+# -- the numpy simulator and exact gradients ---------------------------------------------------
+def test_numpy_backend_equals_default_qubit():
+    import pennylane as qml
+    from qnb.fastsim import NumpyBackend
+    rng = np.random.default_rng(1)
+    m = qnb.QuantumModel(seed=1)
+    tapes = m.build_circuits(rng.uniform(-1.5, 1.5, (30, 4)), rng.uniform(0, 6, (30, 48)))
+    np.testing.assert_allclose(NumpyBackend()._probabilities(tapes), qnb.LocalBackend()._probabilities(tapes), atol=1e-10)
+
+    def circ(x, w):  # other gates, two read-out wires in a non-sorted order
+        qml.AngleEmbedding(x, wires=range(3), rotation="Y")
+        qml.BasicEntanglerLayers(w, wires=range(3), rotation=qml.RZ)
+        qml.CZ([2, 0]); qml.Hadamard(1); qml.CNOT([2, 1])
+    cm = qnb.CircuitModel(circ, 3, (2, 3), readout_wires=(2, 0), seed=0)
+    tapes = cm.build_circuits(rng.uniform(-1, 1, (7, 3)), rng.uniform(0, 6, (7, 6)))
+    np.testing.assert_allclose(NumpyBackend()._probabilities(tapes), qnb.LocalBackend()._probabilities(tapes), atol=1e-10)
+
+
+def test_exact_gradient_is_parameter_shift_at_infinite_shots():
+    from qnb.fastsim import exact_gradient
+    x, y, _, _ = qnb.make_dataset("xor", n_train=10, n_test=1)
+    m = qnb.QuantumModel(seed=3)
+    ps = qnb.make_estimator("parameter_shift", qnb.CircuitBatchManager(qnb.LocalBackend())).estimate_batch_gradient(
+        m, x, y, shots=None)
+    g, loss = exact_gradient(m, x, y)
+    np.testing.assert_allclose(g, ps.gradients, atol=1e-8)
+    assert loss == pytest.approx(ps.function_value, abs=1e-12)
+
+
+def test_trainer_on_the_numpy_backend_gives_the_same_history():
+    cfg = qnb.TrainingConfig(epochs=2, gradient_subsample_size=2, n_directions=2, dataset="xor")
+    ref = qnb.QuantumTrainer(cfg).fit(progress=False)
+    fast = bench.make_trainer(cfg, "xor").fit(progress=False)
+    assert [s["loss"] for s in fast["steps"]] == pytest.approx([s["loss"] for s in ref["steps"]], abs=1e-12)
+    assert [e["test_accuracy"] for e in fast["epochs"]] == [e["test_accuracy"] for e in ref["epochs"]]
+
+
+def test_exact_outputs_without_circuit_objects_equal_default_qubit():
+    rng = np.random.default_rng(2)
+    m = qnb.QuantumModel(seed=2)
+    X = rng.uniform(-2, 2, (25, 4))
+    from qnb.fastsim import NumpyBackend
+    fast, ref = NumpyBackend(), qnb.LocalBackend()
+    np.testing.assert_allclose(m.outputs(X, fast), m.outputs(X, ref), atol=1e-10)
+    assert fast.clock_s > 0 and fast._n_jobs == 1  # still one job on the backend's clock
+
+
 # -- optimisers on the SPSA gradient -----------------------------------------------------------
 @pytest.mark.parametrize("opt", ["adam", "momentum"])
 def test_optimizer_option_steps_and_resumes_exactly(tmp_path, opt):
