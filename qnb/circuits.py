@@ -317,13 +317,14 @@ class CircuitModel:
         """Model outputs for every row of X in one backend call (exact when shots is None)."""
         check_data(X, n_features=self.n_features)
         X, params = np.asarray(X, dtype=float), self._params(params)
-        run_compiled = getattr(backend, "run_compiled", None)
+        probs, run_compiled = None, getattr(backend, "run_compiled", None)
         if run_compiled is not None and self.compiled is not None and shots is None:
             # a simulator that runs the compiled gate sequence from angles: no circuit objects built
             P = np.broadcast_to(params, (len(X), self.n_params))
-            return self.outputs_from(run_compiled(self.compiled, self.compiled.angles(X, P), self.n_wires,
-                                                  self.readout_wires))
-        return self.outputs_from(backend.execute(self.build_circuits(X, params), shots))
+            probs = run_compiled(self.compiled, self.compiled.angles(X, P), self.n_wires, self.readout_wires)
+        if probs is None:
+            probs = backend.execute(self.build_circuits(X, params), shots)
+        return self.outputs_from(probs)
 
     def predict(self, X, backend, params=None, shots=None) -> np.ndarray:
         """Labels in {-1, +1}: the sign of the output (0 counts as +1)."""

@@ -1,16 +1,16 @@
 """A plain-numpy state-vector backend and exact gradients, for studies with many runs.
 
 ``NumpyBackend`` gives default.qubit's answers (checked to 1e-10 in tests) for circuits of the
-gates qnb's compiled models use (RX, RY, RZ, Rot, CNOT, CZ, Hadamard, Pauli), ~10x faster: one
-batched einsum per gate over all circuits of a job. Anything else runs on default.qubit.
+gates qnb's compiled models use (RX, RY, RZ, Rot, CNOT, CZ, Hadamard, Pauli): one broadcast
+matmul per gate over all circuits of a job, about twice default.qubit's broadcast speed on the
+48-parameter model (29,000 against 16,000 circuits/s, circuits given), and with no circuit objects
+at all for exact evaluation (``run_compiled``). Anything else runs on default.qubit.
 ``exact_gradient`` is the parameter-shift gradient of the batch loss with exact expectation values
 (what ``parameter_shift`` with ``shots=None`` returns), computed from gate angles directly.
 """
 from __future__ import annotations
 
 import numpy as np
-import pennylane as qml
-from pennylane.tape import QuantumScript
 
 from .backends import LocalBackend, same_structure, stacked_angles
 from .latency import LatencyModel
@@ -102,12 +102,12 @@ class NumpyBackend(LocalBackend):
     def __repr__(self):
         return f"NumpyBackend(latency={self.latency})"
 
-    def run_compiled(self, compiled, angles: np.ndarray, n_wires: int, readout_wires) -> np.ndarray:
+    def run_compiled(self, compiled, angles: np.ndarray, n_wires: int, readout_wires) -> np.ndarray | None:
         """Exact read-out probabilities of a compiled model's circuits from their gate angles, as
-        ONE job on this backend's clock (what ``model.outputs`` uses: no circuit objects built)."""
+        ONE job on this backend's clock (what ``model.outputs`` uses: no circuit objects built);
+        None for gates this simulator does not have (the caller then builds the circuits)."""
         if any(op.name not in GATES for op in compiled.template):
-            circuits = [QuantumScript(compiled.operations(a), [qml.probs(wires=list(readout_wires))]) for a in angles]
-            return np.asarray(self.execute(circuits, None))
+            return None
         self._job(f"{self.name}-{self._n_jobs + 1}", range(len(angles)), None, None)
         return simulate(compiled.template, angles, n_wires, readout_wires)
 
