@@ -77,7 +77,10 @@ class Backend:
         return FINAL_OK
 
     def results(self, job: Job) -> list[np.ndarray]:
-        return list(sample_probabilities(job.payload, job.shots, self.rng))
+        if isinstance(job.payload, np.ndarray):
+            return list(sample_probabilities(job.payload, job.shots, self.rng))
+        # a job of circuits with different read-outs: the same draws, row by row
+        return [sample_probabilities(np.asarray(p)[None], job.shots, self.rng)[0] for p in job.payload]
 
     def execute(self, circuits, shots=None, timeout_s: float = 600.0) -> list[np.ndarray]:
         """Run circuits as ONE job and return their results, under the batch manager's policy."""
@@ -102,6 +105,28 @@ def same_structure(tapes) -> bool:
     return not any(len(t.operations) != len(ref) or t.measurements != first.measurements or any(
         op is not r and (op.name != n or op.wires != w) for op, r, (n, w) in zip(t.operations, ref, sig))
         for t in tapes[1:])
+
+
+def structure_groups(tapes) -> list[list[int]]:
+    """Indices of the tapes grouped by structure (gate names and wires, measurements), in order of
+    first appearance: a job that mixes kinds of circuits (e.g. QN-SPSA's overlap circuits beside
+    the gradient's) still runs as one broadcast simulation per kind."""
+    groups: dict = {}
+    for i, t in enumerate(tapes):
+        key = (tuple((op.name, tuple(op.wires)) for op in t.operations),
+               tuple((type(m).__name__, tuple(m.wires)) for m in t.measurements))
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def run_grouped(run, tapes):
+    """``run`` (same-structure tapes -> rows) on each structure group; the rows in the tapes' order,
+    as an array when every row has one length, else as a list (different read-outs)."""
+    out = [None] * len(tapes)
+    for g in structure_groups(tapes):
+        for i, row in zip(g, run([tapes[i] for i in g])):
+            out[i] = np.asarray(row)
+    return np.array(out) if len({r.shape for r in out}) == 1 else out
 
 
 def stacked_angles(tapes) -> np.ndarray:
@@ -164,4 +189,7 @@ class LocalBackend(Backend):
         if merged is not None:
             out = np.asarray(qml.execute([merged], width([merged]))[0])
             return out.reshape(len(circuits), -1)
-        return np.array([np.asarray(r) for r in qml.execute(list(circuits), width(circuits))])
+        if self.device_name == "default.qubit" and len(structure_groups(circuits)) > 1:
+            return run_grouped(self._probabilities, circuits)
+        out = [np.asarray(r) for r in qml.execute(list(circuits), width(circuits))]
+        return np.array(out) if len({r.shape for r in out}) == 1 else out

@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 import pennylane as qml
+from pennylane.tape import QuantumScript
 
 from .batching import BatchStats, CircuitBatchManager
 from .data import check_data
@@ -24,6 +25,7 @@ from .jobs import check_shots
 from .losses import check_loss, square_loss
 
 METHODS = ("spsa_per_sample", "spsa_sequential", "spsa_parallel", "spsa_subsampled", "parameter_shift")
+BLOCKING_SIGMAS = 2.0  # blocking undoes a step whose loss rose by more than this many shot-noise standard errors
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class GradientEstimator:
         self.gains = gains or Gains()
         self.rng = np.random.default_rng(seed)
         self.iteration = 0
+        self.shots = None
 
     def __repr__(self):
         return f"{type(self).__name__}(method={self.method!r}, iteration={self.iteration})"
@@ -108,6 +111,7 @@ class GradientEstimator:
         batch_x, batch_y = np.asarray(batch_x, dtype=float), np.asarray(batch_y)
         start = time.perf_counter()
         c_k, a_k = self.gains.at(self.iteration)
+        self.shots = shots  # the shots of the estimate in progress (blocking's noise level)
         plan = self.plan(model, model.parameters.copy(), batch_x, batch_y, loss_function, c_k)
         results, spent = self.run(plan, shots)
         grad, value, meta = plan.postprocess(results)
@@ -156,10 +160,26 @@ class SPSAEstimator(GradientEstimator):
     ``n_directions=m`` averages m independent directions from the same single job (2mk circuits).
     ``clip_subsample=True`` uses the whole batch when it is shorter than k (the trainer's last
     short batch of an epoch); otherwise such a batch is an error.
+
+    ``blocking=True`` checks the previous step in this step's single job: 2k more circuits run the
+    same samples at theta and at the point of the previous estimate (``last_point``). When the loss
+    at theta exceeds the loss there by more than ``BLOCKING_SIGMAS`` shot-noise standard errors, the
+    metadata says ``blocked`` and ``return_to``: the caller undoes the step (the trainer does) and
+    the next estimate makes no check. (The mean of the +- circuits is no substitute for the loss at
+    theta: its curvature term varies with the direction by more than the shot noise.) Qiskit's
+    blocking spends an extra job per step on the same question.
+
+    ``metric_regularization=beta`` makes it QN-SPSA (Gacon et al. 2021, as PennyLane's
+    ``QNSPSAOptimizer`` computes it) with the metric estimated from circuits in the SAME job: for
+    one sample of the subsample, 4 overlap circuits |<psi(x, theta)|psi(x, theta + c d)>|^2 at
+    d = d1 + d2, d1, -d1 + d2, -d1 give a rank-2 estimate of the Fubini-Study metric; its running
+    average over steps, made positive and regularised, ``(|F| + beta I) / (1 + beta)``, turns the
+    SPSA gradient g into ``F^-1 g`` (returned as the gradient). In directions the metric has not
+    seen, that is g (1 + beta) / beta: pair beta with a step ``a`` about beta times a plain one.
     """
 
     def __init__(self, batch_manager, *, one_job=True, subsample_size=None, n_directions=1,
-                 clip_subsample=False, **kw):
+                 clip_subsample=False, blocking=False, metric_regularization=None, **kw):
         super().__init__(batch_manager, **kw)
         if subsample_size is not None and (isinstance(subsample_size, bool) or
                                            not isinstance(subsample_size, (int, np.integer)) or subsample_size < 1):
@@ -167,7 +187,17 @@ class SPSAEstimator(GradientEstimator):
         if isinstance(n_directions, bool) or not isinstance(n_directions, (int, np.integer)) or n_directions < 1:
             raise ValueError(f"n_directions: must be an integer >= 1, got {n_directions!r}")
         self.one_job, self.subsample_size, self.n_directions = one_job, subsample_size, int(n_directions)
-        self.clip_subsample = clip_subsample
+        if (blocking or metric_regularization is not None) and not one_job:
+            raise ValueError("blocking, metric_regularization: use circuits inside the step's single job; need "
+                             "spsa_parallel or spsa_subsampled with circuit batching")
+        if metric_regularization is not None and not (isinstance(metric_regularization, (float, int)) and
+                                                      not isinstance(metric_regularization, bool) and
+                                                      0 < metric_regularization < math.inf):
+            raise ValueError(f"metric_regularization: must be a finite number > 0 or None, got {metric_regularization!r}")
+        self.clip_subsample, self.blocking = clip_subsample, bool(blocking)
+        self.last_point = None  # blocking: where the previous estimate was made (the step to check starts there)
+        self.metric_regularization = metric_regularization
+        self.metric, self.metric_steps = None, 0  # QN-SPSA: the regularised running-average metric
         self.method = ("spsa_subsampled" if subsample_size is not None
                        else "spsa_parallel" if one_job else "spsa_sequential")
 
@@ -184,14 +214,86 @@ class SPSAEstimator(GradientEstimator):
             meta.update(subsample_size=k, full_batch_size=len(X), indices=idx.tolist())
             X, Y = X[idx], Y[idx]
         points, circuits = plus_minus_circuits(model, params, deltas, c_k, X)
+        n = len(circuits)
+        if self.metric_regularization is not None:  # 4 overlap circuits on one sample of the subsample
+            d1, d2 = self._directions(2, params.size)
+            circuits = circuits + overlap_circuits(model, X[0], params, params + c_k * np.array(
+                [d1 + d2, d1, -d1 + d2, -d1]))
+        check, shots = (self.last_point if self.blocking else None), self.shots
+        if check is not None:  # theta, then the previous point, on the same samples
+            circuits = circuits + model.build_circuits(np.vstack([X, X]), np.repeat([params, check], len(X), axis=0))
 
         def postprocess(results):
-            losses = batch_losses(loss_function, model.outputs_from(results).reshape(len(points), len(X)), Y)
+            losses = batch_losses(loss_function, model.outputs_from(results[:n]).reshape(len(points), len(X)), Y)
             plus, minus = losses[0::2], losses[1::2]
             grad = np.mean(((plus - minus) / (2 * c_k))[:, None] * deltas, axis=0)
-            return grad, float(np.mean((plus + minus) / 2)), meta
+            m = dict(meta)
+            if self.metric_regularization is not None:
+                fid = np.array([r[0] for r in results[n:n + 4]])  # P(|0...0>) = the overlap
+                raw = -(np.outer(d1, d2) + np.outer(d2, d1)) * (fid[0] - fid[1] - fid[2] + fid[3]) / (8 * c_k ** 2)
+                grad = self._natural(grad, raw)
+            if self.blocking:
+                m["blocked"] = False
+                if check is not None:
+                    tail = np.asarray(results[-2 * len(X):], dtype=float)
+                    now, before, tol = blocking_test(model, loss_function, tail, model.outputs_from(tail), Y, shots)
+                    m.update(loss_now=now, loss_before=before, tolerance=tol, blocked=now - before > tol,
+                             return_to=check.copy())
+                self.last_point = None if m["blocked"] else params.copy()
+            return grad, float(np.mean((plus + minus) / 2)), m
 
         return StepPlan(circuits, postprocess, None if self.one_job else 1)
+
+    def _natural(self, grad, raw):
+        """QN-SPSA's update of the metric (PennyLane's: running average, |F| + beta I, / (1 + beta)),
+        and the preconditioned gradient F^-1 g."""
+        k, beta = self.metric_steps, self.metric_regularization
+        prev = np.eye(len(grad)) if self.metric is None else self.metric
+        avg = k / (k + 1) * prev + raw / (k + 1)
+        w, V = np.linalg.eigh((avg + avg.T) / 2)
+        self.metric = (V * np.abs(w)) @ V.T + beta * np.eye(len(grad))
+        self.metric /= 1 + beta
+        self.metric_steps += 1
+        return np.linalg.solve(self.metric, grad)
+
+
+def overlap_circuits(model, x, params, others) -> list:
+    """Circuits whose probability of |0...0> is |<psi(x, params)|psi(x, other)>|^2, one per row of
+    ``others`` (PennyLane's QNSPSA construction): U(x, other), then U(x, params) inverted, every
+    wire measured."""
+    inverse = [op.adjoint() for op in reversed(model.build_circuit(x, params).operations)]
+    measure = [qml.probs(wires=range(model.n_wires))]
+    return [QuantumScript(t.operations + inverse, measure)
+            for t in model.build_circuits(np.tile(x, (len(others), 1)), others)]
+
+
+def output_variance(model, probs: np.ndarray, shots: int | None) -> np.ndarray:
+    """Shot-noise variance of each model output estimated from ``shots`` samples of the read-out
+    distribution ``probs`` (rows): the multinomial covariance through the read-out's gradient
+    (exact for the linear parity read-out; (1 - f^2) / shots for one wire)."""
+    probs = np.asarray(probs, dtype=float)
+    if shots is None:
+        return np.zeros(len(probs))
+    h = 1e-6
+    G = np.stack([(model.outputs_from(probs + h * e) - model.outputs_from(probs - h * e)) / (2 * h)
+                  for e in np.eye(probs.shape[1])], axis=1)  # (n, d): d output / d probability
+    return np.maximum((G * G * probs).sum(1) - (G * probs).sum(1) ** 2, 0.0) / shots
+
+
+def blocking_test(model, loss_function, results, out, Y, shots) -> tuple[float, float, float]:
+    """Blocking's comparison on one job whose last 2 len(Y) circuits ran theta and the previous
+    point on the same samples: (loss at theta, loss at the previous point, tolerance). The
+    tolerance is ``BLOCKING_SIGMAS`` standard errors of the difference, the shot noise of every
+    output carried through the loss (its derivative taken numerically)."""
+    k = len(Y)
+    F = out[-2 * k:].reshape(2, k)
+    Yb = np.broadcast_to(Y, F.shape)
+    L = np.asarray(loss_function(F, Yb), dtype=float)
+    h = 1e-6
+    dl = (np.asarray(loss_function(F + h, Yb), float) - np.asarray(loss_function(F - h, Yb), float)) / (2 * h)
+    var = dl ** 2 * output_variance(model, results[-2 * k:], shots).reshape(F.shape)
+    se = math.sqrt(var.sum()) / k
+    return float(L[0].mean()), float(L[1].mean()), BLOCKING_SIGMAS * se
 
 
 class PerSampleSPSAEstimator(GradientEstimator):
@@ -298,14 +400,24 @@ def calibrate_gains(batch_manager: CircuitBatchManager, model, batch_x, batch_y,
         "shots": spent.shots, "modeled_s": spent.modeled_s}
 
 
+def check_one_job_options(method, enable_circuit_batching, defects, blocking, metric_regularization) -> None:
+    """Blocking and the QN-SPSA metric add circuits to a step's single job: refuse them elsewhere."""
+    used = [n for n, on in (("blocking", blocking), ("metric_regularization", metric_regularization is not None)) if on]
+    if used and (method not in ("spsa_parallel", "spsa_subsampled") or not enable_circuit_batching or defects):
+        raise ValueError(f"{', '.join(used)}: adds circuits to a step's single job; needs spsa_parallel or "
+                         f"spsa_subsampled with circuit batching and no defects, got {method!r}")
+
+
 def make_estimator(method: str, batch_manager: CircuitBatchManager, *, subsample_size: int = 5,
                    gains: Gains | None = None, seed=None, n_directions: int = 1,
                    enable_circuit_batching: bool = True, clip_subsample: bool = False,
-                   defects=()) -> GradientEstimator:
+                   defects=(), blocking: bool = False, metric_regularization: float | None = None) -> GradientEstimator:
     """Build the estimator for ``method`` (one of ``METHODS``).
 
     ``enable_circuit_batching=False`` makes the parallel and subsampled strategies submit one job
     per circuit. ``defects`` reproduces the document's bugs by name (see ``qnb.defects``).
+    ``blocking`` and ``metric_regularization`` (QN-SPSA; spsa_parallel, spsa_subsampled): see
+    ``SPSAEstimator``.
     """
     if method not in METHODS:
         raise ValueError(f"gradient_method: unknown method {method!r}; allowed: {', '.join(METHODS)}")
@@ -313,6 +425,7 @@ def make_estimator(method: str, batch_manager: CircuitBatchManager, *, subsample
         raise ValueError(f"n_directions: only spsa_parallel and spsa_subsampled average several directions, got {n_directions} for {method!r}")
     if not isinstance(enable_circuit_batching, (bool, np.bool_)):
         raise ValueError(f"enable_circuit_batching: must be True or False, got {enable_circuit_batching!r}")
+    check_one_job_options(method, enable_circuit_batching, defects, blocking, metric_regularization)
     kw = dict(gains=gains, seed=seed)
     if method == "spsa_per_sample":
         est = PerSampleSPSAEstimator(batch_manager, **kw)
@@ -323,7 +436,8 @@ def make_estimator(method: str, batch_manager: CircuitBatchManager, *, subsample
     else:
         est = SPSAEstimator(batch_manager, one_job=bool(enable_circuit_batching), n_directions=n_directions,
                             subsample_size=subsample_size if method == "spsa_subsampled" else None,
-                            clip_subsample=clip_subsample, **kw)
+                            clip_subsample=clip_subsample, blocking=blocking,
+                            metric_regularization=metric_regularization, **kw)
     if defects:
         from .defects import with_defects
         est = with_defects(est, defects)

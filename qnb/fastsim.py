@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backends import LocalBackend, same_structure, stacked_angles
+from .backends import LocalBackend, run_grouped, same_structure, stacked_angles, structure_groups
 from .latency import LatencyModel
 
 ROTATIONS = frozenset({"RX", "RY", "RZ", "Rot"})  # every angle obeys the two-term shift rule
@@ -112,8 +112,9 @@ class NumpyBackend(LocalBackend):
         return simulate(compiled.template, angles, n_wires, readout_wires)
 
     def _probabilities(self, circuits) -> np.ndarray:
-        if not (_supported(circuits[0]) and same_structure(circuits)):
-            return super()._probabilities(circuits)
+        if not (_supported(circuits[0]) and same_structure(circuits)):  # mixed kinds: one simulation per kind
+            return run_grouped(self._probabilities, circuits) if all(map(_supported, circuits)) and len(
+                structure_groups(circuits)) > 1 else super()._probabilities(circuits)
         first = circuits[0]
         return simulate(first.operations, stacked_angles(circuits), 1 + max(int(w) for w in first.wires),
                         first.measurements[0].wires)

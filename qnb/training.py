@@ -16,7 +16,7 @@ from .backends import LocalBackend
 from .batching import CircuitBatchManager
 from .data import DATASETS, check_data, dataset_sizes, make_dataset
 from .defects import check_defects
-from .estimators import METHODS, Gains, calibrate_gains, make_estimator
+from .estimators import METHODS, Gains, calibrate_gains, check_one_job_options, make_estimator
 from .latency import LatencyModel
 from .losses import check_loss, square_loss
 from .model import QuantumModel
@@ -111,6 +111,8 @@ class TrainingConfig:
     optimizer: str = "sgd"  # how a_k and the gradient make a step: "sgd" (Spall's), "momentum", "adam"
     beta1: float = 0.9  # momentum / Adam first-moment decay
     beta2: float = 0.999  # Adam second-moment decay
+    blocking: bool = False  # undo a step whose loss rose beyond shot noise, checked inside the next step's job
+    qnspsa_regularization: float | None = None  # QN-SPSA: the metric from 4 more circuits in the job, this beta
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)
@@ -131,7 +133,7 @@ class TrainingConfig:
                 or not math.isfinite(self.spsa_A) or self.spsa_A < 0:
             raise ValueError(f"spsa_A: must be a finite number >= 0, got {self.spsa_A!r}")
         set_("spsa_A", float(self.spsa_A))
-        for name in ("enable_circuit_batching", "calibrate"):
+        for name in ("enable_circuit_batching", "calibrate", "blocking"):
             v = getattr(self, name)
             if not isinstance(v, (bool, np.bool_)):
                 raise ValueError(f"{name}: must be True or False, got {v!r}")
@@ -156,6 +158,11 @@ class TrainingConfig:
             raise ValueError(f"device: {self.device!r} is not a {self.backend} device; allowed: "
                              f"{', '.join(BACKENDS[self.backend])}")
         set_("defects", check_defects(self.defects, self.gradient_method))
+        if self.qnspsa_regularization is not None:
+            _positive_float("qnspsa_regularization", self.qnspsa_regularization)
+            set_("qnspsa_regularization", float(self.qnspsa_regularization))
+        check_one_job_options(self.gradient_method, self.enable_circuit_batching, self.defects, self.blocking,
+                              self.qnspsa_regularization)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer: unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
         for name in ("beta1", "beta2"):
@@ -293,8 +300,10 @@ class QuantumTrainer:
         self.estimator = make_estimator(
             config.gradient_method, self.manager, subsample_size=config.gradient_subsample_size,
             gains=config.gains, seed=s_est, n_directions=config.n_directions, clip_subsample=True,
-            enable_circuit_batching=config.enable_circuit_batching, defects=config.defects)
+            enable_circuit_batching=config.enable_circuit_batching, defects=config.defects, blocking=config.blocking,
+            metric_regularization=config.qnspsa_regularization)
         self.step_rule = StepRule(config.optimizer, config.beta1, config.beta2)
+        self.undo_rule = None  # blocking: the optimiser's state before the last step, to undo it
         self.order_rng = np.random.default_rng(s_order)
         self.evaluator = LocalBackend(latency=LatencyModel.zero())
         self.history = {"steps": [], "epochs": [], "calibration": None}
@@ -315,9 +324,16 @@ class QuantumTrainer:
         t0 = time.perf_counter()
         g = self.estimator.estimate_batch_gradient(self.model, batch_x, batch_y, self.loss,
                                                    shots=self.config.shots_per_circuit)
-        # model.parameters is theta, unless the document's params_minus_leak defect moved it
-        self.model.update_parameters(self.step_rule.step(self.model.parameters, g.gradients, g.metadata["a_k"]))
+        if g.metadata.get("blocked"):  # the last step raised the loss beyond shot noise: undo it
+            self.model.update_parameters(g.metadata["return_to"])
+            self.step_rule.load(self.undo_rule)
+        else:
+            if self.config.blocking:
+                self.undo_rule = self.step_rule.state()
+            # model.parameters is theta, unless the document's params_minus_leak defect moved it
+            self.model.update_parameters(self.step_rule.step(self.model.parameters, g.gradients, g.metadata["a_k"]))
         return {
+            **({"blocked": bool(g.metadata["blocked"])} if self.config.blocking else {}),
             "loss": g.function_value,
             "gradient_norm": float(np.linalg.norm(g.gradients)),
             "n_circuits": g.n_circuit_executions,
@@ -387,7 +403,7 @@ class QuantumTrainer:
                     rec = {"step": len(self.history["steps"]), "epoch": self.epoch, "batch": self.batch,
                            "loss": r["loss"], "gradient_norm": r["gradient_norm"], "circuits": r["n_circuits"],
                            "jobs": r["n_jobs"], "shots": r["shots"], "modeled_s": r["modeled_time_s"],
-                           "wall_s": time.perf_counter() - wall}
+                           "wall_s": time.perf_counter() - wall} | ({"blocked": r["blocked"]} if "blocked" in r else {})
                     self.history["steps"].append(rec)
                     self.batch += 1
                     if self.batch == spe:
@@ -471,7 +487,11 @@ class QuantumTrainer:
             "model": _fingerprint(self.model), "n_params": self.model.n_params,
             "loss": getattr(self.loss, "__name__", repr(self.loss)),
             "run_id": self.run_id,
-        } | ({"optimizer": self.step_rule.state()} if self.config.optimizer != "sgd" else {})
+        } | ({"optimizer": self.step_rule.state()} if self.config.optimizer != "sgd" else {}) | (
+            {"blocking": {"last_point": None if self.estimator.last_point is None else self.estimator.last_point.tolist(),
+                          "undo_rule": self.undo_rule}} if self.config.blocking else {}) | (
+            {"metric": {"steps": self.estimator.metric_steps, "tensor": None if self.estimator.metric is None
+                        else self.estimator.metric.tolist()}} if self.config.qnspsa_regularization else {})
 
     def save(self, path) -> None:
         """Write the full training state as JSON (atomically: a crash never leaves half a file)."""
@@ -542,7 +562,8 @@ class QuantumTrainer:
     def _load_state(self, path) -> None:
         state = self._read_checkpoint(path)
         mine = self.config.to_dict()
-        theirs = {"optimizer": "sgd", "beta1": 0.9, "beta2": 0.999} | state["config"]  # written before these existed
+        theirs = {"optimizer": "sgd", "beta1": 0.9, "beta2": 0.999, "blocking": False,
+                  "qnspsa_regularization": None} | state["config"]  # written before these existed
         diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         if diff:
             raise ValueError(f"checkpoint {Path(path).name}: written by another configuration "
@@ -568,6 +589,28 @@ class QuantumTrainer:
             except (TypeError, ValueError, KeyError) as e:
                 raise ValueError(f"checkpoint {Path(path).name}: optimizer: not a {self.config.optimizer} state "
                                  f"({type(e).__name__})") from None
+        if self.config.blocking:
+            try:
+                b = state["blocking"]
+                last = None if b["last_point"] is None else np.array(b["last_point"], dtype=float)
+                if last is not None and last.shape != (self.model.n_params,):
+                    raise ValueError("shape")
+                if b["undo_rule"] is not None:
+                    StepRule().load(b["undo_rule"])
+            except (TypeError, ValueError, KeyError) as e:
+                raise ValueError(f"checkpoint {Path(path).name}: blocking: expected the last point and the "
+                                 f"optimiser state before the last step ({type(e).__name__})") from None
+            self.estimator.last_point, self.undo_rule = last, b["undo_rule"]
+        if self.config.qnspsa_regularization:
+            try:
+                m = state["metric"]
+                tensor = None if m["tensor"] is None else np.array(m["tensor"], dtype=float)
+                if not isinstance(m["steps"], int) or (tensor is not None and tensor.shape != (self.model.n_params,) * 2):
+                    raise ValueError("shape")
+            except (TypeError, ValueError, KeyError) as e:
+                raise ValueError(f"checkpoint {Path(path).name}: metric: expected QN-SPSA's step count and "
+                                 f"{self.model.n_params} x {self.model.n_params} metric ({type(e).__name__})") from None
+            self.estimator.metric, self.estimator.metric_steps = tensor, m["steps"]
         self.run_id = str(state.get("run_id", self.run_id))
         self._pending = state.get("pending")
         if self.history.get("calibration"):

@@ -130,3 +130,75 @@ def test_gain_calibration_is_one_job_and_follows_spalls_rule(model, batch):
     g0 = qnb.Gains()
     assert gains.a == pytest.approx(0.5 * (1 + g0.A) ** g0.alpha / info["gradient_magnitude"])
     assert np.array_equal(model.parameters, model.parameters.copy())
+
+
+def _blocking_pair(model, batch, first, second, shots=None):
+    """Two blocking estimates, the model at ``first`` then at ``second`` (a step from first to second)."""
+    est = qnb.make_estimator("spsa_parallel", manager(1000), seed=0, blocking=True)
+    model.update_parameters(first)
+    r1 = est.estimate_batch_gradient(model, *batch, shots=shots)
+    model.update_parameters(second)
+    return r1, est.estimate_batch_gradient(model, *batch, shots=shots), est
+
+
+def test_blocking_checks_the_last_step_inside_the_next_job_and_flags_a_rise(model, batch):
+    """A step that raised the batch loss is flagged, with the point to return to; a step that
+    lowered it is not. The check costs 2B more circuits (theta and the last point) in the SAME job."""
+    good = model.parameters.copy()
+    for _ in range(5):  # a few exact descent steps: a point whose loss is clearly lower
+        good = good - 0.5 * exact_gradient(_at(model, good), *batch)
+    bad = model.parameters.copy()
+    loss = lambda p: float(np.mean((_at(model, p).outputs(batch[0], qnb.LocalBackend()) - batch[1]) ** 2))
+    assert loss(good) < loss(bad) - 0.05
+    r1, r2, est = _blocking_pair(model, batch, good, bad)
+    assert r1.n_circuit_executions == 2 * B and r1.metadata["blocked"] is False and "loss_before" not in r1.metadata
+    assert (r2.n_circuit_executions, r2.metadata["n_jobs"]) == (4 * B, 1)
+    assert r2.metadata["blocked"] is True and np.array_equal(r2.metadata["return_to"], good)
+    assert r2.metadata["loss_before"] == pytest.approx(loss(good), abs=1e-9)
+    assert r2.metadata["loss_now"] == pytest.approx(loss(bad), abs=1e-9)
+    assert r2.metadata["tolerance"] == 0.0 and est.last_point is None  # exact: no noise; nothing to check next
+    _, r3, est = _blocking_pair(model, batch, bad, good)
+    assert r3.metadata["blocked"] is False and np.array_equal(est.last_point, good)
+
+
+def _at(model, params):
+    m = qnb.QuantumModel(seed=7)
+    m.update_parameters(params)
+    return m
+
+
+def test_blocking_tolerance_is_the_shot_noise_of_the_difference(model, batch):
+    """Equal points differ only by shot noise: at 100 shots the tolerance is about 10x that at
+    10,000, and a no-op step is blocked in roughly 2.3 % of draws (2 sigma), not half of them."""
+    p = model.parameters.copy()
+    tol = {s: _blocking_pair(model, batch, p, p, shots=s)[1].metadata["tolerance"] for s in (100, 10_000)}
+    assert 7 < tol[100] / tol[10_000] < 13
+    rng_blocked = [qnb.make_estimator("spsa_parallel", manager(1000, seed=s), seed=s, blocking=True) for s in range(60)]
+    n = 0
+    for est in rng_blocked:
+        model.update_parameters(p)
+        est.estimate_batch_gradient(model, *batch, shots=200)
+        n += est.estimate_batch_gradient(model, *batch, shots=200).metadata["blocked"]
+    assert n <= 6  # 60 draws at 2.3 %: 1.4 expected, 6 is far in the tail (the +- mean instead blocked 22)
+
+
+def test_output_variance_is_the_binomial_variance_of_a_parity_readout(model, batch):
+    probs = np.array([[0.9, 0.1], [0.5, 0.5], [1.0, 0.0]])
+    f = probs[:, 0] - probs[:, 1]
+    assert np.allclose(qnb.estimators.output_variance(model, probs, 250), (1 - f ** 2) / 250)
+    assert np.all(qnb.estimators.output_variance(model, probs, None) == 0)
+
+
+def test_blocking_needs_one_job_per_step(model, batch):
+    for method, kw in (("parameter_shift", {}), ("spsa_sequential", {}), ("spsa_per_sample", {}),
+                       ("spsa_parallel", {"enable_circuit_batching": False})):
+        with pytest.raises(ValueError, match="blocking"):
+            qnb.make_estimator(method, manager(), blocking=True, **kw)
+
+
+def test_blocking_cost_is_predicted_with_its_check(model, batch):
+    est = qnb.make_estimator("spsa_subsampled", manager(), subsample_size=5, seed=0, blocking=True)
+    lat = est.batch_manager.backend.latency
+    assert est.predict_cost(model, *batch) == pytest.approx(lat.job_time(10, 1000))
+    est.estimate_batch_gradient(model, *batch)
+    assert est.predict_cost(model, *batch) == pytest.approx(lat.job_time(20, 1000))
