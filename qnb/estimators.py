@@ -245,9 +245,10 @@ class SPSAEstimator(GradientEstimator):
         return StepPlan(circuits, postprocess, None if self.one_job else 1)
 
     def _natural(self, grad, raw):
-        """QN-SPSA's update of the metric (PennyLane's: running average, |F| + beta I, / (1 + beta)),
-        and the preconditioned gradient F^-1 g."""
-        k, beta = self.metric_steps, self.metric_regularization
+        """QN-SPSA's update of the metric (PennyLane's: a running average that starts from the
+        identity as one pseudo-estimate, then |F| + beta I, / (1 + beta)), and the preconditioned
+        gradient F^-1 g."""
+        k, beta = self.metric_steps + 1, self.metric_regularization
         prev = np.eye(len(grad)) if self.metric is None else self.metric
         avg = k / (k + 1) * prev + raw / (k + 1)
         w, V = np.linalg.eigh((avg + avg.T) / 2)

@@ -5,6 +5,8 @@ import pytest
 
 import qnb
 from conftest import exact_gradient, manager
+from qnb.estimators import output_variance, overlap_circuits
+from qnb.fastsim import NumpyBackend
 
 B, N = 10, 48
 
@@ -185,8 +187,8 @@ def test_blocking_tolerance_is_the_shot_noise_of_the_difference(model, batch):
 def test_output_variance_is_the_binomial_variance_of_a_parity_readout(model, batch):
     probs = np.array([[0.9, 0.1], [0.5, 0.5], [1.0, 0.0]])
     f = probs[:, 0] - probs[:, 1]
-    assert np.allclose(qnb.estimators.output_variance(model, probs, 250), (1 - f ** 2) / 250)
-    assert np.all(qnb.estimators.output_variance(model, probs, None) == 0)
+    assert np.allclose(output_variance(model, probs, 250), (1 - f ** 2) / 250)
+    assert np.all(output_variance(model, probs, None) == 0)
 
 
 def test_blocking_needs_one_job_per_step(model, batch):
@@ -202,3 +204,79 @@ def test_blocking_cost_is_predicted_with_its_check(model, batch):
     assert est.predict_cost(model, *batch) == pytest.approx(lat.job_time(10, 1000))
     est.estimate_batch_gradient(model, *batch)
     assert est.predict_cost(model, *batch) == pytest.approx(lat.job_time(20, 1000))
+
+
+def _state(model, x, p):
+    import pennylane as qml
+    from pennylane.tape import QuantumScript
+    return np.asarray(qml.execute([QuantumScript(model.build_circuit(x, p).operations, [qml.state()])],
+                                  qml.device("default.qubit", wires=model.n_wires))[0])
+
+
+def test_overlap_circuits_measure_the_fidelity_of_the_two_states(model, batch):
+    x, p = batch[0][0], model.parameters
+    others = p + np.random.default_rng(0).normal(0, 0.3, (3, p.size))
+    circuits = overlap_circuits(model, x, p, np.vstack([p, others]))
+    got = [r[0] for r in NumpyBackend().execute(circuits)]
+    want = [abs(np.vdot(_state(model, x, p), _state(model, x, q))) ** 2 for q in np.vstack([p, others])]
+    assert got[0] == pytest.approx(1.0, abs=1e-12) and np.allclose(got, want, atol=1e-10)
+    assert np.allclose(got, [r[0] for r in qnb.LocalBackend().execute(circuits)], atol=1e-10)
+
+
+def test_the_qnspsa_finite_difference_is_the_fubini_study_metric_between_its_directions(model, batch):
+    """-dF / (4 c^2) from the 4 overlap circuits equals d1^T G d2, G the Fubini-Study metric of the
+    sample's state (from state-vector derivatives): what the rank-2 estimate is built on."""
+    x, p, h, c = batch[0][0], model.parameters, 1e-4, 1e-3
+    psi = _state(model, x, p)
+    dpsi = np.array([(_state(model, x, p + h * e) - _state(model, x, p - h * e)) / (2 * h) for e in np.eye(p.size)])
+    inner = dpsi.conj() @ dpsi.T
+    G = (inner - np.outer(dpsi.conj() @ psi, psi.conj() @ dpsi.T)).real
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        d1, d2 = rng.choice([-1.0, 1.0], size=(2, p.size))
+        fid = [r[0] for r in NumpyBackend().execute(overlap_circuits(
+            model, x, p, p + c * np.array([d1 + d2, d1, -d1 + d2, -d1])))]
+        assert -(fid[0] - fid[1] - fid[2] + fid[3]) / (4 * c ** 2) == pytest.approx(d1 @ G @ d2, rel=2e-3, abs=1e-4)
+
+
+def test_the_qnspsa_metric_update_is_pennylanes(model):
+    """Running average, |F| + beta I, / (1 + beta): qnb's update equals PennyLane's
+    QNSPSAOptimizer._update_tensor on the same raw estimates; the gradient becomes F^-1 g."""
+    import pennylane as qml
+    rng = np.random.default_rng(2)
+    est = qnb.make_estimator("spsa_parallel", manager(), metric_regularization=0.01)
+    ref = qml.QNSPSAOptimizer(regularization=0.01)
+    for _ in range(3):
+        d1, d2 = rng.choice([-1.0, 1.0], size=(2, 6))
+        raw = -(np.outer(d1, d2) + np.outer(d2, d1)) * rng.normal() / 8
+        g = rng.normal(size=6)
+        got = est._natural(g, raw)
+        ref._update_tensor(raw)
+        assert np.allclose(est.metric, ref.metric_tensor, atol=1e-10)
+        assert np.allclose(got, np.linalg.solve(ref.metric_tensor, g))
+
+
+def test_qnspsa_adds_four_circuits_to_the_single_job_and_is_priced(model, batch):
+    m = manager()
+    est = qnb.make_estimator("spsa_subsampled", m, subsample_size=5, seed=0, metric_regularization=0.1)
+    predicted = est.predict_cost(model, *batch)
+    r = est.estimate_batch_gradient(model, *batch)
+    assert (m.stats.circuits, m.stats.jobs) == (14, 1) and r.metadata["modeled_time_s"] == pytest.approx(predicted)
+    assert est.metric.shape == (N, N) and est.metric_steps == 1 and np.all(np.isfinite(r.gradients))
+    for bad in (0, -1.0, float("inf"), True, "0.1"):
+        with pytest.raises(ValueError, match="metric_regularization"):
+            qnb.make_estimator("spsa_parallel", manager(), metric_regularization=bad)
+    with pytest.raises(ValueError, match="metric_regularization"):
+        qnb.make_estimator("parameter_shift", manager(), metric_regularization=0.1)
+
+
+def test_a_job_mixing_read_outs_runs_each_kind_broadcast_and_equals_default_qubit(model, batch):
+    x = batch[0]
+    mixed = model.build_circuits(x[:3], model.parameters) + overlap_circuits(
+        model, x[0], model.parameters, model.parameters + 0.1 * np.eye(N)[:2]) + model.build_circuits(x[3:4], model.parameters)
+    for backend in (NumpyBackend(seed=0), qnb.LocalBackend(seed=0)):
+        exact = backend.execute(mixed)
+        assert [len(r) for r in exact] == [2, 2, 2, 16, 16, 2]
+        assert np.allclose(np.concatenate(exact), np.concatenate(qnb.LocalBackend(device="lightning.qubit").execute(mixed)))
+    a, b = (bk.execute(mixed, shots=100) for bk in (NumpyBackend(seed=4), qnb.LocalBackend(seed=4)))
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))  # the same draws, row by row

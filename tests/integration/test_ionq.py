@@ -173,3 +173,22 @@ def test_the_command_line_emulator_serves_the_plugin(monkeypatch):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_qnspsa_step_with_blocking_is_one_job_at_the_service_with_the_local_answer(emu):
+    """QN-SPSA's overlap circuits (every wire measured) and blocking's check travel in the SAME job
+    as the gradient's circuits (one wire measured): 10 + 4 + 10 circuits, one POST, and the same
+    estimate as the local simulator (exact)."""
+    x, y, _, _ = qnb.make_dataset(n_train=10, n_test=1)
+    ests = [qnb.make_estimator("spsa_subsampled", m, subsample_size=5, seed=0, blocking=True, metric_regularization=0.1)
+            for m in (manager(emu), qnb.CircuitBatchManager(qnb.LocalBackend()))]
+    model = qnb.QuantumModel(seed=0)
+    out = []
+    for est in ests:
+        model.update_parameters(qnb.QuantumModel(seed=0).parameters)
+        est.estimate_batch_gradient(model, x, y, shots=None)
+        model.update_parameters(model.parameters + 0.05)
+        out.append(est.estimate_batch_gradient(model, x, y, shots=None))
+    assert emu.stats["jobs_created"] == 2 and emu.stats["circuits"] == 14 + 24
+    np.testing.assert_allclose(out[0].gradients, out[1].gradients, atol=1e-7)
+    assert out[0].metadata["blocked"] == out[1].metadata["blocked"]
