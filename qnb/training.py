@@ -68,6 +68,21 @@ class StepRule:
         return {"t": self.t, "m": None if self.m is None else self.m.tolist(),
                 "v": None if self.v is None else self.v.tolist()}
 
+    @staticmethod
+    def check(state, n_params: int) -> None:
+        """ValueError unless ``state`` is a step rule's state for ``n_params`` parameters (a step
+        counter >= 0; moments None or that many finite numbers)."""
+        if not isinstance(state, dict) or isinstance(state.get("t"), bool) or not isinstance(state.get("t"), int) \
+                or state["t"] < 0:
+            raise ValueError("expected {t: integer >= 0, m, v}")
+        for k in ("m", "v"):
+            v = state.get(k, "missing")
+            if v is not None and not (isinstance(v, list) and len(v) == n_params and all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)):
+                raise ValueError(f"{k}: expected None or {n_params} finite numbers")
+        if (state["m"] is None) != (state["t"] == 0):
+            raise ValueError("m: present exactly when t > 0")
+
     def load(self, state: dict) -> None:
         self.t = int(state["t"])
         self.m, self.v = (None if state[k] is None else np.array(state[k], dtype=float) for k in ("m", "v"))
@@ -163,6 +178,12 @@ class TrainingConfig:
             set_("qnspsa_regularization", float(self.qnspsa_regularization))
         check_one_job_options(self.gradient_method, self.enable_circuit_batching, self.defects, self.blocking,
                               self.qnspsa_regularization)
+        if self.blocking or self.qnspsa_regularization is not None:
+            k = self.gradient_subsample_size if self.gradient_method == "spsa_subsampled" else self.batch_size
+            n = 2 * self.n_directions * k + 4 * (self.qnspsa_regularization is not None) + 2 * k * self.blocking
+            if n > self.max_parallel_circuits:
+                raise ValueError(f"max_parallel_circuits: a step of {n} circuits (blocking and QN-SPSA included) would "
+                                 f"be split into several jobs; raise it to {n} or reduce the subsample")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer: unknown optimizer {self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
         for name in ("beta1", "beta2"):
@@ -204,8 +225,8 @@ PRESETS = {
     # iris 1.7, breast_cancer 4.4 (10/10 each), xor 233 (8/10); fast on easy data, slow on xor.
     "two_direction": TrainingConfig(gradient_method="spsa_subsampled", gradient_subsample_size=2, n_directions=2,
                                     batch_size=10, epochs=10),
-    # What `make bench` chooses among its go-beyond candidates (step sizes, momentum, Adam, a step
-    # size from the first job, subsample sizes), on another draw / split of the hard data sets
+    # What `make bench` chooses among its go-beyond candidates (momentum, Adam, a step size from the
+    # first job, subsample sizes, blocking, the QN-SPSA metric, shot allocation), on another draw / split of the hard data sets
     # (xor, iris, breast_cancer) and seeds 100-104: the balanced subsample (k=5, 10 circuits in ONE
     # job) with a momentum step (beta1 = 0.9) and a = 1.0. Its held-out numbers (seeds 0-9, race
     # split) are in figures/bench.md and the README; re-measured by every `make bench`.
@@ -423,10 +444,11 @@ class QuantumTrainer:
     def _over_budget(self, budget_s: float, batch_x, batch_y) -> bool:
         """Would the next step take the modeled time past ``budget_s``? Its cost is the dearest
         step so far, or, before the first, predicted from its circuits and jobs (nothing runs)."""
-        if self.history["steps"]:
+        if self.history["steps"] and not self.config.blocking:
             cost = self._tally()[1]
-        else:
-            cost = self.estimator.predict_cost(self.model, batch_x, batch_y, self.loss, self.config.shots_per_circuit)
+        else:  # blocking's first check makes the second step dearer than the first: price the next one too
+            cost = max(self._tally()[1], self.estimator.predict_cost(self.model, batch_x, batch_y, self.loss,
+                                                                     self.config.shots_per_circuit))
         return self.modeled_s + cost > budget_s * (1 + 1e-9)
 
     def _journal_jobs(self, checkpoint, step: int | None = None) -> None:
@@ -491,7 +513,7 @@ class QuantumTrainer:
             {"blocking": {"last_point": None if self.estimator.last_point is None else self.estimator.last_point.tolist(),
                           "undo_rule": self.undo_rule}} if self.config.blocking else {}) | (
             {"metric": {"steps": self.estimator.metric_steps, "tensor": None if self.estimator.metric is None
-                        else self.estimator.metric.tolist()}} if self.config.qnspsa_regularization else {})
+                        else self.estimator.metric.tolist()}} if self.config.qnspsa_regularization is not None else {})
 
     def save(self, path) -> None:
         """Write the full training state as JSON (atomically: a crash never leaves half a file)."""
@@ -552,6 +574,30 @@ class QuantumTrainer:
             raise bad("history", "expected lists of steps and epochs")
         if any(not isinstance(state["rng"].get(k), dict) for k in ("order", "estimator", "backend")):
             raise bad("rng", "expected the states of the order, estimator and backend generators")
+        n_params = self.model.n_params
+        finite = lambda v, shape: v is not None and np.asarray(v).shape == shape and np.all(np.isfinite(np.asarray(v, float)))
+        for key, on in (("optimizer", self.config.optimizer != "sgd"), ("blocking", self.config.blocking),
+                        ("metric", self.config.qnspsa_regularization is not None)):
+            if not on:
+                continue
+            try:
+                v = state[key]
+                if key == "optimizer":
+                    StepRule.check(v, n_params)
+                elif key == "blocking":
+                    if v["last_point"] is not None:  # a step to check: its point and the state to undo to
+                        if not finite(v["last_point"], (n_params,)):
+                            raise ValueError(f"last_point: expected {n_params} finite numbers")
+                        StepRule.check(v["undo_rule"], n_params)
+                else:
+                    steps = v["steps"]
+                    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+                        raise ValueError("steps: expected an integer >= 0")
+                    if (v["tensor"] is None) != (steps == 0) or (
+                            v["tensor"] is not None and not finite(v["tensor"], (n_params, n_params))):
+                        raise ValueError(f"tensor: expected {n_params} x {n_params} finite numbers after a step")
+            except (TypeError, ValueError, KeyError) as e:
+                raise bad(key, f"not a valid {key} state ({type(e).__name__}: {str(e)[:80]})") from None
         p = state.get("pending")
         if p is not None and not (isinstance(p, dict) and isinstance(p.get("step"), int) and isinstance(p.get("jobs"), list)
                                   and all(isinstance(j, dict) and isinstance(j.get("name"), str)
@@ -583,34 +629,16 @@ class QuantumTrainer:
         except (TypeError, ValueError, KeyError) as e:
             raise ValueError(f"checkpoint {Path(path).name}: rng: not a generator state ({e})") from None
         self.history = state["history"]
-        if self.config.optimizer != "sgd":
-            try:
-                self.step_rule.load(state["optimizer"])
-            except (TypeError, ValueError, KeyError) as e:
-                raise ValueError(f"checkpoint {Path(path).name}: optimizer: not a {self.config.optimizer} state "
-                                 f"({type(e).__name__})") from None
+        if self.config.optimizer != "sgd":  # these states were checked by _read_checkpoint
+            self.step_rule.load(state["optimizer"])
         if self.config.blocking:
-            try:
-                b = state["blocking"]
-                last = None if b["last_point"] is None else np.array(b["last_point"], dtype=float)
-                if last is not None and last.shape != (self.model.n_params,):
-                    raise ValueError("shape")
-                if b["undo_rule"] is not None:
-                    StepRule().load(b["undo_rule"])
-            except (TypeError, ValueError, KeyError) as e:
-                raise ValueError(f"checkpoint {Path(path).name}: blocking: expected the last point and the "
-                                 f"optimiser state before the last step ({type(e).__name__})") from None
-            self.estimator.last_point, self.undo_rule = last, b["undo_rule"]
-        if self.config.qnspsa_regularization:
-            try:
-                m = state["metric"]
-                tensor = None if m["tensor"] is None else np.array(m["tensor"], dtype=float)
-                if not isinstance(m["steps"], int) or (tensor is not None and tensor.shape != (self.model.n_params,) * 2):
-                    raise ValueError("shape")
-            except (TypeError, ValueError, KeyError) as e:
-                raise ValueError(f"checkpoint {Path(path).name}: metric: expected QN-SPSA's step count and "
-                                 f"{self.model.n_params} x {self.model.n_params} metric ({type(e).__name__})") from None
-            self.estimator.metric, self.estimator.metric_steps = tensor, m["steps"]
+            b = state["blocking"]
+            self.estimator.last_point = None if b["last_point"] is None else np.array(b["last_point"], dtype=float)
+            self.undo_rule = b["undo_rule"] if b["last_point"] is not None else None
+        if self.config.qnspsa_regularization is not None:
+            m = state["metric"]
+            self.estimator.metric = None if m["tensor"] is None else np.array(m["tensor"], dtype=float)
+            self.estimator.metric_steps = m["steps"]
         self.run_id = str(state.get("run_id", self.run_id))
         self._pending = state.get("pending")
         if self.history.get("calibration"):

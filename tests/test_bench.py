@@ -210,3 +210,13 @@ def test_dask_local_cluster_gives_the_same_results():
         got = run_tasks(bench.race_task, _tasks(), client=client, log=log, timeout_s=240)
         assert {r["worker"].split("://")[0] for r in log} <= {"inproc", "tcp"}
     assert got == one
+
+
+def test_the_race_clock_prices_shots_and_equals_the_seed_model_at_1000():
+    seed = qnb.LatencyModel.seed_calibrated()
+    for n in (1, 10, 970):
+        assert bench.LATENCY.job_time(n, 1000) == pytest.approx(seed.job_time(n, 1000), rel=1e-12)
+        assert bench.LATENCY.job_time(2 * n, 500) == pytest.approx(seed.job_time(n, 1000), rel=1e-12)  # same shots
+    assert bench.LATENCY.job_time(10, None) == pytest.approx(seed.job_time(10))  # exact: charged as 1000 shots
+    for kw in bench.GO_BEYOND.values():  # every candidate is a valid configuration
+        qnb.TrainingConfig(**kw)

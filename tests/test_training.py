@@ -125,3 +125,102 @@ def test_calibrated_training_records_its_cost_and_resumes_identically(tmp_path):
     assert full.modeled_s == pytest.approx(cal["modeled_s"] + sum(s["modeled_s"] for s in full.history["steps"]))
     resumed = interrupt_then_resume(cfg, tmp_path / "cal.ckpt.json", after_step=2)
     assert strip_wall(resumed.history) == strip_wall(full.history)
+
+
+# -- blocking and QN-SPSA: options that add circuits to a step's single job ----------------------
+ONE_JOB_OPTIONS = dict(SMALL, dataset="xor", optimizer="momentum", blocking=True, qnspsa_regularization=0.1, spsa_a=0.3)
+
+
+def test_blocking_undoes_the_last_step_parameters_and_optimiser_state():
+    """A blocked step returns to the parameters AND the momentum from before the step it undoes;
+    every step is still ONE job (gradient 2k + metric 4 + check 2k circuits)."""
+    cfg = qnb.TrainingConfig(**dict(ONE_JOB_OPTIONS, epochs=3, spsa_a=3.0))  # large steps: some overshoot
+    seen = []
+    trainer = qnb.QuantumTrainer(cfg)
+    trainer.fit(progress=False, callback=lambda t, rec: seen.append(
+        (rec, t.model.parameters.copy(), None if t.step_rule.m is None else t.step_rule.m.copy())))
+    blocked = [i for i, (rec, _, _) in enumerate(seen) if rec["blocked"]]
+    assert blocked and len(blocked) < len(seen) / 2  # it happens, and not on every step
+    for i in blocked:
+        assert i >= 1 and not seen[i - 1][0]["blocked"]  # a step is checked once, by the next job
+        before = seen[i - 2] if i >= 2 else (None, qnb.QuantumTrainer(cfg).model.parameters, None)
+        assert np.array_equal(seen[i][1], before[1])
+        assert (seen[i][2] is None and before[2] is None) or np.array_equal(seen[i][2], before[2])
+    assert all(rec["jobs"] == 1 for rec, _, _ in seen)
+    assert {rec["circuits"] for rec, _, _ in seen} <= {4 + 4, 4 + 4 + 4}  # k=2: +- 4, metric 4, check 4
+
+
+def test_blocking_and_qnspsa_resume_exactly_even_into_an_undo(tmp_path):
+    """Cut the run just before a blocked step: the resumed run's first job checks the step the
+    checkpoint's last point and optimiser state describe, undoes it, and ends bit for bit equal."""
+    cfg = qnb.TrainingConfig(**dict(ONE_JOB_OPTIONS, spsa_a=3.0, epochs=3))
+    full = qnb.QuantumTrainer(cfg)
+    full.fit(progress=False)
+    first_blocked = next(s["step"] for s in full.history["steps"] if s["blocked"] and s["step"] >= 2)
+    resumed = interrupt_then_resume(cfg, tmp_path / "run.ckpt.json", after_step=first_blocked - 1)
+    assert np.array_equal(resumed.model.parameters, full.model.parameters)
+    assert strip_wall(resumed.history) == strip_wall(full.history)
+
+
+@pytest.mark.parametrize("field,change,message", [
+    ("blocking", lambda b: b.update(last_point=[0.0] * 3), r"blocking: .*last_point: expected 48 finite"),
+    ("blocking", lambda b: b.update(last_point=[float("nan")] * 48), r"blocking: .*last_point"),
+    ("blocking", lambda b: b.update(undo_rule=None), r"blocking: not a valid blocking state"),
+    ("blocking", lambda b: b["undo_rule"].update(m=[0.0] * 47), r"blocking: .*m: expected None or 48"),
+    ("blocking", lambda b: b.pop("undo_rule"), r"blocking: .*KeyError"),
+    ("metric", lambda m: m.update(steps=-2), r"metric: .*steps: expected an integer >= 0"),
+    ("metric", lambda m: m.update(steps=True), r"metric: .*steps"),
+    ("metric", lambda m: m.update(tensor=[[0.0]]), r"metric: .*tensor: expected 48 x 48"),
+    ("metric", lambda m: m["tensor"][0].__setitem__(0, float("inf")), r"metric: .*tensor"),
+    ("metric", lambda m: m.update(tensor=None), r"metric: .*tensor"),
+    ("optimizer", lambda o: o.update(v=None, t=-1), r"optimizer: .*t: integer|optimizer: not a valid"),
+])
+def test_a_tampered_blocking_or_metric_state_is_refused_before_any_job(tmp_path, field, change, message):
+    cfg = qnb.TrainingConfig(**ONE_JOB_OPTIONS)
+    path = tmp_path / "run.ckpt.json"
+    qnb.QuantumTrainer(cfg).fit(epochs=1, checkpoint=path, progress=False)
+    state = json.loads(path.read_text())
+    change(state[field])
+    path.write_text(json.dumps(state))  # NaN and Infinity are what json writes for them
+    trainer = qnb.QuantumTrainer(cfg)
+    before = trainer.manager.stats.jobs
+    with pytest.raises(ValueError, match=message):
+        trainer.fit(checkpoint=path, progress=False)
+    assert trainer.manager.stats.jobs == before == 0
+
+
+def test_blocking_budget_prices_the_first_checked_step():
+    """The second step carries the first check (2k more circuits): a budget that affords the first
+    step but not the dearer second one stops after one step, never past the budget."""
+    cfg = qnb.TrainingConfig(**dict(ONE_JOB_OPTIONS, qnspsa_regularization=None))
+    t = qnb.QuantumTrainer(cfg)
+    lat = t.backend.latency
+    one, two = lat.job_time(4, 100), lat.job_time(8, 100)
+    t.fit(progress=False, budget_s=one + two - 1e-6)
+    assert len(t.history["steps"]) == 1 and t.modeled_s <= one + two
+
+
+def test_blocking_on_a_short_last_batch_and_several_directions():
+    """22 samples in batches of 5 end with a batch of 2 (< k = 3): the check runs the 2 samples."""
+    cfg = qnb.TrainingConfig(**dict(ONE_JOB_OPTIONS, n_train=22, gradient_subsample_size=3, n_directions=2, epochs=1))
+    h = qnb.QuantumTrainer(cfg).fit(progress=False)
+    circuits = [s["circuits"] for s in h["steps"]]
+    assert circuits[0] == 2 * 2 * 3 + 4 and set(circuits[1:4]) <= {2 * 2 * 3 + 4 + 2 * 3, 2 * 2 * 3 + 4}
+    assert circuits[-1] in (2 * 2 * 2 + 4 + 2 * 2, 2 * 2 * 2 + 4)
+    assert all(s["jobs"] == 1 for s in h["steps"])
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(blocking=True, gradient_method="parameter_shift"), "blocking: adds circuits to a step's single job"),
+    (dict(blocking=True, gradient_method="spsa_parallel", enable_circuit_batching=False), "blocking: adds"),
+    (dict(qnspsa_regularization=0.1, gradient_method="spsa_sequential"), "metric_regularization: adds"),
+    (dict(blocking=True, defects=("params_minus_leak",), gradient_method="spsa_parallel"), "blocking: adds"),
+    (dict(qnspsa_regularization=0.0), "qnspsa_regularization: must be a finite number > 0"),
+    (dict(blocking=True, qnspsa_regularization=0.1, gradient_method="spsa_parallel", n_directions=3,
+          max_parallel_circuits=80), "max_parallel_circuits: a step of 84 circuits"),
+    (dict(qnspsa_regularization="0.1"), "qnspsa_regularization: must be a finite number > 0"),
+    (dict(blocking="yes"), "blocking: must be True or False"),
+])
+def test_one_job_options_are_refused_where_they_cannot_be_one_job(kw, message):
+    with pytest.raises(ValueError, match=message):
+        qnb.TrainingConfig(**kw)
