@@ -24,6 +24,18 @@ def test_the_two_direction_preset_is_one_job_of_eight_circuits():
     assert all((s["circuits"], s["jobs"]) == (8, 1) for s in h["steps"])
 
 
+def test_the_split_shots_preset_is_one_job_of_twenty_circuits_at_500_shots():
+    """The same shots per job as balanced_momentum (20 x 500 = 10 x 1000): the same price on a clock
+    that charges shots, 1.5x on one that charges circuits (what its comment says)."""
+    tr = qnb.QuantumTrainer(qnb.PRESETS["split_shots"].replace(epochs=1))
+    h = tr.fit(progress=False)
+    assert all((s["circuits"], s["jobs"], s["shots"]) == (20, 1, 10_000) for s in h["steps"])
+    seed = qnb.LatencyModel.seed_calibrated()
+    per_shot = seed.with_shot_cost(1000)
+    assert per_shot.job_time(20, 500) == pytest.approx(per_shot.job_time(10, 1000))
+    assert seed.job_time(20, 500) / seed.job_time(10, 1000) == pytest.approx(1.5, abs=0.05)
+
+
 def test_fit_records_steps_and_epochs():
     cfg = qnb.TrainingConfig(**SMALL)
     h = qnb.QuantumTrainer(cfg).fit(progress=False)
