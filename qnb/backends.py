@@ -119,14 +119,20 @@ def structure_groups(tapes) -> list[list[int]]:
     return list(groups.values())
 
 
-def run_grouped(run, tapes):
-    """``run`` (same-structure tapes -> rows) on each structure group; the rows in the tapes' order,
-    as an array when every row has one length, else as a list (different read-outs)."""
+def as_rows(rows):
+    """A job's result rows: one array when every row has one length, else a list (different read-outs)."""
+    rows = [np.asarray(r) for r in rows]
+    return np.array(rows) if len({r.shape for r in rows}) == 1 else rows
+
+
+def run_grouped(run, tapes, groups):
+    """``run`` (same-structure tapes -> rows) on each of the ``structure_groups``; the rows in the
+    tapes' order."""
     out = [None] * len(tapes)
-    for g in structure_groups(tapes):
+    for g in groups:
         for i, row in zip(g, run([tapes[i] for i in g])):
-            out[i] = np.asarray(row)
-    return np.array(out) if len({r.shape for r in out}) == 1 else out
+            out[i] = row
+    return as_rows(out)
 
 
 def stacked_angles(tapes) -> np.ndarray:
@@ -189,7 +195,7 @@ class LocalBackend(Backend):
         if merged is not None:
             out = np.asarray(qml.execute([merged], width([merged]))[0])
             return out.reshape(len(circuits), -1)
-        if self.device_name == "default.qubit" and len(structure_groups(circuits)) > 1:
-            return run_grouped(self._probabilities, circuits)
-        out = [np.asarray(r) for r in qml.execute(list(circuits), width(circuits))]
-        return np.array(out) if len({r.shape for r in out}) == 1 else out
+        groups = structure_groups(circuits) if self.device_name == "default.qubit" else []
+        if len(groups) > 1:  # mixed kinds: one broadcast per kind
+            return run_grouped(self._probabilities, circuits, groups)
+        return as_rows(qml.execute(list(circuits), width(circuits)))

@@ -113,8 +113,9 @@ class NumpyBackend(LocalBackend):
 
     def _probabilities(self, circuits) -> np.ndarray:
         if not (_supported(circuits[0]) and same_structure(circuits)):  # mixed kinds: one simulation per kind
-            return run_grouped(self._probabilities, circuits) if all(map(_supported, circuits)) and len(
-                structure_groups(circuits)) > 1 else super()._probabilities(circuits)
+            groups = structure_groups(circuits) if all(map(_supported, circuits)) else []
+            return run_grouped(self._probabilities, circuits, groups) if len(groups) > 1 else \
+                super()._probabilities(circuits)
         first = circuits[0]
         return simulate(first.operations, stacked_angles(circuits), 1 + max(int(w) for w in first.wires),
                         first.measurements[0].wires)
