@@ -177,8 +177,7 @@ print(f"\nTargets met: {sum(t['met'] for t in targets)} of {len(targets)}.")
 import qnb
 from qnb.bench import LATENCY
 cfg = qnb.TrainingConfig(**bench["chosen_config"])
-k = cfg.gradient_subsample_size if cfg.gradient_method == "spsa_subsampled" else cfg.batch_size
-n = 2 * cfg.n_directions * k
+n = cfg.one_job_circuits
 factor = qnb.LatencyModel.seed_calibrated().job_time(n, cfg.shots_per_circuit) / LATENCY.job_time(n, cfg.shots_per_circuit)
 per_circuit = [{**t, "ours (median min)": t["ours (median min)"] * factor,
                 "ratio": (t["ours (median min)"] * factor / t["theirs (median min)"]

@@ -179,8 +179,7 @@ class TrainingConfig:
         check_one_job_options(self.gradient_method, self.enable_circuit_batching, self.defects, self.blocking,
                               self.qnspsa_regularization)
         if self.blocking or self.qnspsa_regularization is not None:
-            k = self.gradient_subsample_size if self.gradient_method == "spsa_subsampled" else self.batch_size
-            n = 2 * self.n_directions * k + 4 * (self.qnspsa_regularization is not None) + 2 * k * self.blocking
+            n = self.one_job_circuits
             if n > self.max_parallel_circuits:
                 raise ValueError(f"max_parallel_circuits: a step of {n} circuits (blocking and QN-SPSA included) would "
                                  f"be split into several jobs; raise it to {n} or reduce the subsample")
@@ -195,6 +194,13 @@ class TrainingConfig:
     @property
     def gains(self) -> Gains:
         return Gains(self.spsa_a, self.spsa_c, self.spsa_A, self.spsa_alpha, self.spsa_gamma)
+
+    @property
+    def one_job_circuits(self) -> int:
+        """Circuits in a full-batch step's single job (spsa_parallel, spsa_subsampled): 2 per
+        direction and sample, 4 for the QN-SPSA metric, 2 per sample for blocking's check."""
+        k = self.gradient_subsample_size if self.gradient_method == "spsa_subsampled" else self.batch_size
+        return 2 * self.n_directions * k + 4 * (self.qnspsa_regularization is not None) + 2 * k * self.blocking
 
     @property
     def steps_per_epoch(self) -> int:
