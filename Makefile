@@ -27,7 +27,7 @@ test: venv
 
 bench: venv
 	$(PY) -m pip install --quiet -e ".[test,peers]"
-	QNB_FIGURES=$(CURDIR)/figures $(PY) -m qnb.bench
+	QNB_FIGURES=$(CURDIR)/figures $(PY) -m qnb.research.bench
 
 # after editing a notebook (its .py in an editor, or the .ipynb in JupyterLab): sync the jupytext
 # pair (the newer file wins), then re-execute every notebook in place, reading the studies that

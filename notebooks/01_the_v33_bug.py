@@ -44,7 +44,7 @@ import textwrap
 import numpy as np, matplotlib.pyplot as plt
 import pennylane as qml
 import qnb
-from qnb import experiments as E
+from qnb.research import defects as D, experiments as E
 plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
 np.set_printoptions(precision=3, suppress=True)
 REPEATS = 10 if QUICK else 100                      # gradient estimates per estimator in the statistics
@@ -464,10 +464,10 @@ print(f"{B} directions: batch SPSA {same_m['variance']:.1f} in {same_m['jobs']} 
 base = qnb.TrainingConfig(gradient_method="spsa_parallel", epochs=EPOCHS, **SIZE)
 variants = {
     "fixed (qnb default)": base,
-    "frozen gains (iteration never advances)": base.replace(defects=("frozen_gains",)),
-    "params_minus left behind": base.replace(defects=("params_minus_leak",)),
+    "frozen gains (iteration never advances)": D.DocumentConfig(base, ("frozen_gains",)),
+    "params_minus left behind": D.DocumentConfig(base, ("params_minus_leak",)),
     "v3.3 per-sample, averaged": base.replace(gradient_method="spsa_per_sample"),
-    "v3.3 per-sample, summed (document)": base.replace(gradient_method="spsa_per_sample", defects=("summed_gradients",)),
+    "v3.3 per-sample, summed (document)": D.DocumentConfig(base.replace(gradient_method="spsa_per_sample"), ("summed_gradients",)),
 }
 # exact_train_loss: after every step, the loss at the current parameters on the whole training set,
 # evaluated exactly (not the shot-noisy loss at theta +- c Delta that SPSA itself sees)

@@ -30,7 +30,7 @@ RECOMPUTE = False  # nothing here is slow enough to be cached; kept so every not
 # %matplotlib inline
 import numpy as np, matplotlib.pyplot as plt
 import qnb
-from qnb import experiments as E
+from qnb.research import experiments as E
 plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
 np.set_printoptions(precision=3, suppress=True)
 EPOCHS = 1 if QUICK else 3

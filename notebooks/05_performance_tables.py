@@ -42,7 +42,7 @@ RECOMPUTE = False  # True: rerun the multi-seed studies here (minutes) instead o
 # %matplotlib inline
 import numpy as np, matplotlib.pyplot as plt
 import qnb
-from qnb import experiments as E, widgets as W
+from qnb.research import experiments as E, widgets as W
 plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
 np.set_printoptions(precision=3, suppress=True)
 SEEDS = range(RANDOM_SEED, RANDOM_SEED + (2 if QUICK else 10))            # blobs

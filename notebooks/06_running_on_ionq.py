@@ -32,7 +32,7 @@ LATENCY_SCALE = 0.01
 # %matplotlib inline
 import numpy as np, matplotlib.pyplot as plt
 import qnb
-from qnb import experiments as E
+from qnb.research import experiments as E
 plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
 np.set_printoptions(precision=3, suppress=True)
 import os

@@ -67,11 +67,11 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from qnb import experiments as E
+from qnb.research import experiments as E
 
 if SMOKE:  # a smoke run of the same study, written to a scratch folder
     import os, tempfile
-    from qnb import bench as qb
+    from qnb.research import bench as qb
     os.environ["QNB_FIGURES"] = scratch = tempfile.mkdtemp()
     qb.main(["--quick"])
     path = os.path.join(scratch, "bench_quick.json")
@@ -175,7 +175,7 @@ print(f"\nTargets met: {sum(t['met'] for t in targets)} of {len(targets)}.")
 
 # %%
 import qnb
-from qnb.bench import LATENCY
+from qnb.research.bench import LATENCY
 cfg = qnb.TrainingConfig(**bench["chosen_config"])
 n = cfg.one_job_circuits
 factor = qnb.LatencyModel.seed_calibrated().job_time(n, cfg.shots_per_circuit) / LATENCY.job_time(n, cfg.shots_per_circuit)
@@ -191,7 +191,7 @@ print(f"\nTargets met on a per-circuit clock: about {sum(t['met'] for t in per_c
 # %% [markdown]
 # ## 4. Going beyond, and how the study ran
 #
-# Each candidate is an estimator or trainer option (`qnb.bench.GO_BEYOND` lists their settings):
+# Each candidate is an estimator or trainer option (`qnb.research.bench.GO_BEYOND` lists their settings):
 #
 # * **momentum, Adam, a step size from the first job** (`calibrate`), **a larger subsample** (k = 10);
 # * **blocking** (`blocking=True`): the previous step is checked inside this step's single job

@@ -1,24 +1,31 @@
 """qnb: batch-loss SPSA for variational quantum classifiers on cloud backends, measured.
 
-The public API used by the notebooks, the tests and outside scripts.
+The public API used by the notebooks, the tests and outside scripts. The research harness (studies,
+benchmarks, widgets, the design document's tables and defects) is ``qnb.research``; this package
+never imports it.
 """
 from .backends import Backend, LocalBackend
-from .batching import BatchStats, CircuitBatchManager
+from .batching import BatchResult, BatchStats, CircuitBatchManager
 from .circuits import CircuitModel, parity_readout
+from .config import PRESETS, TrainingConfig
 from .data import DATASETS, check_data, make_dataset
-from .defects import DEFECTS, with_defects
-from .estimators import METHODS, Gains, GradientEstimator, GradientResult, StepPlan, make_estimator
+from .estimators import METHODS, GradientResult, StepPlan
+from .gradients import GradientEstimator, make_estimator
 from .jobs import BatchTimeoutError, Job, JobFailedError, SubmissionUncertainError, TransientError
 from .latency import SEED_TIMING_ROWS, LatencyModel, fit_latency
 from .losses import logistic_loss, square_loss
 from .model import QuantumModel
-from .training import PRESETS, QuantumTrainer, TrainingConfig, make_backend
+from .optimizer import BatchSPSAOptimizer, Gains, StepRule
+from .trainer import QuantumTrainer, make_backend
 
 
-def __getattr__(name):  # the IonQ path imports pennylane-ionq only when asked for
+def __getattr__(name):  # imported when first asked for: the IonQ path needs requests, the classifier scikit-learn's conventions only
     if name == "IonQBackend":
         from .ionq import IonQBackend
         return IonQBackend
+    if name == "QuantumClassifier":
+        from .classifier import QuantumClassifier
+        return QuantumClassifier
     raise AttributeError(name)
 
 
@@ -38,10 +45,13 @@ def watermark() -> str:
         except PackageNotFoundError:
             return "not installed"
     return "watermark: Python " + platform.python_version() + "; " + "; ".join(f"{p} {v(p)}" for p in WATERMARK_PACKAGES)
+
+
 __all__ = [
-    "Backend", "LocalBackend", "IonQBackend", "BatchStats", "CircuitBatchManager", "CircuitModel", "parity_readout",
-    "DATASETS", "check_data", "make_dataset", "DEFECTS", "with_defects", "METHODS", "Gains", "GradientEstimator",
-    "GradientResult", "StepPlan", "make_estimator", "BatchTimeoutError", "Job", "JobFailedError",
-    "SubmissionUncertainError", "TransientError", "SEED_TIMING_ROWS", "LatencyModel", "fit_latency",
-    "logistic_loss", "square_loss", "QuantumModel", "PRESETS", "QuantumTrainer", "TrainingConfig", "make_backend", "watermark",
+    "Backend", "LocalBackend", "IonQBackend", "BatchResult", "BatchStats", "CircuitBatchManager", "CircuitModel",
+    "parity_readout", "PRESETS", "TrainingConfig", "DATASETS", "check_data", "make_dataset", "METHODS",
+    "GradientResult", "StepPlan", "GradientEstimator", "make_estimator", "BatchTimeoutError", "Job", "JobFailedError",
+    "SubmissionUncertainError", "TransientError", "SEED_TIMING_ROWS", "LatencyModel", "fit_latency", "logistic_loss",
+    "square_loss", "QuantumModel", "BatchSPSAOptimizer", "Gains", "StepRule", "QuantumTrainer", "QuantumClassifier",
+    "make_backend", "watermark",
 ]

@@ -10,7 +10,8 @@ import numpy as np
 import pennylane as qml
 from pennylane.tape import QuantumScript
 
-from .batching import CircuitBatchManager
+from . import fastsim
+from .circuits import CircuitBatch
 from .jobs import FINAL_OK, Job, check_shots
 from .latency import LatencyModel
 
@@ -39,6 +40,19 @@ class Backend:
         self.clock_s = 0.0  # virtual cloud clock: modeled seconds of every job run so far
         self._n_jobs = 0
 
+    def state(self) -> dict:
+        """What the next results depend on: the shot-noise generator's state (JSON-safe)."""
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state(self, state: dict) -> None:
+        """Restore ``state()``; ValueError (nothing changed) if it is not a generator state."""
+        rng = np.random.default_rng()
+        try:
+            rng.bit_generator.state = state["rng"]
+        except (TypeError, ValueError, KeyError) as e:
+            raise ValueError(f"rng: not a generator state ({type(e).__name__})") from None
+        self.rng = rng
+
     def submit(self, circuits, shots, name: str | None = None) -> Job:
         """Submit ONE job (``name``: how the service can find it if its answer is lost)."""
         circuits = self._checked(circuits, shots)
@@ -58,8 +72,8 @@ class Backend:
     def _checked(circuits, shots) -> list:
         """What every submission checks before anything is sent."""
         check_shots(shots)
-        circuits = list(circuits)
-        if not circuits:
+        circuits = circuits if isinstance(circuits, CircuitBatch) else list(circuits)
+        if not len(circuits):
             raise ValueError("circuits: a job needs at least one circuit")
         bad = {w for w in circuits[0].wires if not isinstance(w, (int, np.integer)) or w < 0}
         if bad:  # one circuit checked: the wires of a job's circuits come from one model
@@ -82,11 +96,14 @@ class Backend:
         # a job of circuits with different read-outs: the same draws, row by row
         return [sample_probabilities(np.asarray(p)[None], job.shots, self.rng)[0] for p in job.payload]
 
-    def execute(self, circuits, shots=None, timeout_s: float = 600.0) -> list[np.ndarray]:
-        """Run circuits as ONE job and return their results, under the batch manager's policy."""
-        circuits = list(circuits)
-        return CircuitBatchManager(self, max_batch_size=max(1, len(circuits)), timeout_s=timeout_s).execute_batch(
-            circuits, shots)
+    def execute(self, circuits, shots=None) -> list[np.ndarray]:
+        """Run circuits as ONE job and return their results at once: for a backend whose jobs are
+        done when submitted (the local simulators). A cloud job needs waiting, a deadline and
+        retries: run it through a ``CircuitBatchManager``."""
+        job = self.submit(circuits, shots)
+        if self.status(job) != FINAL_OK:
+            raise RuntimeError(f"{self!r}: job {job.id} is not done on submission; run it through a CircuitBatchManager")
+        return self.results(job)
 
     def _probabilities(self, circuits) -> np.ndarray:
         raise NotImplementedError
@@ -144,7 +161,7 @@ def broadcast_tapes(tapes) -> QuantumScript | None:
     """Merge structurally identical tapes into ONE broadcast tape (parameters stacked per gate).
 
     Returns None when the tapes differ in structure; the caller then falls back to batch
-    execution. This is what makes default.qubit simulate thousands of circuits per second.
+    execution: one simulation for the whole job on default.qubit.
     """
     if not same_structure(tapes):
         return None
@@ -160,22 +177,26 @@ def broadcast_tapes(tapes) -> QuantumScript | None:
 
 
 class LocalBackend(Backend):
-    """Runs each job in ONE device call on a local PennyLane simulator.
+    """Runs each job in ONE simulation on the local machine.
 
-    default.qubit: all circuits merged into one broadcast tape. lightning.qubit does not
-    broadcast natively (measured slower), so it gets one ``qml.execute`` call over the list.
-    The virtual clock advances by the latency model, so local runs report modeled cloud time.
+    ``device="default.qubit"`` (the default): circuits of the common gates (``fastsim.GATES``) run
+    on qnb's plain-numpy simulator, one broadcast matmul per gate over every circuit of the job;
+    anything else on default.qubit, all circuits merged into one broadcast tape (or one
+    ``qml.execute`` call per structure). ``fast=False`` always uses default.qubit.
+    ``"lightning.qubit"`` does not broadcast natively, so it gets one ``qml.execute`` call over the
+    list. The virtual clock advances by the latency model, so local runs report modeled cloud time.
     """
 
     name = "local"
     DEVICES = ("default.qubit", "lightning.qubit")
 
     def __init__(self, device: str = "default.qubit", latency: LatencyModel | None = None, seed=None,
-                 wires: int | None = None):
+                 wires: int | None = None, fast: bool = True):
         if device not in self.DEVICES:
             raise ValueError(f"device: unknown local device {device!r}; allowed: {', '.join(self.DEVICES)}")
         super().__init__(latency, seed)
         self.device_name = device
+        self.fast = bool(fast) and device == "default.qubit"
         self.min_wires = wires or 1
         self._devices = {}
 
@@ -187,15 +208,42 @@ class LocalBackend(Backend):
         return self._devices[n_wires]
 
     def __repr__(self):
-        return f"LocalBackend(device={self.device_name!r}, latency={self.latency})"
+        return f"{type(self).__name__}(device={self.device_name!r}, latency={self.latency})"
+
+    def run_compiled(self, compiled, angles: np.ndarray, n_wires: int, readout_wires) -> np.ndarray | None:
+        """Exact read-out probabilities of a compiled model's circuits from their gate angles, as
+        ONE job on this backend's clock (what ``model.outputs`` uses: no circuit objects built);
+        None when the numpy simulator lacks a gate (the caller then builds the circuits)."""
+        if not self.fast or any(op.name not in fastsim.GATES for op in compiled.template):
+            return None
+        self._job(f"{self.name}-{self._n_jobs + 1}", range(len(angles)), None, None)
+        return fastsim.simulate(compiled.template, angles, n_wires, readout_wires)
 
     def _probabilities(self, circuits) -> np.ndarray:
+        if self.fast and isinstance(circuits, CircuitBatch) and all(op.name in fastsim.GATES
+                                                                    for op in circuits.compiled.template):
+            return fastsim.simulate(circuits.compiled.template, circuits.angles, 1 + max(int(w) for w in circuits[0].wires),
+                                    circuits.measurement.wires)
+        circuits = list(circuits)
+        if self.fast and fastsim.supported(circuits[0]) and same_structure(circuits):
+            first = circuits[0]
+            return fastsim.simulate(first.operations, stacked_angles(circuits), 1 + max(int(w) for w in first.wires),
+                                    first.measurements[0].wires)
         merged = broadcast_tapes(circuits) if self.device_name == "default.qubit" else None
         width = lambda tapes: self.device(1 + max((w for t in tapes for w in t.wires), default=0))
         if merged is not None:
             out = np.asarray(qml.execute([merged], width([merged]))[0])
             return out.reshape(len(circuits), -1)
         groups = structure_groups(circuits) if self.device_name == "default.qubit" else []
-        if len(groups) > 1:  # mixed kinds: one broadcast per kind
+        if len(groups) > 1:  # mixed kinds: one simulation per kind
             return run_grouped(self._probabilities, circuits, groups)
         return as_rows(qml.execute(list(circuits), width(circuits)))
+
+
+class NumpyBackend(LocalBackend):
+    """The local backend on the numpy simulator wherever it can (the benchmark's name for it)."""
+
+    name = "numpy"
+
+    def __init__(self, latency: LatencyModel | None = None, seed=None):
+        super().__init__("default.qubit", latency=latency, seed=seed)

@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
+from .circuits import CircuitBatch
 from .jobs import (FINAL_BAD, FINAL_OK, BatchTimeoutError, JobFailedError, RejectedSubmission,  # noqa: F401
                    SubmissionUncertainError, TransientError, check_shots)
 
@@ -40,6 +41,15 @@ class BatchStats:
     def add(self, other: "BatchStats") -> None:
         for k, v in asdict(other).items():
             setattr(self, k, getattr(self, k) + v)
+
+
+class BatchResult(list):
+    """The results of ``execute_batch``, one per circuit in input order, with ``cost``: what this
+    call sent (jobs, circuits, shots, modeled and wall seconds, retries)."""
+
+    def __init__(self, results, cost: BatchStats):
+        super().__init__(results)
+        self.cost = cost
 
 
 class BatchHandle:
@@ -74,7 +84,6 @@ class CircuitBatchManager:
         self.max_batch_size, self.timeout_s, self.max_retries = max_batch_size, float(timeout_s), max_retries
         self.backoff_s, self.poll_s = float(backoff_s), float(poll_s)
         self.stats = BatchStats()  # everything since creation
-        self.last_call = BatchStats()  # the latest execute_batch alone (summed from zero: reproducible)
         self._pool = None
         # paid-job bookkeeping for checkpoints (the trainer sets these; see begin_step)
         self.journal = None  # called with [{"name", "id"}, ...] before a POST and again before any wait
@@ -119,15 +128,25 @@ class CircuitBatchManager:
         if self.journal is not None:
             self.journal([dict(r) for r in self._records])
 
-    def n_jobs(self, n_circuits: int) -> int:
-        """Jobs needed for ``n_circuits`` circuits."""
-        return math.ceil(n_circuits / self.max_batch_size)
+    def n_jobs(self, n_circuits: int, circuits_per_job: int | None = None) -> int:
+        """Jobs needed for ``n_circuits`` circuits (at most ``circuits_per_job`` per job)."""
+        return math.ceil(n_circuits / min(circuits_per_job or self.max_batch_size, self.max_batch_size))
+
+    def price(self, n_circuits: int, circuits_per_job: int | None, shots) -> float:
+        """Modeled seconds that ``n_circuits`` circuits sent ``circuits_per_job`` at a time would
+        cost under the backend's latency model, without sending anything."""
+        return float(self.backend.latency.batch_time(n_circuits, self.n_jobs(n_circuits, circuits_per_job), shots))
 
     def execute_batch(self, circuits, shots: int | None = 1000, wait_for_results: bool = True):
-        """Run ``circuits``; results in input order (or a handle when ``wait_for_results=False``)."""
+        """Run ``circuits`` as jobs of at most ``max_batch_size``.
+
+        Returns:
+            BatchResult: the results in input order, with ``.cost`` (a ``BatchStats`` of this call);
+            a ``BatchHandle`` instead when ``wait_for_results=False``.
+        """
         check_shots(shots)
-        circuits = list(circuits)
-        if not circuits:
+        circuits = circuits if isinstance(circuits, CircuitBatch) else list(circuits)
+        if not len(circuits):
             raise ValueError("circuits: nothing to run (empty list)")
         if not wait_for_results:
             if self._pool is None:
@@ -163,10 +182,9 @@ class CircuitBatchManager:
         finally:
             call.wall_s = time.perf_counter() - start
             self.stats.add(call)
-            self.last_call = call
         if len(results) != len(circuits):
             raise RuntimeError(f"expected {len(circuits)} results, got {len(results)}")
-        return results
+        return BatchResult(results, call)
 
     def _wait(self, job, deadline):
         submitted = time.perf_counter()

@@ -5,8 +5,8 @@ it into circuits (``QuantumScript``) of primitive gates that every backend runs,
 outputs through a read-out of the probabilities of a few wires (default: the parity <Z...Z> of
 wire 0, i.e. <Z0> = p0 - p1).
 
-Speed: recording and decomposing a circuit costs ~0.5 ms, far more than simulating it in a
-broadcast batch (~0.15 ms). So qnb compiles the circuit once: when every gate angle is an affine
+Speed: recording and decomposing a circuit costs far more than simulating it in a broadcast
+batch (figures/bench.md has the numbers). So qnb compiles the circuit once: when every gate angle is an affine
 function of (x, params) — true of angle embeddings, rotation layers, shared angles, controlled
 rotations — the angles of any number of circuits are one matrix product, and a circuit is the
 compiled gate sequence with new angles. Anything else is recorded circuit by circuit (correct,
@@ -15,6 +15,7 @@ slower). The affine map is found by probing and then verified at random points, 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,9 +35,77 @@ PRIMITIVE_GATES = frozenset({
 })
 
 
+def _recorded(circuit, x, params) -> QuantumScript:
+    """The tape of a QNode (``construct_tape``: calling it would run it) or of a plain function."""
+    if isinstance(circuit, qml.QNode):
+        return qml.workflow.construct_tape(circuit)(x, params)
+    return qml.tape.make_qscript(circuit)(x, params)
+
+
+@dataclass(frozen=True, eq=False)
+class Measured:
+    """What a circuit that returns its own measurement becomes: the operations to apply (with the
+    observable's diagonalising gates), the wires to measure, and the read-out from their
+    probabilities (eigenvalues for ``expval``; the parity for ``probs``)."""
+
+    circuit: object
+    wires: tuple
+    eigvals: np.ndarray | None  # None: qml.probs, read out as parity
+    diagonalizing: tuple
+    shots: int | None
+
+    def __call__(self, x, params):  # the operations alone, as qnb records circuits
+        for op in _recorded(self.circuit, x, params).operations:
+            qml.apply(op)
+        for op in self.diagonalizing:
+            qml.apply(op)
+
+    def readout(self, probs):
+        return parity_readout(probs) if self.eigvals is None else np.asarray(probs, dtype=float) @ self.eigvals
+
+
+def measured(circuit, x, params) -> Measured | None:
+    """A ``Measured`` for a QNode or function that returns one measurement qnb can take from one
+    job's probabilities; None when it returns nothing (qnb measures itself); ValueError, before
+    any job, for what cannot be one multi-circuit job of probabilities."""
+    try:
+        tape = _recorded(circuit, x, params)
+    except Exception:  # noqa: BLE001 - e.g. an embedding that needs normalised x: recording will say why, later
+        return None
+    if not tape.measurements:
+        return None
+    name = getattr(circuit, "__name__", type(circuit).__name__)
+    mid = [op.name for op in tape.operations if isinstance(op, qml.ops.MidMeasure) or op.name.startswith("Conditional")]
+    if mid:
+        raise ValueError(f"{name}: mid-circuit measurements ({mid[0]}) cannot run as one multi-circuit job of "
+                         "probabilities; remove them (defer the measurement) or measure at the end")
+    if len(tape.measurements) != 1:
+        raise ValueError(f"{name}: returns {len(tape.measurements)} measurements; qnb reads one model output per "
+                         "circuit: return one qml.expval(observable) or qml.probs(wires)")
+    m = tape.measurements[0]
+    kind = type(m).__name__
+    shots = tape.shots.total_shots
+    if kind == "ProbabilityMP" and m.obs is None and m.mv is None:
+        return Measured(circuit, tuple(m.wires), None, (), shots)
+    if kind != "ExpectationMP" or m.obs is None:
+        raise ValueError(f"{name}: returns {kind.replace('MP', '').lower() or kind} ({m}); qnb takes "
+                         "qml.expval(observable) or qml.probs(wires), read from the job's probabilities")
+    obs = m.obs
+    try:
+        gates, eig = tuple(obs.diagonalizing_gates()), np.real(np.asarray(obs.eigvals(), dtype=complex))
+        U = qml.matrix(qml.prod(*reversed(gates)), wire_order=obs.wires) if gates else np.eye(2 ** len(obs.wires))
+        diagonal = np.allclose(U @ qml.matrix(obs, wire_order=obs.wires) @ U.conj().T, np.diag(eig), atol=1e-9)
+    except Exception:  # noqa: BLE001 - PennyLane raises several kinds for observables it cannot diagonalise
+        diagonal = False
+    if not diagonal:
+        raise ValueError(f"{name}: the observable {obs} has no single measurement basis (terms that do not commute "
+                         "need several bases, i.e. several jobs); measure one term per classifier or a Pauli word")
+    return Measured(circuit, tuple(obs.wires), eig, gates, shots)
+
+
 def record(circuit, x, params) -> list:
     """The circuit's operations for one (x, params), decomposed to ``PRIMITIVE_GATES``."""
-    tape = qml.tape.make_qscript(circuit)(x, params)
+    tape = _recorded(circuit, x, params)
     if tape.measurements:
         raise ValueError("circuit: returns a measurement; qnb measures qml.probs(readout_wires) itself: leave it "
                          "out and choose the read-out with readout_wires= and readout=")
@@ -78,7 +147,7 @@ class AffineCircuit:
 
     def operations(self, angles) -> list:
         """The template's gates with new angles. A shallow clone of each parametrised gate (what
-        ``copy.copy`` does, without its overhead) is ~50x faster than recording the circuit again;
+        ``copy.copy`` does, without its overhead) is much cheaper than recording the circuit again;
         gates without parameters are shared."""
         it = iter(angles.tolist())
         ops = []
@@ -93,6 +162,33 @@ class AffineCircuit:
                     op = qml.ops.functions.bind_new_parameters(op, data)
             ops.append(op)
         return ops
+
+
+class CircuitBatch(Sequence):
+    """Circuits of one compiled model, held as its gate sequence and an (n, n_angles) array of
+    angles: a ``QuantumScript`` is built only when one is read. A simulator that knows the gate
+    sequence (``LocalBackend``) runs all of them from the angles in one call without building any;
+    slicing keeps the batch (a job of a longer list); adding another list gives a plain list."""
+
+    def __init__(self, compiled: AffineCircuit, angles: np.ndarray, measurement):
+        self.compiled, self.angles, self.measurement = compiled, angles, measurement
+
+    def __len__(self):
+        return len(self.angles)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return CircuitBatch(self.compiled, self.angles[i], self.measurement)
+        return QuantumScript(self.compiled.operations(self.angles[i]), [self.measurement])
+
+    def __add__(self, other):
+        return list(self) + list(other)
+
+    def __radd__(self, other):
+        return list(other) + list(self)
+
+    def __repr__(self):
+        return f"CircuitBatch({len(self)} circuits of {len(self.compiled.template)} gates)"
 
 
 def _snap(a: np.ndarray) -> np.ndarray:
@@ -209,6 +305,14 @@ class CircuitModel:
         self.param_shape = tuple(int(s) for s in np.atleast_1d(param_shape))
         if not self.param_shape or any(s < 1 for s in self.param_shape):
             raise ValueError(f"param_shape: must be a non-empty shape of positive sizes, got {param_shape!r}")
+        n_feat = int(n_wires if n_features is None else n_features)
+        probe = np.random.default_rng(0).uniform(-1, 1, n_feat + int(np.prod(self.param_shape)))
+        found = measured(circuit, probe[:n_feat], probe[n_feat:].reshape(self.param_shape))
+        self.qnode_shots = None
+        if found is not None:  # the circuit measures itself: qnb measures the same thing from probabilities
+            if readout is not None or tuple(readout_wires) != (0,):
+                raise ValueError("readout, readout_wires: the circuit returns its own measurement; leave them out")
+            circuit, readout_wires, readout, self.qnode_shots = found, found.wires, found.readout, found.shots
         self.readout_wires = tuple(readout_wires)
         if not self.readout_wires or any(not isinstance(w, (int, np.integer)) or not 0 <= w < n_wires
                                          for w in self.readout_wires):
@@ -220,8 +324,19 @@ class CircuitModel:
         self._measurement = qml.probs(wires=list(self.readout_wires))
         self.compiled = compile_affine(circuit, self.n_features, self.param_shape, self.n_wires)
 
+    @classmethod
+    def from_qnode(cls, qnode, param_shape, n_features: int | None = None, seed=None) -> "CircuitModel":
+        """The model of a QNode ``qnode(x, params)`` returning ``qml.expval(obs)`` or
+        ``qml.probs(wires)``, on its device's wires (labelled 0..n-1)."""
+        if not isinstance(qnode, qml.QNode):
+            raise TypeError(f"qnode: expected a QNode, got {type(qnode).__name__}")
+        wires = qnode.device.wires
+        if wires is None or not len(wires):
+            raise ValueError("qnode: its device has no wires; create it with wires=n")
+        return cls(qnode, len(wires), param_shape, n_features=n_features, seed=seed)
+
     def __repr__(self):
-        name = getattr(self.circuit, "__name__", "circuit")
+        name = getattr(getattr(self.circuit, "circuit", self.circuit), "__name__", "circuit")
         return (f"{type(self).__name__}({name}, n_wires={self.n_wires}, param_shape={self.param_shape}, "
                 f"n_features={self.n_features}, {'affine' if self.compiled else 'recorded'})")
 
@@ -240,16 +355,16 @@ class CircuitModel:
         """The circuit for one sample; ``params`` defaults to the current parameters."""
         return self.build_circuits(np.asarray(x, dtype=float)[None, :], self._params(params)[None, :])[0]
 
-    def build_circuits(self, X, P) -> list[QuantumScript]:
-        """One circuit per row pair: X (n, n_features) with P (n, n_params), or P (n_params,) for all."""
+    def build_circuits(self, X, P) -> "Sequence[QuantumScript]":
+        """One circuit per row pair: X (n, n_features) with P (n, n_params), or P (n_params,) for all
+        (a ``CircuitBatch`` for a compiled circuit, else a list)."""
         X = np.asarray(X, dtype=float)
         P = np.broadcast_to(np.asarray(P, dtype=float), (len(X), self.n_params))
         if self.spot_check and self.compiled is not None and len(X) and not self.compiled.agrees(
-                self.circuit, X[0], P[0], self.param_shape):  # a spot check per call (~0.5 ms)
+                self.circuit, X[0], P[0], self.param_shape):  # a spot check per call: one recording
             self._decompile(X[0])
         if self.compiled is not None:
-            angles = self.compiled.angles(X, P)
-            return [QuantumScript(self.compiled.operations(a), [self._measurement]) for a in angles]
+            return CircuitBatch(self.compiled, self.compiled.angles(X, P), self._measurement)
         return [QuantumScript(record(self.circuit, x, p.reshape(self.param_shape)), [self._measurement])
                 for x, p in zip(X, P)]
 
@@ -297,6 +412,16 @@ class CircuitModel:
             raise ValueError(f"parameter_shift: cannot differentiate {self!r}'s gate angles with autograd "
                              f"({type(e).__name__}: {str(e)[:120]}); write the circuit with qml.math / "
                              "pennylane.numpy functions, or use an SPSA method") from None
+
+    def fingerprint(self) -> str:
+        """The model's repr and a hash of the circuit it builds at a fixed point: another circuit
+        with the same name and shape is told apart (a checkpoint records it)."""
+        import hashlib
+        rng = np.random.default_rng(0)
+        tape = self.build_circuit(rng.uniform(-1, 1, self.n_features), rng.uniform(0, 1, self.n_params))
+        text = repr([(op.name, tuple(op.wires), np.round(np.asarray(op.data, float), 9).tolist())
+                     for op in tape.operations])
+        return f"{self!r} #{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
     # -- outputs ------------------------------------------------------------------------------
     def outputs_from(self, results) -> np.ndarray:

@@ -1,10 +1,8 @@
-"""A plain-numpy state-vector backend and exact gradients, for studies with many runs.
+"""A plain-numpy state-vector simulator for the gates qnb's compiled models use, and exact gradients.
 
-``NumpyBackend`` gives default.qubit's answers (checked to 1e-10 in tests) for circuits of the
-gates qnb's compiled models use (RX, RY, RZ, Rot, CNOT, CZ, Hadamard, Pauli): one broadcast
-matmul per gate over all circuits of a job, about twice default.qubit's broadcast speed on the
-48-parameter model (29,000 against 16,000 circuits/s, circuits given), and with no circuit objects
-at all for exact evaluation (``run_compiled``). Anything else runs on default.qubit.
+``simulate`` runs n circuits of one gate sequence (RX, RY, RZ, Rot, CNOT, CZ, Hadamard, Pauli)
+with one broadcast matmul per gate over all of them; ``LocalBackend`` uses it whenever a job's
+circuits are made of these gates (its answers equal default.qubit's: the tests check them).
 ``exact_gradient`` is the parameter-shift gradient of the batch loss with exact expectation values
 (what ``parameter_shift`` with ``shots=None`` returns), computed from gate angles directly.
 """
@@ -12,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backends import LocalBackend, run_grouped, same_structure, stacked_angles, structure_groups
-from .latency import LatencyModel
 
 ROTATIONS = frozenset({"RX", "RY", "RZ", "Rot"})  # every angle obeys the two-term shift rule
 GATES = ROTATIONS | {"CNOT", "CZ", "Hadamard", "PauliX", "PauliY", "PauliZ"}
@@ -85,40 +81,10 @@ def simulate(template, angles: np.ndarray, n_wires: int, readout_wires) -> np.nd
     return np.transpose(p.sum(axis=rest), [0] + [sorted(keep).index(k) + 1 for k in keep]).reshape(n, -1)
 
 
-def _supported(tape) -> bool:
+def supported(tape) -> bool:
+    """Can ``simulate`` run this tape (its gates, one probability measurement)?"""
     return (all(op.name in GATES for op in tape.operations) and len(tape.measurements) == 1
             and type(tape.measurements[0]).__name__ == "ProbabilityMP")
-
-
-class NumpyBackend(LocalBackend):
-    """LocalBackend with a plain-numpy simulator for the common gates (same shot sampling, same
-    seeded generator, same latency accounting); other circuits go to default.qubit."""
-
-    name = "numpy"
-
-    def __init__(self, latency: LatencyModel | None = None, seed=None):
-        super().__init__("default.qubit", latency=latency, seed=seed)
-
-    def __repr__(self):
-        return f"NumpyBackend(latency={self.latency})"
-
-    def run_compiled(self, compiled, angles: np.ndarray, n_wires: int, readout_wires) -> np.ndarray | None:
-        """Exact read-out probabilities of a compiled model's circuits from their gate angles, as
-        ONE job on this backend's clock (what ``model.outputs`` uses: no circuit objects built);
-        None for gates this simulator does not have (the caller then builds the circuits)."""
-        if any(op.name not in GATES for op in compiled.template):
-            return None
-        self._job(f"{self.name}-{self._n_jobs + 1}", range(len(angles)), None, None)
-        return simulate(compiled.template, angles, n_wires, readout_wires)
-
-    def _probabilities(self, circuits) -> np.ndarray:
-        if not (_supported(circuits[0]) and same_structure(circuits)):  # mixed kinds: one simulation per kind
-            groups = structure_groups(circuits) if all(map(_supported, circuits)) else []
-            return run_grouped(self._probabilities, circuits, groups) if len(groups) > 1 else \
-                super()._probabilities(circuits)
-        first = circuits[0]
-        return simulate(first.operations, stacked_angles(circuits), 1 + max(int(w) for w in first.wires),
-                        first.measurements[0].wires)
 
 
 def exact_gradient(model, X, Y, params=None, loss_function=None) -> tuple[np.ndarray, float]:

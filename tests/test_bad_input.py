@@ -4,6 +4,7 @@ import pytest
 
 import qnb
 from conftest import manager
+from qnb.research import defects as D
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -18,11 +19,36 @@ from conftest import manager
     ("max_parallel_circuits", -5, r"max_parallel_circuits: must be an integer >= 1, got -5"),
     ("backend", "aws", r"backend: unknown backend 'aws'; allowed: local, ionq"),
     ("dataset", "mnist", r"dataset: unknown data set 'mnist'; allowed: blobs, xor"),
-    ("defects", ("typo",), r"defects: unknown defect 'typo'"),
+    ("defects", ("typo",), r"defects: the document's defects are a teaching layer: "
+                           r"qnb\.research\.defects\.DocumentConfig\(config, defects\)"),
+    ("defects", ("frozen_gains",), r"defects: the document's defects are a teaching layer"),
 ])
 def test_config_rejects(field, value, message):
     with pytest.raises(ValueError, match=message):
         qnb.TrainingConfig(**{field: value})
+
+
+@pytest.mark.parametrize("defects,method,message", [
+    (("typo",), None, r"defects: unknown defect 'typo'; allowed: frozen_gains, summed_gradients, params_minus_leak"),
+    (("frozen_gains", "typo"), "spsa_parallel", r"defects: unknown defect 'typo'"),
+    ("frozen_gains", None, r"defects: expected a tuple of names, got the string 'frozen_gains'"),
+    (("summed_gradients",), "spsa_parallel", r"defects: 'summed_gradients' does not apply to 'spsa_parallel'; "
+                                             r"it applies to spsa_per_sample"),
+    (("params_minus_leak",), "parameter_shift", r"defects: 'params_minus_leak' does not apply to 'parameter_shift'"),
+])
+def test_defect_names_are_checked_in_the_teaching_layer(defects, method, message):
+    with pytest.raises(ValueError, match=message):
+        D.check_defects(defects, method)
+    cfg = qnb.TrainingConfig() if method is None else qnb.TrainingConfig(gradient_method=method)
+    with pytest.raises(ValueError, match=message):
+        D.DocumentConfig(cfg, defects)
+
+
+def test_valid_defects_pass_the_check_unchanged():
+    assert D.check_defects(["frozen_gains", "params_minus_leak"], "spsa_subsampled") == (
+        "frozen_gains", "params_minus_leak")
+    assert D.DocumentConfig(qnb.TrainingConfig(gradient_method="spsa_per_sample"),
+                            ["summed_gradients"]).defects == ("summed_gradients",)
 
 
 class CountingBackend(qnb.LocalBackend):
@@ -64,16 +90,21 @@ def test_manager_rejects(kwargs, message):
         qnb.CircuitBatchManager(qnb.LocalBackend(), **kwargs)
 
 
+def test_a_bad_subsample_size_is_refused_under_the_name_it_was_given():
+    with pytest.raises(ValueError, match=r"subsample_size: must be an integer >= 1, got 0"):
+        qnb.make_estimator("spsa_subsampled", manager(), subsample_size=0)
+
+
 def test_estimator_and_call_arguments_are_checked(batch, model):
     with pytest.raises(ValueError, match=r"gradient_method: unknown method 'spsa'"):
         qnb.make_estimator("spsa", manager())
-    with pytest.raises(ValueError, match=r"subsample_size: must be an integer >= 1, got 0"):
-        qnb.make_estimator("spsa_subsampled", manager(), subsample_size=0)
     with pytest.raises(ValueError, match=r"subsample_size: 11 exceeds the batch size 10"):
         qnb.make_estimator("spsa_subsampled", manager(), subsample_size=11).estimate_batch_gradient(model, *batch)
     with pytest.raises(ValueError, match=r"shots: must be a positive integer or None \(exact\), got 0"):
         qnb.make_estimator("spsa_parallel", manager()).estimate_batch_gradient(model, *batch, shots=0)
     with pytest.raises(ValueError, match=r"defects: 'summed_gradients' does not apply to 'spsa_parallel'"):
+        D.make_estimator("spsa_parallel", manager(), defects=("summed_gradients",))
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\): defects"):  # the core has no defects
         qnb.make_estimator("spsa_parallel", manager(), defects=("summed_gradients",))
     with pytest.raises(ValueError, match=r"device: unknown local device 'gpu'"):
         qnb.LocalBackend("gpu")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import qnb
-from qnb import bench
+from qnb.research import bench
 
 
 def test_numpy_yardstick_equals_the_model():
@@ -36,7 +36,14 @@ def test_peer_jobs_are_counted_by_the_tracker_and_the_manager_alike():
     r = bench.train_spsa_optimizer(0, "blobs", (2.0, 60.0, 0.0))  # the race's objective, a few steps
     n = len(r["steps"]) - 1
     assert n >= 5 and (r["jobs"], r["circuits"]) == (2 * n, 20 * n)
-    assert all(0 <= e["test_accuracy"] <= 1 for e in r["steps"])
+    # the first record is the initial model's exact test accuracy, recomputed here on default.qubit
+    data = bench.bench_data("blobs")
+    start = qnb.QuantumModel(n_features=data[0].shape[1], seed=bench._seeds(0)[0])
+    out = start.outputs(data[2], qnb.LocalBackend(fast=False))
+    assert r["steps"][0]["test_accuracy"] == np.mean(np.where(out >= 0, 1, -1) == data[3])
+    n_test = len(data[3])  # every record is an accuracy: a whole number of correct test samples
+    assert all(e["test_accuracy"] * n_test == pytest.approx(round(e["test_accuracy"] * n_test), abs=1e-9)
+               for e in r["steps"])
 
 
 @pytest.mark.parametrize("name,kw", [("qnb fast (k=2)", bench.QNB_METHODS["qnb fast (k=2)"]),
@@ -88,9 +95,33 @@ def test_time_to_quality_is_measured_after_every_exact_step():
     assert len(acc) == 7 or abs(np.mean(acc[-3:]) - np.mean(acc[-6:-3])) <= bench.PLATEAU_TOL
 
 
-def test_choose_ranks_by_censored_share_of_the_budget():
-    rows = [{"candidate": "a", "score": 0.9}, {"candidate": "b", "score": 0.4}, {"candidate": "c", "score": 0.4}]
+def test_choose_takes_the_smallest_score_and_breaks_ties_by_name():
+    rows = [{"candidate": "c", "score": 0.4}, {"candidate": "a", "score": 0.9}, {"candidate": "b", "score": 0.4}]
+    assert min(rows, key=lambda r: r["score"])["candidate"] == "c"  # the first of the tie: not the rule
     assert bench.choose(rows) == "b"
+    assert bench.choose(rows[::-1]) == "b"  # whatever the order of the rows
+
+
+def test_choose_ranks_by_censored_share_of_the_budget(monkeypatch):
+    """go_beyond's score: per data set, the mean time to quality as a share of the budget, a run
+    that misses (or arrives past the budget) counted as the whole budget; summed over data sets.
+    A candidate that is fastest when it arrives but misses a run loses to one that always arrives
+    later: the fastest median would choose the other."""
+    arrive = lambda t: [{"test_accuracy": 0.5, "modeled_s": 0.0}, {"test_accuracy": 0.95, "modeled_s": t}]
+    miss = [{"test_accuracy": 0.5, "modeled_s": 0.0}, {"test_accuracy": 0.6, "modeled_s": 90.0}]
+    runs = {"misses": [arrive(10.0)] * 3 + [miss], "sure": [arrive(30.0)] * 4, "late": [arrive(150.0)] * 4}
+    budgets = {"a": 100.0, "b": 200.0}
+    monkeypatch.setattr(bench, "GO_BEYOND", {n: {} for n in runs})
+    monkeypatch.setattr(bench, "race_rule", lambda ceil, *a: (0.9, budgets[ceil], 10.0))
+    monkeypatch.setattr(bench, "run_tasks", lambda fn, tasks, **kw: [runs[m[len("qnb "):]][s] for m, _, _, s, _ in tasks])
+    rows = bench.go_beyond(["a", "b"], {"a": "a", "b": "b"}, seeds=range(4))
+    got = {r["candidate"]: r for r in rows}
+    assert got["misses"]["score"] == pytest.approx((3 * 0.1 + 1) / 4 + (3 * 0.05 + 1) / 4)
+    assert got["sure"]["score"] == pytest.approx(0.3 + 0.15)
+    assert got["late"]["score"] == pytest.approx(1.0 + 0.75)  # 150 s of a 100 s budget counts as 100 s
+    assert (got["misses"]["a reached"], got["sure"]["a reached"], got["late"]["b reached"]) == ("3/4", "4/4", "4/4")
+    assert min(rows, key=lambda r: r["a median_min"])["candidate"] == "misses"
+    assert bench.choose(rows) == "sure"
 
 
 def test_quick_benchmark_smoke(tmp_path, monkeypatch):
@@ -112,7 +143,7 @@ def test_quick_benchmark_smoke(tmp_path, monkeypatch):
 # -- the numpy simulator and exact gradients ---------------------------------------------------
 def test_numpy_backend_equals_default_qubit():
     import pennylane as qml
-    from qnb.fastsim import NumpyBackend
+    from qnb.backends import NumpyBackend
     rng = np.random.default_rng(1)
     m = qnb.QuantumModel(seed=1)
     tapes = m.build_circuits(rng.uniform(-1.5, 1.5, (30, 4)), rng.uniform(0, 6, (30, 48)))
@@ -150,7 +181,7 @@ def test_exact_outputs_without_circuit_objects_equal_default_qubit():
     rng = np.random.default_rng(2)
     m = qnb.QuantumModel(seed=2)
     X = rng.uniform(-2, 2, (25, 4))
-    from qnb.fastsim import NumpyBackend
+    from qnb.backends import NumpyBackend
     fast, ref = NumpyBackend(), qnb.LocalBackend()
     np.testing.assert_allclose(m.outputs(X, fast), m.outputs(X, ref), atol=1e-10)
     assert fast.clock_s > 0 and fast._n_jobs == 1  # still one job on the backend's clock
@@ -170,15 +201,51 @@ def test_optimizer_option_steps_and_resumes_exactly(tmp_path, opt):
     assert [s["loss"] for s in resumed.history["steps"]] == [s["loss"] for s in full["steps"]]
 
 
-def test_adam_rule_is_kingma_ba():
-    from qnb.training import StepRule
-    r = StepRule("adam", 0.9, 0.999)
-    p = r.step(np.zeros(2), np.array([2.0, -0.5]), 0.1)
-    np.testing.assert_allclose(p, [-0.1, 0.1], atol=1e-7)  # first step: a_k * sign(g)
+def _kingma_ba(grads, gains, beta1, beta2, eps=1e-8):
+    """Adam as Kingma & Ba's Algorithm 1 writes it, the step size alpha_t = a_k of each step."""
+    theta, m, v, out = np.zeros(len(grads[0])), 0.0, 0.0, []
+    for t, (g, alpha) in enumerate(zip(grads, gains), start=1):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g ** 2
+        m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+        theta = theta - alpha * m_hat / (np.sqrt(v_hat) + eps)
+        out.append(theta)
+    return out
+
+
+@pytest.mark.parametrize("beta1,beta2", [(0.9, 0.999), (0.5, 0.9)])
+def test_adam_rule_is_kingma_ba(beta1, beta2):
+    from qnb.optimizer import StepRule
+    rng = np.random.default_rng(4)
+    grads = [rng.normal(0, s, 3) for s in (2.0, 0.1, 5.0, 1.0, 0.01, 3.0, 0.5, 1.5)]  # scales that change
+    gains = [0.3 / (k + 6) ** 0.602 for k in range(len(grads))]
+    want = _kingma_ba(grads, gains, beta1, beta2)
+    r, p = StepRule("adam", beta1, beta2), np.zeros(3)
+    for k, (g, a_k) in enumerate(zip(grads, gains)):
+        p = r.step(p, g, a_k)
+        np.testing.assert_allclose(p, want[k], rtol=1e-12, atol=1e-15, err_msg=f"step {k + 1}")
+        if k == 3:  # a saved and restored rule continues the same
+            again = StepRule("adam", beta1, beta2)
+            again.load_state(r.state(), 3)
+            r = again
+    first = StepRule("adam", beta1, beta2).step(np.zeros(2), np.array([2.0, -0.5]), 0.1)
+    np.testing.assert_allclose(first, [-0.1, 0.1], atol=1e-7)  # first step: a_k * sign(g)
     with pytest.raises(ValueError, match="optimizer"):
         qnb.TrainingConfig(optimizer="lbfgs")
     with pytest.raises(ValueError, match="beta1"):
         qnb.TrainingConfig(beta1=1.0)
+
+
+def test_momentum_rule_is_the_heavy_ball_it_documents():
+    from qnb.optimizer import StepRule
+    rng = np.random.default_rng(5)
+    r, p, m, want = StepRule("momentum", 0.8), np.zeros(3), np.zeros(3), np.zeros(3)
+    for k in range(6):
+        g, a_k = rng.normal(size=3), 0.2 / (k + 1)
+        m = 0.8 * m + 0.2 * g
+        want = want - a_k * m
+        p = r.step(p, g, a_k)
+        np.testing.assert_allclose(p, want, rtol=1e-12, atol=1e-15)
 
 
 # -- scale out: identical results whatever the engine and the number of workers ----------------
@@ -189,7 +256,7 @@ def _tasks():
 
 
 def test_run_tasks_identical_for_any_number_of_workers():
-    from qnb.parallel import run_tasks, worker_summary
+    from qnb.research.parallel import run_tasks, worker_summary
     one = run_tasks(bench.race_task, _tasks(), workers=1)
     log = []
     two = run_tasks(bench.race_task, _tasks(), workers=2, log=log)
@@ -199,7 +266,7 @@ def test_run_tasks_identical_for_any_number_of_workers():
 
 def test_dask_local_cluster_gives_the_same_results():
     distributed = pytest.importorskip("distributed")
-    from qnb.parallel import run_tasks
+    from qnb.research.parallel import run_tasks
     one = run_tasks(bench.race_task, _tasks(), workers=1)
     # worker processes on the loopback interface (threads in this process would share PennyLane's
     # global queuing lock with the rest of the test session)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import qnb
-from qnb import experiments as E, widgets as W
+from qnb.research import experiments as E, widgets as W
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +56,9 @@ def test_budget_is_never_overshot():
 def test_a_method_whose_one_step_exceeds_the_budget_takes_none_and_spends_nothing():
     cfg = qnb.TrainingConfig(gradient_method="parameter_shift", epochs=1)
     t = qnb.QuantumTrainer(cfg)
-    one_step = t.estimator.predict_cost(t.model, *[a[:10] for a in t.dataset[:2]], shots=1000)
+    n, per_job = t.optimizer.next_step_size(t.model, t.model.parameters.copy(), *[a[:10] for a in t.dataset[:2]], t.loss)
+    assert (n, per_job) == (970, None)
+    one_step = t.manager.price(n, per_job, 1000)
     assert one_step == pytest.approx(qnb.LatencyModel.seed_calibrated().batch_time(970, 10))
     h = t.fit(progress=False, budget_s=0.9 * one_step)
     assert h["steps"] == [] and t.manager.stats.jobs == 0 and h["epochs"][-1]["partial"]
@@ -66,7 +68,9 @@ def test_a_method_whose_one_step_exceeds_the_budget_takes_none_and_spends_nothin
 
 def test_predicting_a_cost_does_not_move_the_random_generator():
     a, b = (qnb.QuantumTrainer(qnb.PRESETS["fast"].replace(epochs=1)) for _ in range(2))
-    a.estimator.predict_cost(a.model, *[x[:10] for x in a.dataset[:2]])
+    state = a.optimizer.rng.bit_generator.state
+    a.optimizer.next_step_size(a.model, a.model.parameters.copy(), *[x[:10] for x in a.dataset[:2]], a.loss)
+    assert a.optimizer.rng.bit_generator.state == state
     assert a.fit(progress=False)["steps"] == [dict(s, wall_s=s2["wall_s"]) for s, s2 in
                                               zip(b.fit(progress=False)["steps"], a.history["steps"])]
 

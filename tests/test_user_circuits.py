@@ -10,7 +10,7 @@ import pytest
 from pennylane import numpy as pnp
 
 import qnb
-from qnb import experiments as E
+from qnb.research import experiments as E
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -370,9 +370,17 @@ def test_a_sample_whose_gates_do_not_depend_on_the_parameters_adds_zero():
     np.testing.assert_allclose(r.gradients, qml.grad(L)(pnp.array(model.parameters, requires_grad=True)), atol=1e-8)
 
 
-def test_a_circuit_that_returns_a_measurement_is_refused():
+def test_a_circuit_that_returns_a_measurement_is_measured_as_written_and_a_second_readout_refused():
+    """qnb used to refuse a circuit with its own measurement; it now measures what the circuit
+    returns (the observable's basis change, then the job's probabilities): <X> after RY(x + w) is
+    sin(x + w). A read-out given beside it would say two things: refused."""
     def measured(x, w):
-        qml.RX(w[0], 0)
+        qml.RY(x[0], 0)
+        qml.RY(w[0], 0)
         return qml.expval(qml.PauliX(0))
-    with pytest.raises(ValueError, match=r"circuit: returns a measurement"):
-        qnb.CircuitModel(measured, 1, (1,), n_features=1)
+    model = qnb.CircuitModel(measured, 1, (1,), n_features=1, seed=0)
+    x = np.array([[0.3], [-1.1], [2.5]])
+    np.testing.assert_allclose(model.outputs(x, qnb.LocalBackend()), np.sin(x[:, 0] + model.parameters[0]), atol=1e-12)
+    for kw in (dict(readout=lambda p: p[:, 0]), dict(readout_wires=(0, 1))):
+        with pytest.raises(ValueError, match=r"readout, readout_wires: the circuit returns its own measurement"):
+            qnb.CircuitModel(measured, 2, (1,), n_features=1, **kw)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from qnb import METHODS
-from qnb import experiments as E
+from qnb.research import experiments as E
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))

@@ -115,7 +115,7 @@ def _clean_copy(src: Path, dst: Path, quick: bool = True):
 def _scratch_notebook(dst: Path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "qnb", "display_name": "Python (qnb)", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell("%matplotlib inline\nfrom qnb.widgets import cost_explorer, variance_explorer"),
+    nb.cells = [nbformat.v4.new_code_cell("%matplotlib inline\nfrom qnb.research.widgets import cost_explorer, variance_explorer"),
                 nbformat.v4.new_code_cell("cost_explorer()"),
                 nbformat.v4.new_code_cell("variance_explorer(repeats=5)")]
     nbformat.write(nb, dst)

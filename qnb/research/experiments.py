@@ -11,13 +11,15 @@ import time
 
 import numpy as np
 
-from .backends import LocalBackend
+from ..backends import LocalBackend
 from .document import SEED_TABLES  # noqa: F401  (notebooks read the document's tables as E.SEED_TABLES)
-from .batching import CircuitBatchManager
-from .estimators import Gains, make_estimator
-from .latency import LatencyModel
-from .model import QuantumModel, make_dataset
-from .training import QuantumTrainer, TrainingConfig, accuracy
+from ..batching import CircuitBatchManager
+from ..gradients import make_estimator
+from ..optimizer import Gains
+from ..latency import LatencyModel
+from ..model import QuantumModel, make_dataset
+from ..config import TrainingConfig
+from ..trainer import QuantumTrainer, accuracy
 
 B, N, STEPS_PER_EPOCH, EPOCHS = 10, 48, 10, 5
 
@@ -128,7 +130,7 @@ def step_cost(method: str, subsample_size: int = 5, *, shots: int = 1000, max_ba
     """Run ONE gradient estimate on a batch of 10 and report what the batch manager counted."""
     x, y, _, _ = make_dataset(n_train=B, n_test=1, seed=seed)
     manager = CircuitBatchManager(backend or LocalBackend(seed=seed), max_batch_size=max_batch_size)
-    est = make_estimator(method, manager, subsample_size=subsample_size, seed=seed, n_directions=n_directions)
+    est = make_estimator(method, manager, subsample_size=subsample_size, seed=seed, num_directions=n_directions)
     est.estimate_batch_gradient(QuantumModel(seed=seed), x, y, shots=shots)
     return {"circuits": manager.stats.circuits, "jobs": manager.stats.jobs,
             "modeled_s": manager.stats.modeled_s, "wall_s": manager.stats.wall_s}
@@ -178,7 +180,7 @@ def measure_on_emulator(method: str, subsample_size: int = 5, *, latency_scale: 
     Returns seconds per batch as the emulated cloud would see them (wall / latency_scale, median
     over ``steps``) and the jobs and circuits the emulator itself counted.
     """
-    from .emulator import Emulator
+    from ..emulator import Emulator
 
     with Emulator(latency_scale=latency_scale) as emu:
         backend = emu.backend(seed=0)
@@ -196,7 +198,8 @@ def measure_on_emulator(method: str, subsample_size: int = 5, *, latency_scale: 
 
 def _train_one(args):
     config, budget_s, epochs, *track = args
-    trainer = QuantumTrainer(config, dataset=make_dataset(config.dataset, config.n_train, config.n_test, seed=0))
+    data = make_dataset(config.dataset, config.n_train, config.n_test, seed=0)
+    trainer = config.trainer(dataset=data) if hasattr(config, "defects") else QuantumTrainer(config, dataset=data)
     callback = None
     if track and track[0]:  # the loss at theta (not at theta +- c delta) on the whole training set, exactly
         def callback(t, rec):
@@ -216,7 +219,7 @@ def train_many(config: TrainingConfig, seeds, budget_s: float | None = None, epo
 
     The seed drives model initialisation, data order, SPSA directions and shot noise. Runs are
     independent, so they are spread over ``workers`` processes (default: every core) by joblib
-    (``qnb.parallel.run_tasks``); the results do not depend on how many. ``exact_train_loss``
+    (``qnb.research.parallel.run_tasks``); the results do not depend on how many. ``exact_train_loss``
     adds each step's exact loss at theta on the whole training set (``train_loss_exact``).
     """
     from .parallel import run_tasks

@@ -4,19 +4,7 @@ Nothing here is measured. Notebooks print these beside what qnb models and measu
 latency model is fitted to ``SEED_TIMING_ROWS``.
 """
 
-# The design document's own timing claims, per batch of 10 samples (N = 48 parameters).
-# These are the document's numbers, labelled as such; jobs per batch are what each method
-# submits (the document's parameter-shift row does not say, we assume the 100-circuit jobs of
-# its CircuitBatchManager(max_batch_size=100)).
-SEED_TIMING_ROWS = (
-    # (row, circuits per batch, jobs per batch, seconds per batch)
-    ("v3.2 Parameter Shift", 960, 10, 240.0),
-    ("v3.3 (buggy)", 20, 20, 50.0),
-    ("v3.3.1 Sequential", 20, 20, 50.0),
-    ("v3.3.1 Parallel", 20, 1, 10.0),
-    ("v3.3.1 Subsampled (k=2)", 4, 1, 3.0),
-    ("v3.3.1 Subsampled (k=5)", 10, 1, 6.0),
-)
+from ..latency import SEED_TIMING_ROWS  # noqa: F401  (the latency model's calibration data lives with it)
 
 
 # The document's tables as printed (seconds). "quality" is its word, never measured there.

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from . import experiments as E
-from .latency import LatencyModel
+from ..latency import LatencyModel
 
 # string values: a Dropdown whose option value is None empties itself when that option is chosen
 SHOTS_CHOICES = ("exact", "100", "1000", "10000")
@@ -45,7 +45,7 @@ def cost_row(k: int, shots, latency: LatencyModel | None = None, epochs: int = 5
     Circuits and jobs are counted by running one real estimate; time uses ``latency`` (default:
     the fitted model with a per-shot cost, so that shots change the cost; exact = 1000 shots)."""
     latency = latency or shot_latency()
-    from .backends import LocalBackend
+    from ..backends import LocalBackend
     s = shots_value(shots)
     c = E.step_cost("spsa_parallel" if k == E.B else "spsa_subsampled", k, shots=s or 1000,
                     backend=LocalBackend(latency=latency))

@@ -1,0 +1,211 @@
+"""``TrainingConfig`` (the design document's field names, validated) and ``PRESETS``."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+from .data import DATASETS, dataset_sizes
+from .estimators import METHODS, make_plan
+from .optimizer import RULES, BatchSPSAOptimizer, Gains
+
+BACKENDS = {"local": ("default.qubit", "lightning.qubit"), "ionq": ("ionq.simulator", "ionq.qpu")}
+USER_DATA = "user"  # config.dataset when the trainer was given arrays
+RENAMED = {"n_directions": "num_directions", "qnspsa_regularization": "regularization"}  # today's -> PennyLane's
+
+
+def _new_names(kw: dict) -> dict:
+    """Keyword arguments with today's names mapped to PennyLane's (both given: TypeError)."""
+    kw = dict(kw)
+    for old, new in RENAMED.items():
+        if old in kw:
+            if new in kw:
+                raise TypeError(f"{old} and {new} name the same field: give one")
+            kw[new] = kw.pop(old)
+    if kw.get("defects"):
+        raise ValueError("defects: the document's defects are a teaching layer: "
+                         "qnb.research.defects.DocumentConfig(config, defects)")
+    kw.pop("defects", None)
+    return kw
+
+
+def _positive_int(name, v, lo=1):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"{name}: must be an integer >= {lo}, got {v!r}")
+
+
+def _positive_float(name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name}: must be a finite number > 0, got {v!r}")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Training settings. The first eight fields are the design document's; it validates itself.
+
+    Every field is checked and normalised to a plain Python value at construction (numpy numbers
+    become int/float), so a config can always be written to a checkpoint.
+    """
+
+    gradient_method: str = "spsa_subsampled"
+    gradient_subsample_size: int = 5
+    enable_circuit_batching: bool = True
+    # 100, not the document's 50: its CircuitBatchManager(max_batch_size=100) and its timing row for
+    # parameter shift (10 jobs) assume 100, and one job size everywhere keeps every table consistent
+    max_parallel_circuits: int = 100
+    batch_submission_timeout: float = 60.0
+    batch_size: int = 10
+    epochs: int = 5
+    shots_per_circuit: int | None = 1000  # None: exact expectation values
+    # qnb's additions
+    seed: int = 0
+    dataset: str = "blobs"  # a make_dataset kind, or "user" for arrays given to the trainer
+    n_train: int | None = None  # None: the data set's default size (100 synthetic, 70 % of a real set)
+    n_test: int | None = None
+    backend: str = "local"  # "local" or "ionq"
+    device: str | None = None  # None: the backend's first; local: default.qubit | lightning.qubit; ionq: ionq.simulator | ionq.qpu
+    spsa_a: float = 0.3
+    spsa_c: float = 0.2
+    spsa_A: float = 5.0
+    spsa_alpha: float = 0.602
+    spsa_gamma: float = 0.101
+    num_directions: int = 1  # SPSA directions averaged in one job (PennyLane's spsa_grad name)
+    calibrate: bool = False  # set spsa_a from the first batch (Spall's guideline, one job)
+    calibration_directions: int = 10
+    calibration_target: float = 0.2 * np.pi  # first-step size per parameter (Qiskit's default 2 pi / 10)
+    optimizer: str = "sgd"  # how a_k and the gradient make a step: "sgd" (Spall's), "momentum", "adam"
+    beta1: float = 0.9  # momentum / Adam first-moment decay
+    beta2: float = 0.999  # Adam second-moment decay
+    blocking: bool = False  # undo a step whose loss rose beyond shot noise, checked inside the next step's job
+    regularization: float | None = None  # QN-SPSA: the metric from 4 more circuits in the job, this beta
+
+    def __post_init__(self):
+        set_ = lambda k, v: object.__setattr__(self, k, v)
+        if self.gradient_method not in METHODS:
+            raise ValueError(f"gradient_method: unknown method {self.gradient_method!r}; allowed: {', '.join(METHODS)}")
+        ints = ["gradient_subsample_size", "batch_size", "epochs", "max_parallel_circuits", "num_directions",
+                "calibration_directions"]
+        ints += [k for k in ("n_train", "n_test", "shots_per_circuit") if getattr(self, k) is not None]
+        for name in ints:
+            _positive_int(name, getattr(self, name))
+            set_(name, int(getattr(self, name)))
+        _positive_int("seed", self.seed, lo=0)
+        set_("seed", int(self.seed))
+        for name in ("batch_submission_timeout", "spsa_a", "spsa_c", "spsa_alpha", "spsa_gamma", "calibration_target"):
+            _positive_float(name, getattr(self, name))
+            set_(name, float(getattr(self, name)))
+        if isinstance(self.spsa_A, bool) or not isinstance(self.spsa_A, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(self.spsa_A) or self.spsa_A < 0:
+            raise ValueError(f"spsa_A: must be a finite number >= 0, got {self.spsa_A!r}")
+        set_("spsa_A", float(self.spsa_A))
+        for name in ("enable_circuit_batching", "calibrate", "blocking"):
+            v = getattr(self, name)
+            if not isinstance(v, (bool, np.bool_)):
+                raise ValueError(f"{name}: must be True or False, got {v!r}")
+            set_(name, bool(v))
+        if self.spsa_a > 1e6 or self.spsa_c > 2 * np.pi:  # angles: a perturbation beyond a full turn is noise
+            raise ValueError(f"spsa gains: need spsa_a <= 1e6 and spsa_c <= 2 pi, got a={self.spsa_a:g}, "
+                             f"c={self.spsa_c:g}")
+        try:
+            self.gains.at(10**6)  # overflowing or degenerate gains are refused here, not mid-run
+        except (OverflowError, ValueError, ZeroDivisionError) as e:
+            raise ValueError(f"spsa gains: {e}") from None
+        if self.gradient_method == "spsa_subsampled" and self.gradient_subsample_size > self.batch_size:
+            raise ValueError(f"gradient_subsample_size: {self.gradient_subsample_size} exceeds batch_size "
+                             f"{self.batch_size}; allowed: 1..{self.batch_size}")
+        if self.dataset not in DATASETS + (USER_DATA,):
+            raise ValueError(f"dataset: unknown data set {self.dataset!r}; allowed: {', '.join(DATASETS)}")
+        if self.dataset != USER_DATA:  # sizes checked here; batch_size against the data by the trainer
+            dataset_sizes(self.dataset, self.n_train, self.n_test)
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend: unknown backend {self.backend!r}; allowed: {', '.join(BACKENDS)}")
+        if self.device is not None and self.device not in BACKENDS[self.backend]:
+            raise ValueError(f"device: {self.device!r} is not a {self.backend} device; allowed: "
+                             f"{', '.join(BACKENDS[self.backend])}")
+        if self.regularization is not None:
+            _positive_float("regularization", self.regularization)
+            set_("regularization", float(self.regularization))
+        self.estimator(clip_subsample=True)  # refuses options that cannot be one job here
+        if self.gradient_method in ("spsa_parallel", "spsa_subsampled") and self.enable_circuit_batching:
+            n = self.one_job_circuits
+            if n > self.max_parallel_circuits:  # a "one-job" step would silently be several paid jobs
+                raise ValueError(f"max_parallel_circuits: a step of {n} circuits (directions, blocking and QN-SPSA "
+                                 f"included) would be split into several jobs; raise it to {n} or reduce the subsample")
+        if self.optimizer not in RULES:
+            raise ValueError(f"optimizer: unknown optimizer {self.optimizer!r}; allowed: {', '.join(RULES)}")
+        for name in ("beta1", "beta2"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 <= v < 1:
+                raise ValueError(f"{name}: must be a number in [0, 1), got {v!r}")
+            set_(name, float(v))
+
+    @property
+    def gains(self) -> Gains:
+        return Gains(self.spsa_a, self.spsa_c, self.spsa_A, self.spsa_alpha, self.spsa_gamma)
+
+    @property
+    def one_job_circuits(self) -> int:
+        """Circuits in a full-batch step's single job (spsa_parallel, spsa_subsampled): 2 per
+        direction and sample, 4 for the QN-SPSA metric, 2 per sample for blocking's check."""
+        return self.estimator().n_circuits(self.batch_size, check=True)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Batches per epoch: every training sample once, the last batch possibly shorter."""
+        if self.dataset == USER_DATA and self.n_train is None:
+            raise ValueError("n_train: unknown until the trainer has the data (trainer.config has it)")
+        n = self.n_train if self.dataset == USER_DATA else dataset_sizes(self.dataset, self.n_train, self.n_test)[0]
+        return math.ceil(n / self.batch_size)
+
+    def replace(self, **changes) -> "TrainingConfig":
+        return replace(self, **_new_names(changes))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainingConfig":
+        """The config ``to_dict`` wrote (older names accepted, unknown keys ignored)."""
+        names = {f.name for f in fields(cls)} | set(RENAMED)
+        return cls(**{k: v for k, v in d.items() if k in names and not (k == "defects" and not v)})
+
+    # today's names of the PennyLane-named fields, for reading
+    n_directions = property(lambda self: self.num_directions)
+    qnspsa_regularization = property(lambda self: self.regularization)
+
+    def estimator(self, clip_subsample: bool = False):
+        """The plan builder of this config's gradient method (``qnb.estimators``)."""
+        return make_plan(self.gradient_method, subsample_size=self.gradient_subsample_size,
+                         num_directions=self.num_directions, enable_circuit_batching=self.enable_circuit_batching,
+                         clip_subsample=clip_subsample, blocking=self.blocking, metric=self.regularization is not None)
+
+    def optimizer_for(self, seed=None, cls=BatchSPSAOptimizer) -> BatchSPSAOptimizer:
+        """The optimizer this config describes (``cls``: a subclass, e.g. the document's defects)."""
+        g = self.gains
+        return cls(g.a, g.c, g.A, g.alpha, g.gamma, optimizer=self.optimizer, beta1=self.beta1, beta2=self.beta2,
+                   blocking=self.blocking, regularization=self.regularization, seed=seed,
+                   estimator=self.estimator(clip_subsample=True))
+
+_init = TrainingConfig.__init__
+TrainingConfig.__init__ = lambda self, *args, **kw: _init(self, *args, **_new_names(kw))
+TrainingConfig.__init__.__doc__ = _init.__doc__
+
+
+# The document's presets, field for field ("Updated Configuration" and "Recommendations").
+PRESETS = {
+    "fast": TrainingConfig(gradient_method="spsa_subsampled", gradient_subsample_size=2, batch_size=10, epochs=10),
+    "balanced": TrainingConfig(gradient_method="spsa_subsampled", gradient_subsample_size=5, batch_size=10, epochs=5),
+    "accurate": TrainingConfig(gradient_method="spsa_parallel", batch_size=10, epochs=5),
+    "development": TrainingConfig(gradient_method="spsa_subsampled", gradient_subsample_size=2, batch_size=10,
+                                  epochs=10, shots_per_circuit=100),
+    # qnb's own (raced in figures/bench.md): 2 directions on a k=2 subsample, 8 circuits in ONE job
+    "two_direction": TrainingConfig(gradient_method="spsa_subsampled", gradient_subsample_size=2, num_directions=2,
+                                    batch_size=10, epochs=10),
+    # k=5 (10 circuits in ONE job) with a momentum step (beta1 = 0.9) and a = 1.0
+    "balanced_momentum": TrainingConfig(gradient_method="spsa_subsampled", gradient_subsample_size=5,
+                                        optimizer="momentum", spsa_a=1.0, batch_size=10, epochs=10),
+    # balanced_momentum's 10,000 shots per job split over 2 directions: 20 circuits of 500 shots in ONE job
+    "split_shots": TrainingConfig(gradient_method="spsa_subsampled", gradient_subsample_size=5, num_directions=2,
+                                  shots_per_circuit=500, optimizer="momentum", spsa_a=1.0, batch_size=10, epochs=10),
+}

@@ -1,0 +1,386 @@
+"""``QuantumTrainer``: epochs of batches, each one optimizer step; checkpoints, budgets, a job journal.
+
+The trainer owns the run: the data and their order, the epoch and batch, the history, and the
+names of its paid jobs. It composes a ``BatchSPSAOptimizer`` (which owns the gradient's state)
+and a backend (which owns its shot noise); each saves and restores its own state, and the
+checkpoint file holds the three side by side.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import checkpoint as ckpt
+from .backends import LocalBackend
+from .batching import CircuitBatchManager
+from .config import BACKENDS, USER_DATA, TrainingConfig, _positive_int
+from .data import check_data, make_dataset
+from .latency import LatencyModel
+from .losses import check_loss, square_loss
+from .model import QuantumModel
+from .optimizer import BatchSPSAOptimizer
+
+
+def make_backend(config: TrainingConfig, seed=None, latency: LatencyModel | None = None):
+    """The backend a config names: local simulator or IonQ through pennylane-ionq."""
+    if config.backend == "ionq":
+        from .ionq import IonQBackend  # imported lazily: the local path never needs requests
+        return IonQBackend(device=config.device or BACKENDS["ionq"][0], latency=latency, seed=seed)
+    return LocalBackend(device=config.device or BACKENDS["local"][0], latency=latency, seed=seed)
+
+
+def accuracy(model, X, Y, backend, loss_function=square_loss) -> tuple[float, float]:
+    """(accuracy, mean loss) of the model on X, Y with exact outputs."""
+    out = model.outputs(X, backend)
+    return float(np.mean(np.where(out >= 0, 1, -1) == Y)), float(np.mean(loss_function(out, Y)))
+
+
+def _user_data(dataset, n_features: int | None):
+    """The user's (x_train, y_train, x_test, y_test), checked; every problem named before any job."""
+    if not isinstance(dataset, (tuple, list)) or len(dataset) != 4:
+        got = f"{len(dataset)} items" if isinstance(dataset, (tuple, list)) else type(dataset).__name__
+        raise ValueError(f"dataset: expected (x_train, y_train, x_test, y_test), got {got}")
+    x_tr, y_tr, x_te, y_te = (np.asarray(a) for a in dataset)
+    if x_tr.ndim != 2:
+        raise ValueError(f"x_train: expected a 2-D array (n_samples, n_features), got shape {x_tr.shape}")
+    n = n_features if n_features is not None else x_tr.shape[1]
+    check_data(x_tr, y_tr, n_features=n, name="x_train")
+    check_data(x_te, y_te, n_features=n, name="x_test")
+    return x_tr.astype(float), y_tr.astype(int), x_te.astype(float), y_te.astype(int)
+
+
+class QuantumTrainer:
+    """Trains a model (the seed's QuantumModel, or any CircuitModel) with the configured gradient
+    method; ``fit`` returns a history.
+
+    ``dataset``: the user's own ``(x_train, y_train, x_test, y_test)`` arrays, of any size; then
+    ``trainer.config`` says ``dataset="user"`` with their sizes. Without it, the config's data set.
+    ``model``: default the seed's classifier with one qubit per feature. ``loss``: a vectorised
+    ``loss(outputs, y)`` (default ``square_loss``), used for the gradient and every reported loss.
+    ``evaluator``: the backend of the exact accuracies (default: a local simulator with no cost).
+    ``optimizer_class``: a ``BatchSPSAOptimizer`` subclass built from the config (the document's
+    defects are one).
+
+    Every training sample is seen once per epoch: the data are shuffled, cut into
+    ``ceil(n_train / batch_size)`` batches, and the last batch holds the remainder (a subsample
+    larger than that short batch uses all of it).
+
+    The history has ``steps`` (loss, gradient_norm, circuits, jobs, shots, modeled_s, wall_s per
+    optimisation step) and ``epochs`` (train/test accuracy and loss, measured exactly on a local
+    simulator so they reflect the parameters, not shot noise, and cost no cloud job).
+    """
+
+    def __init__(self, config: TrainingConfig, model=None, dataset=None, backend=None, loss=square_loss, *,
+                 evaluator=None, optimizer_class=BatchSPSAOptimizer):
+        if not isinstance(config, TrainingConfig):
+            raise TypeError(f"config: expected a TrainingConfig, got {type(config).__name__}")
+        s_model, s_order, s_est, s_backend = np.random.SeedSequence(config.seed).spawn(4)
+        if dataset is None:
+            if config.dataset == USER_DATA:
+                raise ValueError("dataset: the config says dataset='user'; pass the arrays as dataset=")
+            dataset = make_dataset(config.dataset, config.n_train, config.n_test, seed=config.seed)
+        else:  # the arrays decide; nothing in the config may contradict them
+            config = config.replace(dataset=USER_DATA, n_train=None, n_test=None)
+        self.dataset = _user_data(dataset, None if model is None else model.n_features)
+        x_tr, _, x_te, _ = self.dataset
+        if model is None:
+            n = x_tr.shape[1]
+            if n > 12:
+                raise ValueError(f"x_train: {n} features would need {n} qubits; reduce the features or pass a model")
+            model = QuantumModel(n_qubits=max(2, n), n_features=n, seed=s_model)
+        check_loss(loss, 2)
+        if hasattr(model, "verify"):  # the compiled circuit checked on the very rows it will see
+            model.verify(np.vstack([x_tr, x_te]))
+        self.config = config.replace(n_train=len(x_tr), n_test=len(x_te)) if config.dataset == USER_DATA else config
+        if len(x_tr) < self.config.batch_size:
+            raise ValueError(f"batch_size: {self.config.batch_size} exceeds the {len(x_tr)} training samples")
+        self.model, self.loss = model, loss
+        self.backend = backend if backend is not None else make_backend(self.config, seed=s_backend)
+        self.manager = CircuitBatchManager(self.backend, max_batch_size=config.max_parallel_circuits,
+                                           timeout_s=config.batch_submission_timeout)
+        self.optimizer = config.optimizer_for(seed=s_est, cls=optimizer_class)
+        self.order_rng = np.random.default_rng(s_order)
+        self.evaluator = evaluator if evaluator is not None else LocalBackend(latency=LatencyModel.zero())
+        self.history = {"steps": [], "epochs": [], "calibration": None}
+        self.epoch, self.batch, self.order = 0, 0, None
+        self.run_id = uuid.uuid4().hex[:12]  # names this run's cloud jobs: qnb-<run_id>-s<step>-j<k>
+        self._pending = None  # jobs of a step that a checkpoint recorded but did not finish
+
+    def __repr__(self):
+        return f"QuantumTrainer({self.config.gradient_method!r}, epoch={self.epoch}, step={len(self.history['steps'])})"
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.dataset[0]) / self.config.batch_size)
+
+    # -- one step ---------------------------------------------------------------------------
+    def train_batch(self, batch_x, batch_y) -> dict:
+        """One optimisation step on one batch: estimate the batch gradient, step against it."""
+        t0 = time.perf_counter()
+        check_data(batch_x, batch_y, n_features=self.model.n_features)
+        new, g = self.optimizer.update(self.model, self.model.parameters.copy(), np.asarray(batch_x, dtype=float),
+                                       np.asarray(batch_y), self.loss, self.config.shots_per_circuit,
+                                       self.manager.execute_batch)
+        self.model.update_parameters(new)
+        return {
+            **({"blocked": bool(g.metadata["blocked"])} if self.config.blocking else {}),
+            "loss": g.function_value,
+            "gradient_norm": float(np.linalg.norm(g.gradients)),
+            "n_circuits": g.n_circuit_executions,
+            "n_jobs": g.metadata["n_jobs"],
+            "shots": g.metadata["shots"],
+            "circuit_time_ms": (time.perf_counter() - t0) * 1000,
+            "modeled_time_s": g.metadata["modeled_time_s"],
+        }
+
+    def evaluate(self) -> dict:
+        x_tr, y_tr, x_te, y_te = self.dataset
+        (tr_acc, tr_loss), (te_acc, te_loss) = (accuracy(self.model, x_tr, y_tr, self.evaluator, self.loss),
+                                               accuracy(self.model, x_te, y_te, self.evaluator, self.loss))
+        return {"train_accuracy": tr_acc, "train_loss": tr_loss, "test_accuracy": te_acc, "test_loss": te_loss}
+
+    # -- whole runs -------------------------------------------------------------------------
+    def fit(self, epochs: int | None = None, checkpoint: str | os.PathLike | None = None,
+            progress: bool = True, callback=None, budget_s: float | None = None) -> dict:
+        """Train up to ``epochs`` (default: the config's); returns the history.
+
+        ``budget_s`` (for comparisons at equal cost) stops training before a step that would take
+        the modeled cloud time past it (its cost: the dearest step so far, or predicted from the
+        first step's circuits and jobs), so a run never overshoots its budget and ends less than
+        one step under it; a method whose single step exceeds the budget takes none. The state at
+        the stop is evaluated and recorded as a ``partial`` epoch.
+
+        With ``checkpoint``, the state is written after every step; if the file already holds
+        a run of the same configuration, training continues from it (a different configuration
+        is refused). ``callback(trainer, step_record)`` is called after every step.
+        """
+        epochs = self.config.epochs if epochs is None else epochs
+        _positive_int("epochs", epochs)
+        if budget_s is not None and (isinstance(budget_s, bool) or not isinstance(budget_s, (int, float, np.integer, np.floating))
+                                     or not budget_s >= 0 or not math.isfinite(budget_s)):
+            raise ValueError(f"budget_s: must be a finite number of modeled seconds >= 0, got {budget_s!r}")
+        if checkpoint is not None:
+            # the file is the truth: after an interruption, fit(checkpoint=p) continues from the
+            # last saved step exactly as resume(p) does; a new file is written before any job,
+            # so a path that cannot take it fails now, not after a paid step
+            if Path(checkpoint).is_file():
+                self._load_state(checkpoint)
+            else:
+                self.save(checkpoint)
+        x_tr, y_tr = self.dataset[:2]
+        if self.config.calibrate and self.history["calibration"] is None:
+            self._journal_jobs(checkpoint, step=-1)  # a paid job too: journaled like a step's
+            self._calibrate()
+            self._pending = None
+            if checkpoint is not None:
+                self.save(checkpoint)
+        spe = self.steps_per_epoch
+        total = epochs * spe
+        done = self.epoch * spe + self.batch
+        with tqdm(total=total, initial=min(done, total), disable=not progress, desc=self.config.gradient_method,
+                  unit="step") as bar:
+            while self.epoch < epochs:
+                if self.order is None:
+                    self.order = self.order_rng.permutation(len(x_tr))
+                while self.batch < spe:
+                    idx = self.order[self.batch * self.config.batch_size:(self.batch + 1) * self.config.batch_size]
+                    if budget_s is not None and self._over_budget(budget_s, x_tr[idx], y_tr[idx]):
+                        if self.batch or not self.history["epochs"]:  # else the last epoch's record is this state
+                            self.history["epochs"].append({"epoch": self.epoch, **self.evaluate(),
+                                                           "modeled_s": self.modeled_s, "partial": True})
+                        return self.history
+                    wall = time.perf_counter()
+                    self._journal_jobs(checkpoint)
+                    r = self.train_batch(x_tr[idx], y_tr[idx])
+                    self._pending = None
+                    rec = {"step": len(self.history["steps"]), "epoch": self.epoch, "batch": self.batch,
+                           "loss": r["loss"], "gradient_norm": r["gradient_norm"], "circuits": r["n_circuits"],
+                           "jobs": r["n_jobs"], "shots": r["shots"], "modeled_s": r["modeled_time_s"],
+                           "wall_s": time.perf_counter() - wall} | ({"blocked": r["blocked"]} if "blocked" in r else {})
+                    self.history["steps"].append(rec)
+                    self.batch += 1
+                    if self.batch == spe:
+                        self.history["epochs"].append({"epoch": self.epoch, **self.evaluate(),
+                                                       "modeled_s": self.modeled_s})
+                        self.epoch, self.batch, self.order = self.epoch + 1, 0, None
+                    if checkpoint is not None:
+                        self.save(checkpoint)
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{r['loss']:.3f}")
+                    if callback is not None:
+                        callback(self, rec)
+                    if self.batch == 0:
+                        break
+        return self.history
+
+    def _over_budget(self, budget_s: float, batch_x, batch_y) -> bool:
+        """Would the next step take the modeled time past ``budget_s``? Its cost is the dearest
+        step so far, or, before the first, predicted from its circuits and jobs (nothing runs)."""
+        if self.history["steps"] and not self.config.blocking:
+            cost = self._tally()[1]
+        else:  # blocking's first check makes the second step dearer than the first: price the next one too
+            n, per_job = self.optimizer.next_step_size(self.model, self.model.parameters.copy(), batch_x, batch_y,
+                                                       self.loss)
+            cost = max(self._tally()[1], self.manager.price(n, per_job, self.config.shots_per_circuit))
+        return self.modeled_s + cost > budget_s * (1 + 1e-9)
+
+    def _journal_jobs(self, checkpoint, step: int | None = None) -> None:
+        """Before a step: name its jobs, reuse those an interrupted run left for it, and (with a
+        checkpoint) record every job's name before its POST and its id before it is waited on,
+        next to the state from before the step, so that a resume never pays for a job twice."""
+        step = len(self.history["steps"]) if step is None else step
+        pending = self._pending if self._pending and self._pending["step"] == step else None
+        label = "cal" if step < 0 else f"s{step}"  # step -1: the gain calibration's job
+        self.manager.begin_step(f"qnb-{self.run_id}-{label}", pending["jobs"] if pending else ())
+        if checkpoint is None:
+            self.manager.journal = None
+            return
+        before = self.state()
+        self.manager.journal = lambda jobs: ckpt.write(checkpoint, {**before, "pending": {"step": step, "jobs": jobs}})
+
+    @property
+    def modeled_s(self) -> float:
+        """Modeled cloud seconds of every step so far, calibration included."""
+        cal = (self.history.get("calibration") or {}).get("modeled_s", 0.0)
+        return float(cal + self._tally()[0])
+
+    def _tally(self) -> tuple[float, float]:
+        """(sum, max) of the steps' modeled seconds, added up from where it left off: a long run
+        asks after every step, and summing its whole history each time would be quadratic."""
+        steps = self.history["steps"]
+        seen, total, dearest, ref = getattr(self, "_tallied", (0, 0, 0.0, None))
+        if ref is not steps or seen > len(steps):  # a new or reloaded history: start again
+            seen, total, dearest = 0, 0, 0.0
+        for s in steps[seen:]:
+            total, dearest = total + s["modeled_s"], max(dearest, s["modeled_s"])
+        self._tallied = (len(steps), total, dearest, steps)
+        return total, dearest
+
+    def _calibrate(self) -> None:
+        """Calibrate ``a`` on one batch drawn from the estimator's generator; its cost is recorded."""
+        x_tr, y_tr = self.dataset[:2]
+        idx = self.optimizer.rng.choice(len(x_tr), size=self.config.batch_size, replace=False)
+        self.history["calibration"] = self.optimizer.calibrate(
+            self.model, x_tr[idx], y_tr[idx], self.loss, self.config.shots_per_circuit, self.manager.execute_batch,
+            num_directions=self.config.calibration_directions, target=self.config.calibration_target)
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def state(self) -> dict:
+        """The whole run, JSON-safe: the trainer's own fields, the optimizer's and the backend's states."""
+        return {
+            "config": self.config.to_dict(),
+            "parameters": self.model.parameters.tolist(),
+            "epoch": self.epoch, "batch": self.batch,
+            "order": None if self.order is None else self.order.tolist(),
+            "order_rng": self.order_rng.bit_generator.state,
+            "history": self.history,
+            "dataset": [a.tolist() for a in self.dataset],
+            "model": self.model.fingerprint(), "n_params": self.model.n_params,
+            "loss": getattr(self.loss, "__name__", repr(self.loss)),
+            "run_id": self.run_id,
+            "optimizer": self.optimizer.state(),
+            "backend": self.backend.state(),
+        }
+
+    def save(self, path) -> None:
+        """Write the full training state as JSON (atomically: a crash never leaves half a file)."""
+        ckpt.write(path, self.state())
+
+    def load_state(self, state: dict, name: str = "state") -> None:
+        """Restore ``state()`` exactly; every field is checked before anything changes (ValueError
+        naming the field, prefixed with ``name``)."""
+        bad = lambda field_, why: ValueError(f"checkpoint {name}: {field_}: {why}")
+        for key, kind in (("config", dict), ("parameters", list), ("epoch", int), ("batch", int),
+                          ("history", dict), ("dataset", list), ("optimizer", dict), ("backend", dict)):
+            if not isinstance(state.get(key), kind) or (kind is int and isinstance(state[key], bool)):
+                raise bad(key, f"missing or not a JSON {kind.__name__}")
+        try:
+            theirs = TrainingConfig.from_dict(state["config"]).to_dict()
+        except (TypeError, ValueError) as e:
+            raise bad("config", f"not a valid configuration ({str(e)[:120]})") from None
+        mine = self.config.to_dict()
+        diff = sorted(k for k in mine if mine[k] != theirs.get(k))
+        if diff:
+            raise ValueError(f"checkpoint {name}: written by another configuration (differs in "
+                             f"{', '.join(f'{k}={theirs.get(k)!r}, expected {mine[k]!r}' for k in diff)})")
+        for field_, mine_ in (("model", self.model.fingerprint()), ("loss", getattr(self.loss, "__name__", repr(self.loss)))):
+            if state.get(field_, mine_) != mine_:
+                raise bad(field_, f"written for {state[field_]}, this trainer has {mine_}")
+        n = self.steps_per_epoch
+        if state["epoch"] < 0:
+            raise bad("epoch", f"must be >= 0, got {state['epoch']}")
+        if not 0 <= state["batch"] < n:
+            raise bad("batch", f"must be in 0..{n - 1} ({n} steps per epoch), got {state['batch']}")
+        order = state.get("order")
+        if order is not None and (not isinstance(order, list) or sorted(order) != list(range(len(self.dataset[0])))):
+            raise bad("order", f"must be a permutation of the {len(self.dataset[0])} training samples")
+        params = np.asarray(state["parameters"], dtype=float) if all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in state["parameters"]) else None
+        if params is None or params.shape != (self.model.n_params,) or not np.all(np.isfinite(params)):
+            hint = ("; the run used another model: pass it as model=" if isinstance(state.get("n_params"), int)
+                    and state["n_params"] != self.model.n_params else "")
+            raise bad("parameters", f"expected {self.model.n_params} finite numbers{hint}")
+        if len(state["dataset"]) != 4 or any(
+                np.asarray(a).shape != b.shape or not np.array_equal(np.asarray(a), b)
+                for a, b in zip(state["dataset"], self.dataset)):
+            raise bad("dataset", "written for another data set (or holds only part of it)")
+        h = state["history"]
+        if not (isinstance(h.get("steps"), list) and isinstance(h.get("epochs"), list)):
+            raise bad("history", "expected lists of steps and epochs")
+        order_rng = np.random.default_rng()
+        try:
+            order_rng.bit_generator.state = state.get("order_rng")
+        except (TypeError, ValueError, KeyError) as e:
+            raise bad("order_rng", f"not a generator state ({type(e).__name__})") from None
+        p = state.get("pending")
+        if p is not None and not (isinstance(p, dict) and isinstance(p.get("step"), int) and isinstance(p.get("jobs"), list)
+                                  and all(isinstance(j, dict) and isinstance(j.get("name"), str)
+                                          and isinstance(j.get("id"), (str, type(None))) for j in p["jobs"])):
+            raise bad("pending", "expected {step, jobs: [{name, id}]}")
+        optimizer = self.config.optimizer_for(cls=type(self.optimizer))
+        for key, load in (("optimizer", lambda v: optimizer.load_state(v, self.model.n_params)),
+                          ("backend", self.backend.load_state)):  # each checks its own state; the backend's last
+            try:
+                load(state[key])
+            except (TypeError, ValueError, KeyError) as e:
+                raise bad(key, f"not a valid {key} state ({type(e).__name__}: {str(e)[:100]})") from None
+        self.optimizer = optimizer
+        self.model.update_parameters(params)
+        self.epoch, self.batch = state["epoch"], state["batch"]
+        self.order = None if order is None else np.array(order)
+        self.order_rng = order_rng
+        self.history = h
+        self.run_id = str(state.get("run_id", self.run_id))
+        self._pending = p
+
+    def _load_state(self, path) -> None:
+        self.load_state(ckpt.read(path), Path(path).name)
+
+    @classmethod
+    def load(cls, path, backend=None, model=None, loss=square_loss) -> "QuantumTrainer":
+        """A trainer in the exact state a checkpoint recorded (pass the same ``model`` and ``loss``
+        if the run used its own; they are checked against the checkpoint)."""
+        state = ckpt.read(path)
+        try:
+            config = TrainingConfig.from_dict(state["config"])
+            data = tuple(np.array(a) for a in state["dataset"])
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"checkpoint {Path(path).name}: not a readable checkpoint ({type(e).__name__}: "
+                             f"{str(e)[:80]})") from None
+        trainer = cls(config, model=model, dataset=data if config.dataset == USER_DATA else None, backend=backend,
+                      loss=loss)
+        trainer.load_state(state, Path(path).name)
+        return trainer
+
+    @classmethod
+    def resume(cls, path, backend=None, progress: bool = True, model=None, loss=square_loss) -> "QuantumTrainer":
+        """Continue an interrupted run from its checkpoint to the end; returns the trainer."""
+        trainer = cls.load(path, backend=backend, model=model, loss=loss)
+        trainer.fit(checkpoint=path, progress=progress)
+        return trainer
