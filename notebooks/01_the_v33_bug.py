@@ -117,7 +117,7 @@ plt.show()
 #
 # **Where the circuits go.** $L(\theta\pm c\Delta)$ is a *batch* loss: one circuit per sample at
 # θ + cΔ and one at θ − cΔ, so one SPSA gradient of the batch loss costs 2B circuits — and they
-# can all be sent to the cloud as one job. The values qnb uses (from `qnb.estimators.Gains`, the
+# can all be sent to the cloud as one job. The values qnb uses (from `qnb.Gains`, the
 # exact formula it evaluates is `Gains.at(k)`):
 
 # %%
@@ -345,7 +345,7 @@ print(f"and the 'designed' v3.3.1 Parallel epoch in its own table is {par_doc_ep
 # * **the v3.3 loop** averages B per-sample estimates $(\Delta_b\cdot g_b)\Delta_b$ with *independent*
 #   directions, where $g_b$ is sample b's own gradient ($g = \frac1B\sum_b g_b$). Still unbiased, total
 #   variance $\frac{N-1}{B^2}\sum_b\|g_b\|^2$: it averages B directions instead of one.
-# * **m directions in one job** (`n_directions=m`, $2mB$ circuits): $(N-1)\|g\|^2/m$.
+# * **m directions in one job** (`num_directions=m`, $2mB$ circuits): $(N-1)\|g\|^2/m$.
 # * **a random subsample of k of the B samples** with one direction: $(N-1)\|g\|^2 + N\,\operatorname{tr}\operatorname{Cov}(g_S)$, where
 #   $\operatorname{tr}\operatorname{Cov}(g_S) = \frac{B-k}{k(B-1)}\cdot\frac1B\sum_b\|g_b-g\|^2$ is the subsampling noise of an exact gradient.
 #
@@ -391,7 +391,7 @@ print(f"the v3.3 loop's variance is x{stats[1]['variance'] / stats[0]['variance'
 # %% [markdown]
 # So the v3.3 loop is **not wrong**: it is unbiased and *less* noisy, because it draws B
 # directions. Its defect is cost: 2B jobs. Can we keep the low variance at the price of one job?
-# Yes: draw m directions and put all 2mB circuits into the same job (`n_directions`). Below, the
+# Yes: draw m directions and put all 2mB circuits into the same job (`num_directions`). Below, the
 # measured and predicted variance for m directions, and for subsampling k of the B samples
 # (Strategy 3), with the circuits, jobs and modeled time of one estimate (at qnb's job size limit,
 # `max_batch_size`), and the standard error of each measured variance.
@@ -402,7 +402,7 @@ DIRECTIONS = [("spsa_parallel", None, m) for m in (1, 2, 5, 10)] + [("spsa_subsa
 def spread(method, k, m):
     """Total variance of REPEATS estimates at theta (c = 0.05, exact), and what one estimate costs."""
     mgr = qnb.CircuitBatchManager(qnb.LocalBackend(latency=lat, seed=RANDOM_SEED))
-    est = qnb.make_estimator(method, mgr, subsample_size=k or 5, n_directions=m, seed=RANDOM_SEED,
+    est = qnb.make_estimator(method, mgr, subsample_size=k or 5, num_directions=m, seed=RANDOM_SEED,
                              gains=qnb.Gains(c=0.05, gamma=1e-9))
     G = np.array([est.estimate_batch_gradient(model, xb, yb, shots=None).gradients for _ in range(REPEATS)])
     sq = np.sum((G - G.mean(0)) ** 2, axis=1)           # the variance is the mean of these; its standard error:
@@ -446,7 +446,7 @@ print(f"{B} directions: batch SPSA {same_m['variance']:.1f} in {same_m['jobs']} 
 # ## 7. The document's other defects, reproduced on purpose
 #
 # Three more bugs are in the document's code; each is an explicit option of qnb
-# (`defects=...`, in `qnb/defects.py`), never the default:
+# (`DocumentConfig(config, defects)`, in `qnb/research/defects.py`), never the default:
 #
 # * **frozen gains** — `self.iteration` is never incremented, so $c_k = c_0$ and $a_k = a_0$ for ever
 #   (the dotted lines of the gains figure in §2): no annealing.

@@ -140,7 +140,7 @@ fig
 
 # %% [markdown]
 # Averaging $m$ directions drawn in the same job divides the direction term by $m$ for $m$ times the
-# circuits and still one round trip (`n_directions`, the `two_direction` preset).
+# circuits and still one round trip (`num_directions`, the `two_direction` preset).
 #
 # ## 3. The 30–50 % claim at equal cloud time
 # Every k gets the same modeled cloud budget (the Balanced preset's 5 epochs); smaller k buys more

@@ -198,7 +198,7 @@ print(f"\nTargets met on a per-circuit clock: about {sum(t['met'] for t in per_c
 #   (2k more circuits: θ and the previous point, on the same samples) and undone, parameters and
 #   momentum, when the loss rose by more than 2 shot-noise standard errors. Qiskit's blocking spends
 #   an extra job per step on the same question;
-# * **the QN-SPSA metric from the same job** (`qnspsa_regularization=β`): 4 overlap circuits
+# * **the QN-SPSA metric from the same job** (`regularization=β`): 4 overlap circuits
 #   |⟨ψ(x, θ)|ψ(x, θ + c d)⟩|² on one sample give a rank-2 estimate of the Fubini–Study metric, as
 #   PennyLane's `QNSPSAOptimizer` builds it; its running average preconditions the gradient
 #   (β = 0.1, a = 1.0: the best of a small pilot on xor's selection split (xor@1, below), seeds 100-101, over β = 10⁻³, 0.1 and

@@ -29,7 +29,7 @@ def __getattr__(name):  # imported when first asked for: the IonQ path needs req
     raise AttributeError(name)
 
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 WATERMARK_PACKAGES = ("qnb", "pennylane", "pennylane-lightning", "pennylane-ionq", "numpy", "matplotlib", "ipywidgets")
 
