@@ -175,7 +175,7 @@ print(f"\nTargets met: {sum(t['met'] for t in targets)} of {len(targets)}.")
 
 # %%
 import qnb
-from qnb.research.bench import LATENCY
+from qnb.research.runs import LATENCY
 cfg = qnb.TrainingConfig(**bench["chosen_config"])
 n = cfg.one_job_circuits
 factor = qnb.LatencyModel.seed_calibrated().job_time(n, cfg.shots_per_circuit) / LATENCY.job_time(n, cfg.shots_per_circuit)
@@ -191,7 +191,7 @@ print(f"\nTargets met on a per-circuit clock: about {sum(t['met'] for t in per_c
 # %% [markdown]
 # ## 4. Going beyond, and how the study ran
 #
-# Each candidate is an estimator or trainer option (`qnb.research.bench.GO_BEYOND` lists their settings):
+# Each candidate is an estimator or trainer option (`qnb.research.race.GO_BEYOND` lists their settings):
 #
 # * **momentum, Adam, a step size from the first job** (`calibrate`), **a larger subsample** (k = 10);
 # * **blocking** (`blocking=True`): the previous step is checked inside this step's single job

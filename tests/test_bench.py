@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import qnb
-from qnb.research import bench
+from qnb.research import bench, peers, race, runs, throughput
 
 
 def test_numpy_yardstick_equals_the_model():
@@ -13,32 +13,32 @@ def test_numpy_yardstick_equals_the_model():
     X, P = rng.uniform(-1, 1, (5, 4)), rng.uniform(0, 6, (5, 48))
     exact = [qnb.QuantumModel.process_result(r) for r in qnb.LocalBackend().execute(
         [model.build_circuit(x, p) for x, p in zip(X, P)])]
-    np.testing.assert_allclose(bench.numpy_statevector(X, P), exact, atol=1e-10)
+    np.testing.assert_allclose(throughput.numpy_statevector(X, P), exact, atol=1e-10)
 
 
 def test_time_to_quality_is_the_first_record_at_target():
     epochs = [{"test_accuracy": a, "modeled_s": t} for a, t in [(0.5, 10), (0.9, 20), (0.8, 30), (0.95, 40)]]
-    assert bench.time_to_quality(epochs, 0.9) == 20
-    assert bench.time_to_quality(epochs, 0.96) == math.inf
+    assert race.time_to_quality(epochs, 0.9) == 20
+    assert race.time_to_quality(epochs, 0.96) == math.inf
 
 
 def test_ttq_summary_counts_runs_that_never_reach_it():
-    s = bench.ttq_summary([60, 120, 180, math.inf, 240])
+    s = race.ttq_summary([60, 120, 180, math.inf, 240])
     assert s["reached"] == "4/5" and s["median_min"] == pytest.approx(3.0) and s["iqr_min"] == pytest.approx(2.0)
-    s = bench.ttq_summary([60, 120, math.inf, math.inf])  # half arrive: no median
+    s = race.ttq_summary([60, 120, math.inf, math.inf])  # half arrive: no median
     assert s["median_min"] == math.inf and s["iqr_min"] == math.inf and s["reached"] == "2/4"
-    assert bench.ttq_summary([60, 120, 180, math.inf])["median_min"] == pytest.approx(2.5)
-    assert bench.ttq_summary([math.inf, math.inf])["median_min"] == math.inf
+    assert race.ttq_summary([60, 120, 180, math.inf])["median_min"] == pytest.approx(2.5)
+    assert race.ttq_summary([math.inf, math.inf])["median_min"] == math.inf
 
 
 def test_peer_jobs_are_counted_by_the_tracker_and_the_manager_alike():
-    assert bench.spsa_optimizer_jobs() == {"jobs": 2, "circuits": 20}  # a QNode objective: 2 device calls
-    r = bench.train_spsa_optimizer(0, "blobs", (2.0, 60.0, 0.0))  # the race's objective, a few steps
+    assert peers.spsa_optimizer_jobs() == {"jobs": 2, "circuits": 20}  # a QNode objective: 2 device calls
+    r = peers.train_spsa_optimizer(0, "blobs", (2.0, 60.0, 0.0))  # the race's objective, a few steps
     n = len(r["steps"]) - 1
     assert n >= 5 and (r["jobs"], r["circuits"]) == (2 * n, 20 * n)
     # the first record is the initial model's exact test accuracy, recomputed here on default.qubit
-    data = bench.bench_data("blobs")
-    start = qnb.QuantumModel(n_features=data[0].shape[1], seed=bench._seeds(0)[0])
+    data = runs.bench_data("blobs")
+    start = qnb.QuantumModel(n_features=data[0].shape[1], seed=runs._seeds(0)[0])
     out = start.outputs(data[2], qnb.LocalBackend(fast=False))
     assert r["steps"][0]["test_accuracy"] == np.mean(np.where(out >= 0, 1, -1) == data[3])
     n_test = len(data[3])  # every record is an accuracy: a whole number of correct test samples
@@ -46,22 +46,22 @@ def test_peer_jobs_are_counted_by_the_tracker_and_the_manager_alike():
                for e in r["steps"])
 
 
-@pytest.mark.parametrize("name,kw", [("qnb fast (k=2)", bench.QNB_METHODS["qnb fast (k=2)"]),
+@pytest.mark.parametrize("name,kw", [("qnb fast (k=2)", race.QNB_METHODS["qnb fast (k=2)"]),
                                      ("qnb calibrated", dict(gradient_method="spsa_subsampled", gradient_subsample_size=2,
                                                              calibrate=True)),
                                      ("qml.SPSAOptimizer (defaults)", None),
                                      ("qml.SPSAOptimizer (matched gains)", dict(a=1.0, c=0.2, A=5.0)),
-                                     (bench.QISKIT, None)])
+                                     (race.QISKIT, None)])
 def test_race_rule_never_overshoots_and_stops_at_the_target(name, kw):
-    if name == bench.QISKIT:
+    if name == race.QISKIT:
         pytest.importorskip("qiskit_algorithms")
     for budget in (200.0, 400.0):  # an unreachable target: the budget ends every run (Qiskit calibrates ~60 s)
-        r = bench.race_task((name, kw, "xor", 0, (2.0, budget, 0.0)))
+        r = race.race_task((name, kw, "xor", 0, (2.0, budget, 0.0)))
         assert r[0]["modeled_s"] == 0.0 and r[-1]["modeled_s"] <= budget  # never past the budget
         steps = np.diff([e["modeled_s"] for e in r])
         assert (steps > 0).all()  # one record per step
     assert len(r) > 3 and r[-1]["modeled_s"] > 400.0 - 2 * steps[1:].max()  # and it used the budget
-    first = bench.race_task((name, kw, "blobs", 0, (0.0, 1e9, 30.0)))
+    first = race.race_task((name, kw, "blobs", 0, (0.0, 1e9, 30.0)))
     # at the target at once: it stops at its first record past the equal-time mark
     assert first[-1]["modeled_s"] >= 30.0 and all(e["modeled_s"] < 30.0 for e in first[:-1])
 
@@ -69,37 +69,37 @@ def test_race_rule_never_overshoots_and_stops_at_the_target(name, kw):
 def test_race_rule_budget_is_parameter_shifts_slowest_arrival():
     runs = [[{"test_accuracy": 0.5, "modeled_s": 0.0}, {"test_accuracy": a, "modeled_s": t}] for a, t in
             [(0.9, 100.0), (0.9, 300.0), (0.5, 900.0), (0.9, 200.0)]]
-    target, budget, t_eq = bench.race_rule({"target": 0.85, "runs": runs})
+    target, budget, t_eq = race.race_rule({"target": 0.85, "runs": runs})
     assert (target, budget) == (0.85, 300.0) and t_eq == pytest.approx(25.0)  # slowest arrival; median (200+300)/2
-    cut = bench.under_rule(runs[2], (0.85, 300.0, 20.0))
+    cut = race.under_rule(runs[2], (0.85, 300.0, 20.0))
     assert cut == runs[2][:1]  # the record at 900 s lies past the budget
 
 
 def test_ratio_against_a_peer_that_never_arrives_is_a_bound():
-    rows = [{"method": "ours", "median_min": 2.0}, {"method": bench.PS_NAME, "median_min": 30.0},
+    rows = [{"method": "ours", "median_min": 2.0}, {"method": race.PS_NAME, "median_min": 30.0},
             {"method": "qml.SPSAOptimizer (matched gains)", "median_min": math.inf}]
-    out = bench.ratio_targets({"d": {"rows": rows, "budget_min": 50.0}}, "ours")
+    out = race.ratio_targets({"d": {"rows": rows, "budget_min": 50.0}}, "ours")
     assert out[0]["ratio"] == pytest.approx(2 / 30) and out[0]["met"]
     assert out[1]["ratio"] == "< 0.04" and out[1]["met"] and out[1]["theirs_min"].startswith("> 50")
     rows[0]["median_min"] = 40.0
-    out = bench.ratio_targets({"d": {"rows": rows, "budget_min": 50.0}}, "ours")
+    out = race.ratio_targets({"d": {"rows": rows, "budget_min": 50.0}}, "ours")
     assert out[1]["ratio"] == "< 0.8" and not out[1]["met"]  # a bound above the limit decides nothing: not met
 
 
 def test_time_to_quality_is_measured_after_every_exact_step():
-    r = bench.run_exact("blobs", 0, 7)
+    r = runs.run_exact("blobs", 0, 7)
     spe = len(r["steps"]) // len(r["epochs"])
     assert len(r["steps"]) == len(r["epochs"]) * spe + 1 and r["epochs"] == r["steps"][spe::spe]
     assert len({round(e["modeled_s"], 6) for e in r["steps"]}) == len(r["steps"])
     acc = [e["test_accuracy"] for e in r["epochs"]]  # stopped at its plateau, or at the 7-epoch cap
-    assert len(acc) == 7 or abs(np.mean(acc[-3:]) - np.mean(acc[-6:-3])) <= bench.PLATEAU_TOL
+    assert len(acc) == 7 or abs(np.mean(acc[-3:]) - np.mean(acc[-6:-3])) <= runs.PLATEAU_TOL
 
 
 def test_choose_takes_the_smallest_score_and_breaks_ties_by_name():
     rows = [{"candidate": "c", "score": 0.4}, {"candidate": "a", "score": 0.9}, {"candidate": "b", "score": 0.4}]
     assert min(rows, key=lambda r: r["score"])["candidate"] == "c"  # the first of the tie: not the rule
-    assert bench.choose(rows) == "b"
-    assert bench.choose(rows[::-1]) == "b"  # whatever the order of the rows
+    assert race.choose(rows) == "b"
+    assert race.choose(rows[::-1]) == "b"  # whatever the order of the rows
 
 
 def test_choose_ranks_by_censored_share_of_the_budget(monkeypatch):
@@ -111,17 +111,17 @@ def test_choose_ranks_by_censored_share_of_the_budget(monkeypatch):
     miss = [{"test_accuracy": 0.5, "modeled_s": 0.0}, {"test_accuracy": 0.6, "modeled_s": 90.0}]
     runs = {"misses": [arrive(10.0)] * 3 + [miss], "sure": [arrive(30.0)] * 4, "late": [arrive(150.0)] * 4}
     budgets = {"a": 100.0, "b": 200.0}
-    monkeypatch.setattr(bench, "GO_BEYOND", {n: {} for n in runs})
-    monkeypatch.setattr(bench, "race_rule", lambda ceil, *a: (0.9, budgets[ceil], 10.0))
-    monkeypatch.setattr(bench, "run_tasks", lambda fn, tasks, **kw: [runs[m[len("qnb "):]][s] for m, _, _, s, _ in tasks])
-    rows = bench.go_beyond(["a", "b"], {"a": "a", "b": "b"}, seeds=range(4))
+    monkeypatch.setattr(race, "GO_BEYOND", {n: {} for n in runs})
+    monkeypatch.setattr(race, "race_rule", lambda ceil, *a: (0.9, budgets[ceil], 10.0))
+    monkeypatch.setattr(race, "run_tasks", lambda fn, tasks, **kw: [runs[m[len("qnb "):]][s] for m, _, _, s, _ in tasks])
+    rows = race.go_beyond(["a", "b"], {"a": "a", "b": "b"}, seeds=range(4))
     got = {r["candidate"]: r for r in rows}
     assert got["misses"]["score"] == pytest.approx((3 * 0.1 + 1) / 4 + (3 * 0.05 + 1) / 4)
     assert got["sure"]["score"] == pytest.approx(0.3 + 0.15)
     assert got["late"]["score"] == pytest.approx(1.0 + 0.75)  # 150 s of a 100 s budget counts as 100 s
     assert (got["misses"]["a reached"], got["sure"]["a reached"], got["late"]["b reached"]) == ("3/4", "4/4", "4/4")
     assert min(rows, key=lambda r: r["a median_min"])["candidate"] == "misses"
-    assert bench.choose(rows) == "sure"
+    assert race.choose(rows) == "sure"
 
 
 def test_quick_benchmark_smoke(tmp_path, monkeypatch):
@@ -131,9 +131,9 @@ def test_quick_benchmark_smoke(tmp_path, monkeypatch):
     assert "## Targets" in text and "qml.SPSAOptimizer" in text
     import json
     out = json.loads((tmp_path / "bench_quick.json").read_text())
-    assert out["chosen"].startswith("qnb ") and out["chosen_config"] in bench.GO_BEYOND.values()
+    assert out["chosen"].startswith("qnb ") and out["chosen_config"] in race.GO_BEYOND.values()
     for kind, r in out["races"].items():
-        assert r["rows"][0]["method"] == bench.PS_NAME and set(r["histories"]) == {x["method"] for x in r["rows"]}
+        assert r["rows"][0]["method"] == race.PS_NAME and set(r["histories"]) == {x["method"] for x in r["rows"]}
         assert all(x["runs"] == 2 for x in r["rows"]) and r["budget_min"] * 60 <= 120.0 + 1e-6
         for runs in r["histories"].values():  # no record past the budget
             assert all(e["modeled_s"] <= r["budget_min"] * 60 + 1e-6 for h in runs for e in h)
@@ -172,7 +172,7 @@ def test_exact_gradient_is_parameter_shift_at_infinite_shots():
 def test_trainer_on_the_numpy_backend_gives_the_same_history():
     cfg = qnb.TrainingConfig(epochs=2, gradient_subsample_size=2, n_directions=2, dataset="xor")
     ref = qnb.QuantumTrainer(cfg).fit(progress=False)
-    fast = bench.make_trainer(cfg, "xor").fit(progress=False)
+    fast = runs.make_trainer(cfg, "xor").fit(progress=False)
     assert [s["loss"] for s in fast["steps"]] == pytest.approx([s["loss"] for s in ref["steps"]], abs=1e-12)
     assert [e["test_accuracy"] for e in fast["epochs"]] == [e["test_accuracy"] for e in ref["epochs"]]
 
@@ -251,15 +251,15 @@ def test_momentum_rule_is_the_heavy_ball_it_documents():
 # -- scale out: identical results whatever the engine and the number of workers ----------------
 def _tasks():
     stop = (0.99, 60.0, 0.0)  # a short budget: a few steps per run
-    return [("qnb fast (k=2)", bench.QNB_METHODS["qnb fast (k=2)"], kind, s, stop) for kind in ("blobs", "xor")
+    return [("qnb fast (k=2)", race.QNB_METHODS["qnb fast (k=2)"], kind, s, stop) for kind in ("blobs", "xor")
             for s in (0, 1)]
 
 
 def test_run_tasks_identical_for_any_number_of_workers():
     from qnb.research.parallel import run_tasks, worker_summary
-    one = run_tasks(bench.race_task, _tasks(), workers=1)
+    one = run_tasks(race.race_task, _tasks(), workers=1)
     log = []
-    two = run_tasks(bench.race_task, _tasks(), workers=2, log=log)
+    two = run_tasks(race.race_task, _tasks(), workers=2, log=log)
     assert one == two and len(one) == 4 and all(len(r) >= 1 for r in one)
     assert sum(w["tasks"] for w in worker_summary(log)) == 4
 
@@ -267,14 +267,14 @@ def test_run_tasks_identical_for_any_number_of_workers():
 def test_dask_local_cluster_gives_the_same_results():
     distributed = pytest.importorskip("distributed")
     from qnb.research.parallel import run_tasks
-    one = run_tasks(bench.race_task, _tasks(), workers=1)
+    one = run_tasks(race.race_task, _tasks(), workers=1)
     # worker processes on the loopback interface (threads in this process would share PennyLane's
     # global queuing lock with the rest of the test session)
     with distributed.LocalCluster(host="127.0.0.1", n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster, timeout="60s") as client:
         log = []
-        got = run_tasks(bench.race_task, _tasks(), client=client, log=log, timeout_s=240)
+        got = run_tasks(race.race_task, _tasks(), client=client, log=log, timeout_s=240)
         assert {r["worker"].split("://")[0] for r in log} <= {"inproc", "tcp"}
     assert got == one
 
@@ -282,8 +282,8 @@ def test_dask_local_cluster_gives_the_same_results():
 def test_the_race_clock_prices_shots_and_equals_the_seed_model_at_1000():
     seed = qnb.LatencyModel.seed_calibrated()
     for n in (1, 10, 970):
-        assert bench.LATENCY.job_time(n, 1000) == pytest.approx(seed.job_time(n, 1000), rel=1e-12)
-        assert bench.LATENCY.job_time(2 * n, 500) == pytest.approx(seed.job_time(n, 1000), rel=1e-12)  # same shots
-    assert bench.LATENCY.job_time(10, None) == pytest.approx(seed.job_time(10))  # exact: charged as 1000 shots
-    for kw in bench.GO_BEYOND.values():  # every candidate is a valid configuration
+        assert runs.LATENCY.job_time(n, 1000) == pytest.approx(seed.job_time(n, 1000), rel=1e-12)
+        assert runs.LATENCY.job_time(2 * n, 500) == pytest.approx(seed.job_time(n, 1000), rel=1e-12)  # same shots
+    assert runs.LATENCY.job_time(10, None) == pytest.approx(seed.job_time(10))  # exact: charged as 1000 shots
+    for kw in race.GO_BEYOND.values():  # every candidate is a valid configuration
         qnb.TrainingConfig(**kw)

@@ -186,6 +186,16 @@ def test_the_classifier_refuses_bad_input_before_any_job():
 
 
 # -- the README runs as written ------------------------------------------------------------------
+def readme_snippets() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+
+
+@pytest.mark.parametrize("index", range(1, len(readme_snippets())))
+def test_every_readme_snippet_runs_as_written(index, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a snippet may write a checkpoint
+    exec(compile(readme_snippets()[index], f"README snippet {index}", "exec"), {})
+
+
 def test_the_readme_quick_start_runs_as_written(capsys):
     first = re.search(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
     exec(compile(first, "README quick start", "exec"), {})

@@ -83,3 +83,12 @@ def test_train_all_gives_train_many_histories_run_by_run():
     for name, cfg, seeds in (("a", a, [0, 1]), ("b", b, [3])):
         alone = E.train_many(cfg, seeds, workers=1, exact_train_loss=True)
         assert E.deterministic(grid[name]) == E.deterministic(alone)
+
+
+def test_a_document_config_crosses_to_a_worker_process():
+    """Studies send configs to joblib's worker processes: the defects' config must pickle."""
+    import pickle
+    from qnb.research.defects import DocumentConfig
+    d = DocumentConfig(qnb.TrainingConfig(gradient_method="spsa_parallel"), ("params_minus_leak",))
+    back = pickle.loads(pickle.dumps(d))
+    assert back == d and back.gradient_method == "spsa_parallel" and back.to_dict()["defects"] == ["params_minus_leak"]

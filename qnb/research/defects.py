@@ -105,6 +105,8 @@ class DocumentConfig:
             raise ValueError("blocking, regularization: the document's defects are for the plain strategies")
 
     def __getattr__(self, name):  # reads as its config (gradient_method, seed, ...)
+        if name.startswith("__") or name == "config":  # not set yet (unpickling): no recursion
+            raise AttributeError(name)
         return getattr(self.config, name)
 
     def replace(self, **changes) -> "DocumentConfig":

@@ -1,0 +1,229 @@
+"""Time to quality: the ceilings, the race of every method to 95 % of them, the ratio targets, and
+the go-beyond search that chooses qnb's preset on other seeds."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..config import TrainingConfig
+from .parallel import run_tasks
+from .peers import train_qiskit_spsa, train_spsa_optimizer
+from .runs import RaceClock, run_exact, run_qnb
+
+QNB_ALL = {
+    "qnb fast (k=2)": dict(gradient_method="spsa_subsampled", gradient_subsample_size=2),
+    "qnb balanced (k=5)": dict(gradient_method="spsa_subsampled", gradient_subsample_size=5),
+    "qnb accurate (parallel, k=10)": dict(gradient_method="spsa_parallel"),
+    "qnb two_direction (k=2, 2 directions)": dict(gradient_method="spsa_subsampled", gradient_subsample_size=2,
+                                                  num_directions=2),
+}
+QNB_METHODS = {k: v for k, v in QNB_ALL.items() if k.startswith(("qnb fast", "qnb two_direction"))}  # make bench
+QISKIT = "qiskit-algorithms SPSA (defaults: calibrated a, +- pair in one job)"  # the peers extra; skipped if absent
+PEERS = ("qml.SPSAOptimizer (defaults)", "qml.SPSAOptimizer (matched gains)", QISKIT)
+
+
+def time_to_quality(records: list[dict], target: float) -> float:
+    """Modeled seconds until test accuracy first reaches ``target`` (inf if never)."""
+    return next((e["modeled_s"] for e in records if e["test_accuracy"] >= target), math.inf)
+
+
+def ttq_summary(times: list[float]) -> dict:
+    """Median and interquartile range of time to quality; a run that never reaches it counts as
+    infinitely slow, so a median exists while more than half the runs reach the target."""
+    t = np.array(times, dtype=float)
+    q25, q75 = (np.quantile(t, q, method="inverted_cdf") for q in (0.25, 0.75))
+    q50 = float(np.median(t))  # inf unless more than half of the runs arrive (with 10: the 6th does)
+    return {"reached": f"{int(np.isfinite(t).sum())}/{len(t)}", "median_min": q50 / 60,
+            "iqr_min": (q75 - q25) / 60 if np.isfinite(q75) else math.inf}
+
+
+def accuracy_at(records: list[dict], t: float) -> float | None:
+    """Test accuracy of the last record at or before modeled time t (None if there is none)."""
+    before = [e["test_accuracy"] for e in records if e["modeled_s"] <= t]
+    return before[-1] if before else None
+
+
+def thin(records: list[dict], target: float, n: int = 150) -> list[dict]:
+    """At most ~n records of a run for the report's figure: evenly spaced, plus the first at the
+    target and the last (the race's numbers are computed from every record)."""
+    keep = set(range(0, len(records), max(1, math.ceil(len(records) / n)))) | {len(records) - 1}
+    keep |= {next((i for i, e in enumerate(records) if e["test_accuracy"] >= target), 0)}
+    return [records[i] for i in sorted(keep)]
+
+
+def race_task(task: tuple) -> list[dict]:
+    """One run of the race: (method name, qnb config keywords or None, data set, seed, rule =
+    (target, budget_s, t_eq)). Module-level so that joblib and Dask workers can import it."""
+    name, kw, kind, seed, rule = task
+    if name.startswith("qnb"):
+        return run_qnb(TrainingConfig(**{**kw, "seed": seed}), kind, rule)
+    if name.startswith("qml.SPSAOptimizer"):  # kw: the gains it is matched to, or None for its defaults
+        return train_spsa_optimizer(seed, kind, rule, gains=kw)["steps"]
+    r = train_qiskit_spsa(seed, kind, rule)
+    return None if r is None else r["steps"]
+
+
+def exact_task(task: tuple) -> dict:
+    kind, seed, epochs = task
+    return run_exact(kind, seed, epochs)
+
+
+CEILING_EPOCHS = {"blobs": 30, "xor": 40, "iris": 40, "breast_cancer": 15}  # at most; each seed stops at its plateau
+
+
+def ceilings(kinds, seeds, client=None, workers=None, log=None, epochs=None) -> dict:
+    """Per data set: the exact-gradient (Adam) runs, their plateau (mean test accuracy over the
+    last 3 epochs, per seed), its mean and spread, and the change from the 3 epochs before."""
+    epochs = epochs or {k: CEILING_EPOCHS[k.partition("@")[0]] for k in kinds}
+    tasks = [(k, int(s), epochs[k]) for k in kinds for s in seeds]
+    runs = run_tasks(exact_task, tasks, client=client, workers=workers, progress=True, desc="ceiling", log=log)
+    out = {}
+    for kind in kinds:
+        rs = [r for (k, _, _), r in zip(tasks, runs) if k == kind]
+        plateau = [np.mean([e["test_accuracy"] for e in r["epochs"][-3:]]) for r in rs]
+        before = [np.mean([e["test_accuracy"] for e in r["epochs"][-6:-3]]) for r in rs]
+        n_ep = [len(r["epochs"]) for r in rs]
+        c = float(np.mean(plateau))
+        out[kind] = {"ceiling": c, "ceiling_sd": float(np.std(plateau, ddof=1)) if len(rs) > 1 else 0.0,
+                     "plateau_change": float(np.mean(plateau) - np.mean(before)), "max_epochs": epochs[kind],
+                     "epochs": f"{min(n_ep)}-{max(n_ep)}", "at_plateau": f"{sum(n < epochs[kind] for n in n_ep)}/{len(rs)}",
+                     "target": 0.95 * c, "runs": [r["steps"] for r in rs]}
+    return out
+
+
+PS_NAME = "parameter shift + Adam (exact values, 1000-shot cost)"
+
+
+def race_rule(c: dict, budget_fraction: float = 1.0, max_budget_s: float = math.inf) -> tuple:
+    """(target, budget_s, t_eq) for a data set from its ceiling runs: the budget is
+    ``budget_fraction`` x the time of parameter shift's slowest run that reaches the target (so at
+    1 no method is stopped before parameter shift's arriving runs have all arrived); the
+    equal-time mark is 1/10 of parameter shift's median time to quality (the 1/10 target)."""
+    t = [time_to_quality(r, c["target"]) for r in c["runs"]]
+    arrived = [x for x in t if np.isfinite(x)]
+    slowest = max(arrived) if arrived else max(r[-1]["modeled_s"] for r in c["runs"])
+    med = ttq_summary(t)["median_min"] * 60
+    budget = min(max_budget_s, budget_fraction * slowest)
+    return c["target"], float(budget), float(min(budget, (med if np.isfinite(med) else slowest) / 10))
+
+
+def under_rule(records: list[dict], rule: tuple) -> list[dict]:
+    """A finished run's records up to where the race's rule would have stopped it."""
+    clock = RaceClock(rule)
+    for e in records:
+        if clock.record(e["test_accuracy"], e["modeled_s"]):
+            break
+    return clock.records
+
+
+def race(kinds, seeds, ceil: dict, entrants: dict, client=None, workers=None, log=None, peers=PEERS,
+         max_budget_s: float = math.inf, budget_fraction: float = 1.0, matched: dict | None = None) -> dict:
+    """Every entrant (name: qnb config keywords) and peer on every data set and seed until it has
+    reached the target (and passed the equal-time mark) or the common budget (``race_rule``).
+    Accuracy is measured after every step. ``matched``: the gains (a, c, A, alpha, gamma) that
+    ``qml.SPSAOptimizer (matched gains)`` gets: those of the configuration it is compared with."""
+    names = list(entrants) + list(peers)
+    kws = {**entrants, "qml.SPSAOptimizer (matched gains)": matched or {}}
+    tasks, rules = [], {}
+    for kind in kinds:
+        rules[kind] = race_rule(ceil[kind], budget_fraction, max_budget_s)
+        tasks += [(n, kws.get(n), kind, int(s), rules[kind]) for n in names for s in seeds]
+    runs = run_tasks(race_task, tasks, client=client, workers=workers, progress=True, desc="race", log=log)
+    out = {}
+    for kind in kinds:
+        c, (target, budget, t_eq) = ceil[kind], rules[kind]
+        rows, histories = [], {}
+        ps_runs = [under_rule(r, rules[kind]) for r in c["runs"]]  # the ceiling's runs, held to the same rule
+        groups = [(PS_NAME, ps_runs)] + [(n, [r for (m, _, k, _, _), r in zip(tasks, runs) if m == n and k == kind])
+                                         for n in names]
+        for name, rs in groups:
+            if any(r is None for r in rs):
+                print(f"{name}: not installed, skipped (pip install -e '.[peers]')")
+                continue
+            at = [accuracy_at(r, t_eq) for r in rs]
+            rows.append({"method": name, "runs": len(rs), **ttq_summary([time_to_quality(r, target) for r in rs]),
+                         "acc_at_equal_time": float(np.mean([a for a in at if a is not None])) if any(
+                             a is not None for a in at) else None,
+                         "steps_median": float(np.median([len(r) - 1 for r in rs]))})
+            histories[name] = [thin(r, target) for r in rs]
+        out[kind] = {"dataset": kind, "ceiling": c["ceiling"], "ceiling_sd": c["ceiling_sd"],
+                     "plateau_change": c["plateau_change"], "target": target, "budget_min": budget / 60,
+                     "budget_fraction_of_parameter_shift": budget_fraction,
+                     "equal_time_min": t_eq / 60, "rows": rows, "histories": histories}
+    return out
+
+
+def ratio_targets(race_out: dict, ours_name: str) -> list[dict]:
+    """The issue's targets per data set, as ratios of median times to quality: qnb's choice
+    (held-out seeds) <= 1/10 of parameter shift's and <= 1/2 of qml.SPSAOptimizer's (matched gains).
+    When their median run never arrives, their time is only known to exceed the budget: the ratio
+    is then an upper bound (ours / budget), and met if that bound is within the limit."""
+    rows = []
+    for kind, r in race_out.items():
+        med = {x["method"]: x["median_min"] for x in r["rows"]}
+        ours, budget = med[ours_name], r["budget_min"]
+        for peer, limit in ((PS_NAME, 0.1), ("qml.SPSAOptimizer (matched gains)", 0.5)):
+            theirs = med[peer]
+            bound = not np.isfinite(theirs)
+            ratio = ours / (budget if bound else theirs)  # inf if ours never arrives
+            rows.append({"dataset": kind, "target": f"{ours_name} <= {limit:g} x {peer}", "ours_min": ours,
+                         "theirs_min": f"> {budget:.3g} (beyond the budget)" if bound else theirs,
+                         "ratio": f"< {ratio:.3g}" if bound and np.isfinite(ratio) else ratio,
+                         "met": bool(np.isfinite(ratio) and ratio <= limit)})
+    return rows
+
+
+# -- go beyond: what makes batch SPSA reach the ceiling fastest ---------------------------------
+_K2 = dict(gradient_method="spsa_subsampled", gradient_subsample_size=2)
+_K5M = dict(gradient_method="spsa_subsampled", gradient_subsample_size=5, optimizer="momentum", spsa_a=1.0)
+GO_BEYOND = {  # each an estimator or trainer option; adopted only if it wins on the selection seeds
+    "two_direction (sgd)": dict(_K2, num_directions=2),
+    "two_direction, a from the first job": dict(_K2, num_directions=2, calibrate=True),
+    "two_direction + Adam": dict(_K2, num_directions=2, optimizer="adam"),
+    "two_direction + momentum (a=1.0)": dict(_K2, num_directions=2, optimizer="momentum", spsa_a=1.0),
+    "k=5 + momentum (a=1.0)": dict(_K5M),
+    "parallel (k=10) + momentum (a=1.0)": dict(_K5M, gradient_method="spsa_parallel"),
+    # blocking: the previous step checked in this step's job (2k more circuits), undone if the loss rose
+    "k=5 + momentum (a=1.0) + blocking": dict(_K5M, blocking=True),
+    # QN-SPSA: the metric from 4 overlap circuits in the same job. beta and a from a pilot on xor@1, seeds
+    # 100-101 (beta = 1e-3 with a = 0.1, 0.3, 1; beta = 0.1 with a = 0.1, 0.3, 1, 2, 4): beta = 0.1, a = 1
+    # had the lowest mean time to quality, 79 modeled min (k=5 + momentum without the metric: 22)
+    "k=5 + momentum + QN-SPSA metric (beta=0.1, a=1.0)": dict(_K5M, regularization=0.1),
+    # shot allocation: the same 10,000 shots per job spread over more samples or directions
+    "k=10 + momentum (a=1.0), 500 shots": dict(_K5M, gradient_method="spsa_parallel", shots_per_circuit=500),
+    "k=5 + momentum (a=1.0), 2 directions x 500 shots": dict(_K5M, num_directions=2, shots_per_circuit=500),
+}
+SELECTION_SEEDS = range(100, 105)  # the preset is chosen on these (and data split 1); the race runs on 0-9, split 0
+
+
+def go_beyond(kinds, ceil: dict, seeds=SELECTION_SEEDS, client=None, workers=None, log=None,
+              max_budget_s: float = math.inf, budget_fraction: float = 1.0) -> list[dict]:
+    """Candidate options on the hard data sets, on selection seeds only, under the race's rule;
+    per data set the runs at the target and the median time to quality, and the score ``choose``
+    ranks them by."""
+    tasks, rules = [], {}
+    for kind in kinds:
+        rules[kind] = race_rule(ceil[kind], budget_fraction, max_budget_s)
+        tasks += [(f"qnb {n}", kw, kind, int(s), rules[kind]) for n, kw in GO_BEYOND.items() for s in seeds]
+    runs = run_tasks(race_task, tasks, client=client, workers=workers, progress=True, desc="go beyond", log=log)
+    rows = []
+    for n in GO_BEYOND:
+        row = {"candidate": n, "score": 0.0}
+        for kind in kinds:
+            rs = [r for (m, _, k, _, _), r in zip(tasks, runs) if m == f"qnb {n}" and k == kind]
+            t = [time_to_quality(r, rules[kind][0]) for r in rs]
+            s = ttq_summary(t)
+            row[f"{kind} reached"] = s["reached"]
+            row[f"{kind} median_min"] = s["median_min"]
+            # mean time to quality as a share of the budget, a run that never arrives counted as
+            # the whole budget (censored there): every run counts, the ones that miss too
+            row["score"] += float(np.mean(np.minimum(np.array(t) / rules[kind][1], 1.0)))
+        rows.append(row)
+    return rows
+
+
+def choose(rows: list[dict]) -> str:
+    """The candidate with the smallest score: per hard data set, its mean time to quality as a
+    share of the budget (runs that never arrive count as the whole budget), summed."""
+    return min(rows, key=lambda r: (r["score"], r["candidate"]))["candidate"]
