@@ -32,7 +32,6 @@ class Backend:
     """
 
     name = "backend"
-    deadline: float | None = None  # time.perf_counter() instant set by the manager for each batch
 
     def __init__(self, latency: LatencyModel | None = None, seed=None):
         self.latency = latency if latency is not None else LatencyModel.seed_calibrated()
@@ -53,12 +52,13 @@ class Backend:
             raise ValueError(f"rng: not a generator state ({type(e).__name__})") from None
         self.rng = rng
 
-    def submit(self, circuits, shots, name: str | None = None) -> Job:
-        """Submit ONE job (``name``: how the service can find it if its answer is lost)."""
+    def submit(self, circuits, shots, name: str | None = None, deadline: float | None = None) -> Job:
+        """Submit ONE job (``name``: how the service can find it if its answer is lost;
+        ``deadline``: a ``time.perf_counter()`` instant no request may outlive)."""
         circuits = self._checked(circuits, shots)
         return self._job(f"{self.name}-{self._n_jobs + 1}", circuits, shots, self._probabilities(circuits))
 
-    def find_job(self, name: str) -> str | None:
+    def find_job(self, name: str, deadline: float | None = None) -> str | None:
         """The id of a job submitted under ``name``, if the service knows it (local jobs die with
         the process: None)."""
         return None

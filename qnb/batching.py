@@ -103,9 +103,10 @@ class CircuitBatchManager:
         journaled under its name before the POST and with its id before anyone waits on it."""
         while self.adopt:
             record = self.adopt.pop(0)
-            job_id = record.get("id") or self.backend.find_job(record["name"])
+            job_id = record.get("id") or self.backend.find_job(record["name"], deadline=deadline)
             job = self.backend.recover(job_id, chunk, shots) if job_id else None
             if job is not None:
+                job.deadline = deadline
                 self._records.append({"name": record["name"], "id": job.id, "adopted": True})
                 self._journal()
                 return job
@@ -113,14 +114,15 @@ class CircuitBatchManager:
         self._records.append(record)
         self._journal()
         try:
-            job = self._with_retries(lambda: self.backend.submit(chunk, shots, name=record["name"]), deadline,
-                                     submit=True)
+            job = self._with_retries(lambda: self.backend.submit(chunk, shots, name=record["name"], deadline=deadline),
+                                     deadline, submit=True)
         except SubmissionUncertainError as e:
             raise SubmissionUncertainError(
                 f"job {record['name']}: {e}. It was journaled under that name before the POST: with a checkpoint, "
                 f"QuantumTrainer.resume(path) looks it up by name (backend.find_job) and uses it if it exists; "
                 f"by hand: list your jobs on the service and search for that name") from None
         record["id"] = job.id
+        job.deadline = deadline  # no read of it may outlive the batch's deadline
         self._journal()
         return job
 
@@ -159,7 +161,6 @@ class CircuitBatchManager:
         deadline = start + self.timeout_s
         jobs, call = [], BatchStats()
         self._call = call
-        self.backend.deadline = deadline  # lent to the backend: no single request may outlive it
         try:
             chunks = [circuits[i:i + self.max_batch_size] for i in range(0, len(circuits), self.max_batch_size)]
             for chunk in chunks:

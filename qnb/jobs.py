@@ -19,6 +19,7 @@ class Job:
     shots: int | None
     modeled_s: float
     payload: object = field(default=None, repr=False)
+    deadline: float | None = None  # time.perf_counter() instant: the manager's, for every read of this job
 
 
 def check_shots(shots) -> None:

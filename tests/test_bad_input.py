@@ -54,7 +54,7 @@ def test_valid_defects_pass_the_check_unchanged():
 class CountingBackend(qnb.LocalBackend):
     submitted = 0
 
-    def submit(self, circuits, shots, name=None):
+    def submit(self, circuits, shots, name=None, **kw):
         CountingBackend.submitted += 1
         return super().submit(circuits, shots, name)
 

@@ -15,7 +15,7 @@ class CountingBackend(qnb.LocalBackend):
         super().__init__(**kw)
         self.submitted = 0
 
-    def submit(self, circuits, shots, name=None):
+    def submit(self, circuits, shots, name=None, **kw):
         self.submitted += 1
         return super().submit(circuits, shots, name)
 

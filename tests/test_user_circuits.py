@@ -88,7 +88,7 @@ class CountingBackend(qnb.LocalBackend):
         super().__init__()
         self.submitted = 0
 
-    def submit(self, circuits, shots, name=None):
+    def submit(self, circuits, shots, name=None, **kw):
         self.submitted += 1
         return super().submit(circuits, shots, name)
 

@@ -5,7 +5,8 @@ width) and sent with the plugin client's headers. The wait is not the plugin's (
 ends on a canceled job): ``submit``/``status``/``results`` let the CircuitBatchManager own deadline
 and retries. Nor is the transport, which a flaky or hostile service would get past:
 
-* every request ends by the deadline the manager lends (``backend.deadline``), however slowly the
+* every request ends by the deadline the manager gives (``deadline=`` of ``submit``/``find_job``, the
+  job's ``deadline`` for ``status``/``results``), however slowly the
   answer drips: per-read timeouts cannot bound that, so a watchdog shuts the socket;
 * the API key goes only to the configured scheme, host and port: no redirects, no foreign URLs;
 * a connection never made (nothing sent: safe to resubmit) is told apart from an answer lost after
@@ -14,7 +15,7 @@ and retries. Nor is the transport, which a flaky or hostile service would get pa
 
 The key is checked up front, never put in a repr, a log line or an exception (nor in their
 ``__cause__``/``__context__`` chains), and a backend refuses to be pickled.
-Threads: use one IonQBackend per thread (each batch lends it its deadline; its devices are reused).
+Threads: use one IonQBackend per thread (its plugin devices are reused).
 """
 from __future__ import annotations
 
@@ -141,9 +142,11 @@ class IonQBackend(Backend):
                 raise ValueError(f"circuits: gate {op.name} cannot be sent to IonQ (no decomposition)")
         return out
 
-    def _request(self, verb: str, path: str, what: str, data: bytes | None = None, submit: bool = False):
-        """The JSON answer of one request, or the manager's exception for a bad status."""
-        status, headers, body = self._client.call(verb, path, what, self.deadline, data)
+    def _request(self, verb: str, path: str, what: str, data: bytes | None = None, submit: bool = False,
+                 deadline: float | None = None):
+        """The JSON answer of one request, ended by ``deadline`` (a ``time.perf_counter()`` instant),
+        or the manager's exception for a bad status."""
+        status, headers, body = self._client.call(verb, path, what, deadline, data)
         if status in (200, 201):
             try:
                 return json.loads(body)
@@ -161,7 +164,7 @@ class IonQBackend(Backend):
         text = body[:4096].decode("utf-8", "replace").replace(self._client.AUTHENTICATION_TOKEN, "[API key]")
         raise RuntimeError(f"{what}: HTTP {status}: {text[:300]}")
 
-    def submit(self, circuits, shots, name: str | None = None) -> Job:
+    def submit(self, circuits, shots, name: str | None = None, deadline: float | None = None) -> Job:
         """ONE job; ``name`` (default ``job_name``) is how it can be found if its answer is lost."""
         circuits = self._checked(circuits, shots)
         name = self.job_name if name is None else str(name)
@@ -178,7 +181,7 @@ class IonQBackend(Backend):
         if data is None:
             raise ValueError("circuits: a gate angle is NaN or infinite; nothing was sent")
         what = f"submitting job named {name!r}"
-        answer = self._request("POST", "jobs", what, data, submit=True)
+        answer = self._request("POST", "jobs", what, data, submit=True, deadline=deadline)
         job_id = answer.get("id") if isinstance(answer, dict) else None
         if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
             raise SubmissionUncertainError(f"{what}: the answer holds no valid job id, yet a job may exist: "
@@ -187,12 +190,12 @@ class IonQBackend(Backend):
         job.layout = n, readout  # what results() needs to read the histograms back
         return job
 
-    def find_job(self, name: str) -> str | None:
+    def find_job(self, name: str, deadline: float | None = None) -> str | None:
         """The id of the job submitted under ``name`` (its POST answer lost), or None: the job
         list filtered by name (``GET /jobs?name=``), checked again on the client side."""
         from urllib.parse import quote
         what = f"looking up the job named {name!r}"
-        body = self._request("GET", f"jobs?name={quote(name)}", what)
+        body = self._request("GET", f"jobs?name={quote(name)}", what, deadline=deadline)
         jobs = body.get("jobs") if isinstance(body, dict) else None
         if not isinstance(jobs, list):
             raise IonQResponseError(f"{what}: the answer holds no job list")
@@ -212,11 +215,11 @@ class IonQBackend(Backend):
         return job
 
     def status(self, job: Job) -> str:
-        if self.deadline is not None and time.perf_counter() >= self.deadline:
+        if job.deadline is not None and time.perf_counter() >= job.deadline:
             # no request may outlive the deadline: the last status known lets the manager say what is late
             return str(job.payload.get("status", "submitted")).lower()
         what = f"reading job {job.id}"
-        body = self._request("GET", f"jobs/{job.id}", what)
+        body = self._request("GET", f"jobs/{job.id}", what, deadline=job.deadline)
         if not isinstance(body, dict) or not isinstance(body.get("status"), str) or body.get("id", job.id) != job.id:
             raise IonQResponseError(f"{what}: the answer is not a JSON object with this job's id and a status")
         job.payload = body
@@ -237,7 +240,7 @@ class IonQBackend(Backend):
         if not isinstance(url, str) or not self._client.same_origin(url):
             raise IonQResponseError(f"{what}: refused the results URL {str(url)[:200]!r}: "
                                     f"the API key goes only to {self.api_url}")
-        data = self._request("GET", url.split("/v0.4/", 1)[-1], what)
+        data = self._request("GET", url.split("/v0.4/", 1)[-1], what, deadline=job.deadline)
         children = job.payload.get("child_job_ids")
         if children:  # match by child job id, never by the order of the result dict
             if not isinstance(children, list) or not all(isinstance(c, str) for c in children) or len(
