@@ -165,59 +165,65 @@ class QuantumTrainer:
         if budget_s is not None and (isinstance(budget_s, bool) or not isinstance(budget_s, (int, float, np.integer, np.floating))
                                      or not budget_s >= 0 or not math.isfinite(budget_s)):
             raise ValueError(f"budget_s: must be a finite number of modeled seconds >= 0, got {budget_s!r}")
+        self._open(checkpoint)
+        x_tr, y_tr = self.dataset[:2]
+        spe = self.steps_per_epoch
+        total = epochs * spe
+        with tqdm(total=total, initial=min(self.epoch * spe + self.batch, total), disable=not progress,
+                  desc=self.config.gradient_method, unit="step") as bar:
+            while self.epoch < epochs:
+                if self.order is None:
+                    self.order = self.order_rng.permutation(len(x_tr))
+                idx = self.order[self.batch * self.config.batch_size:(self.batch + 1) * self.config.batch_size]
+                if budget_s is not None and self._over_budget(budget_s, x_tr[idx], y_tr[idx]):
+                    if self.batch or not self.history["epochs"]:  # else the last epoch's record is this state
+                        self.history["epochs"].append({"epoch": self.epoch, **self.evaluate(),
+                                                       "modeled_s": self.modeled_s, "partial": True})
+                    return self.history
+                rec = self._step(idx, checkpoint)
+                bar.update(1)
+                bar.set_postfix(loss=f"{rec['loss']:.3f}")
+                if callback is not None:
+                    callback(self, rec)
+        return self.history
+
+    def _open(self, checkpoint) -> None:
+        """Before the first step: continue from ``checkpoint`` if it holds a run, else write it
+        (a path that cannot take it fails now, not after a paid step); calibrate if asked."""
         if checkpoint is not None:
             # the file is the truth: after an interruption, fit(checkpoint=p) continues from the
-            # last saved step exactly as resume(p) does; a new file is written before any job,
-            # so a path that cannot take it fails now, not after a paid step
+            # last saved step exactly as resume(p) does
             if Path(checkpoint).is_file():
                 self._load_state(checkpoint)
             else:
                 self.save(checkpoint)
-        x_tr, y_tr = self.dataset[:2]
         if self.config.calibrate and self.history["calibration"] is None:
             self._journal_jobs(checkpoint, step=-1)  # a paid job too: journaled like a step's
             self._calibrate()
             self._pending = None
             if checkpoint is not None:
                 self.save(checkpoint)
-        spe = self.steps_per_epoch
-        total = epochs * spe
-        done = self.epoch * spe + self.batch
-        with tqdm(total=total, initial=min(done, total), disable=not progress, desc=self.config.gradient_method,
-                  unit="step") as bar:
-            while self.epoch < epochs:
-                if self.order is None:
-                    self.order = self.order_rng.permutation(len(x_tr))
-                while self.batch < spe:
-                    idx = self.order[self.batch * self.config.batch_size:(self.batch + 1) * self.config.batch_size]
-                    if budget_s is not None and self._over_budget(budget_s, x_tr[idx], y_tr[idx]):
-                        if self.batch or not self.history["epochs"]:  # else the last epoch's record is this state
-                            self.history["epochs"].append({"epoch": self.epoch, **self.evaluate(),
-                                                           "modeled_s": self.modeled_s, "partial": True})
-                        return self.history
-                    wall = time.perf_counter()
-                    self._journal_jobs(checkpoint)
-                    r = self.train_batch(x_tr[idx], y_tr[idx])
-                    self._pending = None
-                    rec = {"step": len(self.history["steps"]), "epoch": self.epoch, "batch": self.batch,
-                           "loss": r["loss"], "gradient_norm": r["gradient_norm"], "circuits": r["n_circuits"],
-                           "jobs": r["n_jobs"], "shots": r["shots"], "modeled_s": r["modeled_time_s"],
-                           "wall_s": time.perf_counter() - wall} | ({"blocked": r["blocked"]} if "blocked" in r else {})
-                    self.history["steps"].append(rec)
-                    self.batch += 1
-                    if self.batch == spe:
-                        self.history["epochs"].append({"epoch": self.epoch, **self.evaluate(),
-                                                       "modeled_s": self.modeled_s})
-                        self.epoch, self.batch, self.order = self.epoch + 1, 0, None
-                    if checkpoint is not None:
-                        self.save(checkpoint)
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{r['loss']:.3f}")
-                    if callback is not None:
-                        callback(self, rec)
-                    if self.batch == 0:
-                        break
-        return self.history
+
+    def _step(self, idx, checkpoint) -> dict:
+        """One journaled step on the training rows ``idx``: its record in the history, the epoch
+        closed (and evaluated) after its last batch, the checkpoint written."""
+        x_tr, y_tr = self.dataset[:2]
+        wall = time.perf_counter()
+        self._journal_jobs(checkpoint)
+        r = self.train_batch(x_tr[idx], y_tr[idx])
+        self._pending = None
+        rec = {"step": len(self.history["steps"]), "epoch": self.epoch, "batch": self.batch,
+               "loss": r["loss"], "gradient_norm": r["gradient_norm"], "circuits": r["n_circuits"],
+               "jobs": r["n_jobs"], "shots": r["shots"], "modeled_s": r["modeled_time_s"],
+               "wall_s": time.perf_counter() - wall} | ({"blocked": r["blocked"]} if "blocked" in r else {})
+        self.history["steps"].append(rec)
+        self.batch += 1
+        if self.batch == self.steps_per_epoch:
+            self.history["epochs"].append({"epoch": self.epoch, **self.evaluate(), "modeled_s": self.modeled_s})
+            self.epoch, self.batch, self.order = self.epoch + 1, 0, None
+        if checkpoint is not None:
+            self.save(checkpoint)
+        return rec
 
     def _over_budget(self, budget_s: float, batch_x, batch_y) -> bool:
         """Would the next step take the modeled time past ``budget_s``? Its cost is the dearest
