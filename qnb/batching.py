@@ -66,9 +66,26 @@ class BatchHandle:
 
 
 class CircuitBatchManager:
-    """Runs a list of circuits as jobs of at most ``max_batch_size`` circuits each.
+    """Runs a list of circuits as jobs of at most ``max_batch_size`` circuits each, under the cloud
+    failure policy above.
 
-    ``execute_batch`` returns one result per circuit, in input order, and adds to ``stats``.
+    Args:
+        backend (Backend): where the jobs run (``LocalBackend``, ``IonQBackend``).
+        max_batch_size (int): the most circuits in one job.
+        timeout_s (float): the deadline of one ``execute_batch``, every request included.
+        max_retries (int): retries of a read (or of a submission the service refused) on 429/5xx.
+        backoff_s, poll_s (float): the first retry delay (doubling) and the longest poll interval.
+
+    ``execute_batch`` returns one result per circuit, in input order, with what the call cost,
+    and adds it to ``stats``.
+
+    **Example**
+
+    .. code-block:: python
+
+        manager = qnb.CircuitBatchManager(qnb.LocalBackend(seed=0), max_batch_size=100)
+        results = manager.execute_batch(circuits, shots=1000)
+        results.cost.jobs, manager.stats.circuits
     """
 
     def __init__(self, backend, max_batch_size: int = 100, timeout_s: float = 60.0,

@@ -279,17 +279,38 @@ def parity_readout(probs: np.ndarray) -> np.ndarray:
 
 
 class CircuitModel:
-    """A variational classifier from any PennyLane circuit ``circuit(x, params)``.
+    r"""A variational classifier :math:`f(x, \theta)` from any PennyLane circuit.
 
-    ``params`` reaches the circuit with shape ``param_shape``; ``.parameters`` is the flat vector
-    (what estimators perturb). ``n_features`` (default ``n_wires``) is the length of x. Every
-    circuit measures ``qml.probs(readout_wires)``; ``readout(probs_rows) -> outputs`` maps rows of
-    those probabilities to model outputs in [-1, 1] (default ``parity_readout``); labels are the
-    output's sign.
+    Every circuit qnb sends measures probabilities, so that one job of many circuits returns the
+    same thing on every backend, exact or sampled; the model output is read from them: for a
+    QNode (or function) returning :math:`\langle O \rangle`, its diagonalising gates are appended
+    and :math:`f = \sum_i \lambda_i p_i` over O's eigenvalues; for ``qml.probs(wires)`` and for
+    a circuit that returns nothing, the parity :math:`\langle Z \otimes \dots \otimes Z\rangle`
+    of the read-out wires (default wire 0). Labels are the output's sign.
 
+    Args:
+        circuit: a QNode ``qnode(x, params)`` returning ``qml.expval(obs)`` or ``qml.probs(wires)``,
+            or a function of PennyLane operations (templates allowed) returning one of those or
+            nothing. What cannot be one multi-circuit job of probabilities (mid-circuit
+            measurements, ``qml.state()``, samples, several measurements) is refused here.
+        n_wires (int): its wires, labelled 0..n_wires-1.
+        param_shape (tuple): the shape in which ``params`` reaches the circuit; ``.parameters``
+            is the flat vector the estimators perturb.
+        n_features (int): the length of x (default ``n_wires``).
+        readout_wires, readout: for a circuit that returns nothing: the wires measured and
+            ``readout(probs_rows) -> outputs`` (default ``parity_readout``).
+        seed: the initial parameters, uniform in [0, 2 pi).
+
+    **Example**
+
+    .. code-block:: python
+
+        @qml.qnode(qml.device("default.qubit", wires=3))
         def circuit(x, w):
             qml.AngleEmbedding(x, wires=range(3))
             qml.BasicEntanglerLayers(w, wires=range(3))
+            return qml.expval(qml.PauliZ(0) @ qml.PauliZ(2))
+
         model = qnb.CircuitModel(circuit, n_wires=3, param_shape=(2, 3), seed=0)
     """
 

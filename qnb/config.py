@@ -45,7 +45,17 @@ class TrainingConfig:
     """Training settings. The first eight fields are the design document's; it validates itself.
 
     Every field is checked and normalised to a plain Python value at construction (numpy numbers
-    become int/float), so a config can always be written to a checkpoint.
+    become int/float), so a config can always be written to a checkpoint; a setting that could not
+    run (a subsample larger than the batch, a "one-job" step that would need several jobs) is
+    refused here, before any job. ``spsa_a, spsa_c, spsa_A, spsa_alpha, spsa_gamma`` are
+    ``BatchSPSAOptimizer``'s ``a, c, A, alpha, gamma``; ``num_directions`` and ``regularization``
+    are its own names (``n_directions`` and ``qnspsa_regularization`` are accepted too).
+
+    **Example**
+
+    .. code-block:: python
+
+        config = qnb.PRESETS["balanced"].replace(epochs=3, optimizer="momentum", spsa_a=1.0)
     """
 
     gradient_method: str = "spsa_subsampled"

@@ -22,10 +22,23 @@ SEED_TIMING_ROWS = (
 
 @dataclass(frozen=True)
 class LatencyModel:
-    """Modeled wall time of one cloud job: ``job_overhead_s + n * (per_circuit_s + shots * per_shot_s)``.
+    r"""Modeled wall time of one cloud job of n circuits at S shots each,
 
-    ``job_overhead_s`` is the queue and API round trip paid once per job; ``per_circuit_s``
-    the execution of one circuit; ``per_shot_s`` an optional cost per shot.
+    .. math::
+
+        t = t_\text{job} + n\,(t_\text{circuit} + S\,t_\text{shot}).
+
+    Args:
+        job_overhead_s (float): :math:`t_\text{job}`, the queue and API round trip, once per job.
+        per_circuit_s (float): :math:`t_\text{circuit}`, the execution of one circuit.
+        per_shot_s (float): :math:`t_\text{shot}`, an optional cost per shot.
+
+    **Example**
+
+    .. code-block:: python
+
+        lat = qnb.LatencyModel.seed_calibrated()   # fitted to the design document's timings
+        lat.job_time(20), lat.batch_time(20, n_jobs=20)
     """
 
     job_overhead_s: float

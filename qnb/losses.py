@@ -11,13 +11,30 @@ LOGISTIC_SCALE = 4.0
 
 
 def square_loss(output, y):
-    """(output - y)^2 with labels y in {-1, +1}; the design document's loss."""
+    r"""The design document's loss, :math:`\ell(f, y) = (f - y)^2` with labels :math:`y \in \{-1, +1\}`.
+
+    Args:
+        output (array): model outputs f in [-1, 1].
+        y (array): labels, broadcastable to ``output``.
+
+    Returns:
+        array: one loss per sample.
+    """
     return (output - y) ** 2  # plain arithmetic: arrays, scalars and autodiff types alike
 
 
 def logistic_loss(output, y):
-    """log(1 + exp(-s y f)) / s with s = 4: a margin loss for +-1 labels. The outputs f are
-    expectation values in [-1, 1], so the scale s makes a confident correct output cost ~0."""
+    r"""A margin loss for :math:`\pm 1` labels, :math:`\ell(f, y) = \log(1 + e^{-s y f})/s` with s = 4:
+    the outputs f are expectation values in [-1, 1], so the scale s makes a confident correct
+    output cost almost nothing.
+
+    Args:
+        output (array): model outputs f in [-1, 1].
+        y (array): labels in {-1, +1}.
+
+    Returns:
+        array: one loss per sample.
+    """
     return np.logaddexp(0.0, -LOGISTIC_SCALE * y * np.asarray(output, dtype=float)) / LOGISTIC_SCALE
 
 

@@ -56,16 +56,20 @@ def _user_data(dataset, n_features: int | None):
 
 
 class QuantumTrainer:
-    """Trains a model (the seed's QuantumModel, or any CircuitModel) with the configured gradient
-    method; ``fit`` returns a history.
+    """Trains a model with the configured gradient method, one ``BatchSPSAOptimizer`` step per
+    batch; ``fit`` returns a history.
 
-    ``dataset``: the user's own ``(x_train, y_train, x_test, y_test)`` arrays, of any size; then
-    ``trainer.config`` says ``dataset="user"`` with their sizes. Without it, the config's data set.
-    ``model``: default the seed's classifier with one qubit per feature. ``loss``: a vectorised
-    ``loss(outputs, y)`` (default ``square_loss``), used for the gradient and every reported loss.
-    ``evaluator``: the backend of the exact accuracies (default: a local simulator with no cost).
-    ``optimizer_class``: a ``BatchSPSAOptimizer`` subclass built from the config (the document's
-    defects are one).
+    Args:
+        config (TrainingConfig): the design document's settings and qnb's (``qnb.PRESETS``).
+        model: the seed's ``QuantumModel`` with one qubit per feature (default), or any
+            ``CircuitModel``.
+        dataset: the user's own ``(x_train, y_train, x_test, y_test)`` arrays, of any size; then
+            ``trainer.config`` says ``dataset="user"`` with their sizes. Default: the config's.
+        backend: where the circuits run (default from the config: the local simulator or IonQ).
+        loss (callable): a vectorised ``loss(outputs, y)``, for the gradient and every reported loss.
+        evaluator: the backend of the exact accuracies (default: a local simulator with no cost).
+        optimizer_class: a ``BatchSPSAOptimizer`` subclass built from the config (the document's
+            defects are one).
 
     Every training sample is seen once per epoch: the data are shuffled, cut into
     ``ceil(n_train / batch_size)`` batches, and the last batch holds the remainder (a subsample
@@ -74,6 +78,14 @@ class QuantumTrainer:
     The history has ``steps`` (loss, gradient_norm, circuits, jobs, shots, modeled_s, wall_s per
     optimisation step) and ``epochs`` (train/test accuracy and loss, measured exactly on a local
     simulator so they reflect the parameters, not shot noise, and cost no cloud job).
+
+    **Example**
+
+    .. code-block:: python
+
+        trainer = qnb.QuantumTrainer(qnb.PRESETS["balanced"])
+        history = trainer.fit(checkpoint="run.ckpt.json")   # resumable; progress bar
+        history["epochs"][-1]["test_accuracy"], trainer.modeled_s
     """
 
     def __init__(self, config: TrainingConfig, model=None, dataset=None, backend=None, loss=square_loss, *,
