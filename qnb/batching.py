@@ -205,9 +205,13 @@ class CircuitBatchManager:
         return BatchResult(results, call)
 
     def _wait(self, job, deadline):
-        submitted = time.perf_counter()
+        submitted, status = time.perf_counter(), "submitted"
         while True:
-            status = self._with_retries(lambda: self.backend.status(job), deadline)
+            try:
+                status = self._with_retries(lambda: self.backend.status(job), deadline)
+            except BatchTimeoutError as e:  # a status read in flight at the deadline was cut off by it
+                raise BatchTimeoutError(f"job {job.id} still {status!r} after the {self.timeout_s:g} s deadline "
+                                        f"(the last status read was cut off by it: {e})") from None
             if status == FINAL_OK:
                 results = self._with_retries(lambda: self.backend.results(job), deadline)
                 if len(results) != job.n_circuits:

@@ -101,6 +101,24 @@ def test_a_job_that_never_finishes_ends_at_the_deadline(emu):
     assert 0.4 < time.perf_counter() - t < 1.5
 
 
+def test_a_status_read_cut_off_by_the_deadline_reports_the_last_status(emu):
+    emu.add_fault("hang")
+    polls = []
+
+    def tamper(method, path, status, body):  # the 3rd status read ('running') stalls past the deadline
+        if method == "GET" and path.count("/") == 3 and status == 200:
+            polls.append(body["status"])
+            if len(polls) == 2:
+                emu.add_fault("stall@GET")
+        return status, body
+    emu.tamper = tamper
+    t = time.perf_counter()
+    with pytest.raises(BatchTimeoutError, match=r"job [\w-]+ still 'ready' after the 0.5 s deadline \(the last "
+                                                r"status read was cut off by it: .*no answer before the batch deadline"):
+        manager(emu, timeout_s=0.5).execute_batch(model_circuits(2), shots=10)
+    assert 0.4 < time.perf_counter() - t < 1.0 and emu.stats["jobs_created"] == 1
+
+
 @pytest.mark.parametrize("fault,created", [("drop@POST", 1), ("500@POST", 0), ("503@POST", 0)])
 def test_an_uncertain_submission_is_never_resubmitted(emu, fault, created):
     emu.add_fault(fault)
