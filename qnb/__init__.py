@@ -16,6 +16,7 @@ from .latency import SEED_TIMING_ROWS, LatencyModel, fit_latency
 from .losses import logistic_loss, square_loss
 from .model import QuantumModel
 from .optimizer import BatchSPSAOptimizer, Gains, StepRule
+from .prices import PRICES, PriceSheet
 from .trainer import QuantumTrainer, make_backend
 
 
@@ -53,5 +54,5 @@ __all__ = [
     "GradientResult", "StepPlan", "GradientEstimator", "make_estimator", "BatchTimeoutError", "Job", "JobFailedError",
     "SubmissionUncertainError", "TransientError", "SEED_TIMING_ROWS", "LatencyModel", "fit_latency", "logistic_loss",
     "square_loss", "QuantumModel", "BatchSPSAOptimizer", "Gains", "StepRule", "QuantumTrainer", "QuantumClassifier",
-    "make_backend", "watermark",
+    "make_backend", "watermark", "PRICES", "PriceSheet",
 ]

@@ -41,6 +41,7 @@ class QuantumClassifier(*_BASES):
         num_directions (int): SPSA directions per step, in the same job.
         batch_size, epochs (int): every sample once per epoch, in batches of ``batch_size``.
         shots (int or None): shots per circuit (None: exact).
+        price (str or None): a ``qnb.PRICES`` sheet: dollars in ``history_`` and ``fit(budget_usd=)``.
         a, c, A, alpha, gamma (float): Spall's gains (``qnb.Gains``).
         optimizer (str): ``"sgd"``, ``"momentum"`` or ``"adam"``.
         blocking (bool), regularization (float or None): see ``BatchSPSAOptimizer``.
@@ -59,13 +60,13 @@ class QuantumClassifier(*_BASES):
     def __init__(self, circuit=None, *, param_shape=None, n_wires=None, method="spsa_subsampled", subsample=5,
                  num_directions=1, batch_size=10, epochs=5, shots=1000, a=0.3, c=0.2, A=5.0, alpha=0.602,
                  gamma=0.101, optimizer="sgd", blocking=False, regularization=None, loss=square_loss, backend=None,
-                 seed=0):
+                 seed=0, price=None):
         # scikit-learn's convention: store the arguments as given; fit() checks them
         self.circuit, self.param_shape, self.n_wires, self.method = circuit, param_shape, n_wires, method
         self.subsample, self.num_directions, self.batch_size, self.epochs = subsample, num_directions, batch_size, epochs
         self.shots, self.a, self.c, self.A, self.alpha, self.gamma = shots, a, c, A, alpha, gamma
         self.optimizer, self.blocking, self.regularization = optimizer, blocking, regularization
-        self.loss, self.backend, self.seed = loss, backend, seed
+        self.loss, self.backend, self.seed, self.price = loss, backend, seed, price
 
     # -- scikit-learn's estimator protocol -----------------------------------------------------
     @classmethod
@@ -106,12 +107,10 @@ class QuantumClassifier(*_BASES):
             gradient_method=self.method, gradient_subsample_size=min(self.subsample, batch), batch_size=batch,
             epochs=self.epochs, shots_per_circuit=self.shots, num_directions=self.num_directions, spsa_a=self.a,
             spsa_c=self.c, spsa_A=self.A, spsa_alpha=self.alpha, spsa_gamma=self.gamma, optimizer=self.optimizer,
-            blocking=self.blocking, regularization=self.regularization, seed=self.seed, dataset="user")
+            blocking=self.blocking, regularization=self.regularization, seed=self.seed, dataset="user", price=self.price)
 
-    def fit(self, X, y, *, checkpoint=None, budget_s=None, progress: bool = False) -> "QuantumClassifier":
-        """Train on (X, y): any two label values. ``checkpoint`` (a file path) resumes an
-        interrupted fit exactly; ``budget_s`` stops before a step that would pass that many
-        modeled cloud seconds; ``progress`` shows a progress bar. Returns self."""
+    def _trainer(self, X, y):
+        """(classes, a trainer on (X, y) with labels mapped to -1 / +1), every input checked."""
         X = np.asarray(X, dtype=float)
         if X.ndim != 2:
             raise ValueError(f"X: expected a 2-D array (n_samples, n_features), got shape {X.shape}")
@@ -122,11 +121,22 @@ class QuantumClassifier(*_BASES):
                              f"({classes[:5].tolist()}{' ...' if len(classes) > 5 else ''})")
         signs = np.where(y == classes[1], 1, -1)
         check_data(X, signs)
-        model = self._model(X.shape[1])
-        trainer = QuantumTrainer(self._config(len(X)), model=model, dataset=(X, signs, X, signs), backend=self.backend,
-                                 loss=self.loss)
-        trainer.fit(checkpoint=checkpoint, progress=progress, budget_s=budget_s)
-        self.classes_, self.n_features_in_ = classes, X.shape[1]
+        trainer = QuantumTrainer(self._config(len(X)), model=self._model(X.shape[1]), dataset=(X, signs, X, signs),
+                                 backend=self.backend, loss=self.loss)
+        return classes, trainer
+
+    def estimate(self, X, y, price=None) -> dict:
+        """What ``fit(X, y)`` would send and spend, without sending anything (``QuantumTrainer.estimate``)."""
+        return self._trainer(X, y)[1].estimate(price)
+
+    def fit(self, X, y, *, checkpoint=None, budget_s=None, budget_usd=None, progress: bool = False) -> "QuantumClassifier":
+        """Train on (X, y): any two label values. ``checkpoint`` (a file path) resumes an
+        interrupted fit exactly; ``budget_s`` / ``budget_usd`` stop before a step that would pass
+        that many modeled cloud seconds / dollars; ``progress`` shows a progress bar. Returns self."""
+        classes, trainer = self._trainer(X, y)
+        model = trainer.model
+        trainer.fit(checkpoint=checkpoint, progress=progress, budget_s=budget_s, budget_usd=budget_usd)
+        self.classes_, self.n_features_in_ = classes, trainer.dataset[0].shape[1]
         self.model_, self.trainer_, self.history_ = model, trainer, trainer.history
         self.params_ = model.parameters.reshape(model.param_shape).copy()
         self.n_jobs_ = trainer.manager.stats.jobs

@@ -9,6 +9,7 @@ import numpy as np
 from .data import DATASETS, dataset_sizes
 from .estimators import METHODS, make_plan
 from .optimizer import RULES, BatchSPSAOptimizer, Gains
+from .prices import price_sheet
 
 BACKENDS = {"local": ("default.qubit", "lightning.qubit"), "ionq": ("ionq.simulator", "ionq.qpu")}
 USER_DATA = "user"  # config.dataset when the trainer was given arrays
@@ -89,6 +90,7 @@ class TrainingConfig:
     beta2: float = 0.999  # Adam second-moment decay
     blocking: bool = False  # undo a step whose loss rose beyond shot noise, checked inside the next step's job
     regularization: float | None = None  # QN-SPSA: the metric from 4 more circuits in the job, this beta
+    price: str | None = None  # a qnb.PRICES sheet: every job's dollars in the history, fit(budget_usd=...), estimate()
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)
@@ -142,6 +144,8 @@ class TrainingConfig:
             if n > self.max_parallel_circuits:  # a "one-job" step would silently be several paid jobs
                 raise ValueError(f"max_parallel_circuits: a step of {n} circuits (directions, blocking and QN-SPSA "
                                  f"included) would be split into several jobs; raise it to {n} or reduce the subsample")
+        if self.price is not None:
+            price_sheet(self.price)  # a sheet's name (a user's own: add it to qnb.PRICES first)
         if self.optimizer not in RULES:
             raise ValueError(f"optimizer: unknown optimizer {self.optimizer!r}; allowed: {', '.join(RULES)}")
         for name in ("beta1", "beta2"):

@@ -46,7 +46,7 @@ class GradientEstimator:
         moving the random generator (how a budget is kept before the first step is paid)."""
         n, per_job = self.optimizer.next_step_size(model, model.parameters.copy(), np.asarray(batch_x, dtype=float),
                                                    np.asarray(batch_y), loss_function)
-        return self.batch_manager.price(n, per_job, shots)
+        return self.batch_manager.price_s(n, per_job, shots)
 
 
 def make_estimator(method: str, batch_manager: CircuitBatchManager, *, subsample_size: int = 5,

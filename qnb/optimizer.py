@@ -301,7 +301,7 @@ class BatchSPSAOptimizer:
             grad = self._natural(grad, meta.pop("metric_estimate"))
         if self.blocking:
             self.last_point = None if meta["blocked"] else params.copy()
-        meta.update(n_jobs=spent.jobs, modeled_time_s=spent.modeled_s, shots=spent.shots,
+        meta.update(n_jobs=spent.jobs, modeled_time_s=spent.modeled_s, shots=spent.shots, usd=spent.usd,
                     iteration=self.k, c_k=c_k, a_k=a_k)
         self.k += 1
         return GradientResult(np.asarray(grad, dtype=float), float(value), spent.circuits,
@@ -330,15 +330,20 @@ class BatchSPSAOptimizer:
         self.metric_steps += 1
         return np.linalg.solve(self.metric, grad)
 
-    def next_step_size(self, model, params, X, Y, loss) -> tuple[int, int | None]:
-        """(circuits, circuits per job) of the next step, planned without running it or moving
-        the random generator: how a budget is kept before a step is paid."""
+    def next_step_plan(self, model, params, X, Y, loss, check=None) -> StepPlan:
+        """The next step's plan, made without running it or moving the random generator (how a
+        budget is kept before a step is paid); ``check``: blocking's point to check (default: the
+        one the next step will check)."""
         state = self.rng.bit_generator.state
         try:
-            plan = self.estimator.plan(model, params, X, Y, loss, self.gains.at(self.k)[0], self.rng, None,
-                                       {"check": self.last_point})
+            return self.estimator.plan(model, params, X, Y, loss, self.gains.at(self.k)[0], self.rng, None,
+                                       {"check": self.last_point if check is None else check})
         finally:
             self.rng.bit_generator.state = state
+
+    def next_step_size(self, model, params, X, Y, loss) -> tuple[int, int | None]:
+        """(circuits, circuits per job) of ``next_step_plan``."""
+        plan = self.next_step_plan(model, params, X, Y, loss)
         return len(plan.circuits), plan.circuits_per_job
 
     def calibrate(self, model, X, Y, loss, shots, execute, *, num_directions: int = 10,
@@ -360,7 +365,7 @@ class BatchSPSAOptimizer:
         a = target * (1 + self.gains.A) ** self.gains.alpha / max(magnitude, 1e-12)
         self.gains = replace(self.gains, a=a)
         return {"a": a, "gradient_magnitude": magnitude, "circuits": spent.circuits, "jobs": spent.jobs,
-                "shots": spent.shots, "modeled_s": spent.modeled_s}
+                "shots": spent.shots, "modeled_s": spent.modeled_s, "usd": spent.usd}
 
     # -- state -------------------------------------------------------------------------------
     def state(self) -> dict:

@@ -24,7 +24,9 @@ from .data import check_data, make_dataset
 from .latency import LatencyModel
 from .losses import check_loss, square_loss
 from .model import QuantumModel
+from .estimators import plus_minus_circuits
 from .optimizer import BatchSPSAOptimizer
+from .prices import PRICES, circuits_gate_counts, price_sheet
 
 
 def make_backend(config: TrainingConfig, seed=None, latency: LatencyModel | None = None):
@@ -115,7 +117,7 @@ class QuantumTrainer:
         self.model, self.loss = model, loss
         self.backend = backend if backend is not None else make_backend(self.config, seed=s_backend)
         self.manager = CircuitBatchManager(self.backend, max_batch_size=config.max_parallel_circuits,
-                                           timeout_s=config.batch_submission_timeout)
+                                           timeout_s=config.batch_submission_timeout, price=config.price)
         self.optimizer = config.optimizer_for(seed=s_est, cls=optimizer_class)
         self.order_rng = np.random.default_rng(s_order)
         self.evaluator = evaluator if evaluator is not None else LocalBackend(latency=LatencyModel.zero())
@@ -149,6 +151,7 @@ class QuantumTrainer:
             "shots": g.metadata["shots"],
             "circuit_time_ms": (time.perf_counter() - t0) * 1000,
             "modeled_time_s": g.metadata["modeled_time_s"],
+            **({"usd": g.metadata["usd"]} if self.config.price is not None else {}),
         }
 
     def evaluate(self) -> dict:
@@ -159,7 +162,8 @@ class QuantumTrainer:
 
     # -- whole runs -------------------------------------------------------------------------
     def fit(self, epochs: int | None = None, checkpoint: str | os.PathLike | None = None,
-            progress: bool = True, callback=None, budget_s: float | None = None) -> dict:
+            progress: bool = True, callback=None, budget_s: float | None = None,
+            budget_usd: float | None = None) -> dict:
         """Train up to ``epochs`` (default: the config's); returns the history.
 
         ``budget_s`` (for comparisons at equal cost) stops training before a step that would take
@@ -171,12 +175,24 @@ class QuantumTrainer:
         With ``checkpoint``, the state is written after every step; if the file already holds
         a run of the same configuration, training continues from it (a different configuration
         is refused). ``callback(trainer, step_record)`` is called after every step.
+
+        ``budget_usd`` (needs ``config.price``) stops before a step whose dollars, priced from its
+        planned circuits before it is sent, would take the run's spending past it; the first step
+        included. The progress bar shows the dollars spent.
         """
         epochs = self.config.epochs if epochs is None else epochs
         _positive_int("epochs", epochs)
         if budget_s is not None and (isinstance(budget_s, bool) or not isinstance(budget_s, (int, float, np.integer, np.floating))
                                      or not budget_s >= 0 or not math.isfinite(budget_s)):
             raise ValueError(f"budget_s: must be a finite number of modeled seconds >= 0, got {budget_s!r}")
+        if budget_usd is not None:
+            if isinstance(budget_usd, bool) or not isinstance(budget_usd, (int, float, np.integer, np.floating)) \
+                    or not budget_usd >= 0 or not math.isfinite(budget_usd):
+                raise ValueError(f"budget_usd: must be a finite number of dollars >= 0, got {budget_usd!r}")
+            if self.config.price is None:
+                raise ValueError("budget_usd: the config names no price sheet; set price= (one of qnb.PRICES)")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback: expected a callable callback(trainer, step_record), got {type(callback).__name__}")
         self._open(checkpoint)
         x_tr, y_tr = self.dataset[:2]
         spe = self.steps_per_epoch
@@ -187,14 +203,17 @@ class QuantumTrainer:
                 if self.order is None:
                     self.order = self.order_rng.permutation(len(x_tr))
                 idx = self.order[self.batch * self.config.batch_size:(self.batch + 1) * self.config.batch_size]
-                if budget_s is not None and self._over_budget(budget_s, x_tr[idx], y_tr[idx]):
+                if (budget_s is not None and self._over_budget(budget_s, x_tr[idx], y_tr[idx])) or (
+                        budget_usd is not None and self.usd_spent + self._next_usd(x_tr[idx], y_tr[idx]) >
+                        budget_usd * (1 + 1e-12)):
                     if self.batch or not self.history["epochs"]:  # else the last epoch's record is this state
                         self.history["epochs"].append({"epoch": self.epoch, **self.evaluate(),
                                                        "modeled_s": self.modeled_s, "partial": True})
                     return self.history
                 rec = self._step(idx, checkpoint)
                 bar.update(1)
-                bar.set_postfix(loss=f"{rec['loss']:.3f}")
+                bar.set_postfix(loss=f"{rec['loss']:.3f}", **({"usd": f"{self.usd_spent:,.2f}"}
+                                                               if self.config.price is not None else {}))
                 if callback is not None:
                     callback(self, rec)
         return self.history
@@ -227,7 +246,7 @@ class QuantumTrainer:
         rec = {"step": len(self.history["steps"]), "epoch": self.epoch, "batch": self.batch,
                "loss": r["loss"], "gradient_norm": r["gradient_norm"], "circuits": r["n_circuits"],
                "jobs": r["n_jobs"], "shots": r["shots"], "modeled_s": r["modeled_time_s"],
-               "wall_s": time.perf_counter() - wall} | ({"blocked": r["blocked"]} if "blocked" in r else {})
+               "wall_s": time.perf_counter() - wall} | {k: r[k] for k in ("blocked", "usd") if k in r}
         self.history["steps"].append(rec)
         self.batch += 1
         if self.batch == self.steps_per_epoch:
@@ -245,7 +264,7 @@ class QuantumTrainer:
         else:  # blocking's first check makes the second step dearer than the first: price the next one too
             n, per_job = self.optimizer.next_step_size(self.model, self.model.parameters.copy(), batch_x, batch_y,
                                                        self.loss)
-            cost = max(self._tally()[1], self.manager.price(n, per_job, self.config.shots_per_circuit))
+            cost = max(self._tally()[1], self.manager.price_s(n, per_job, self.config.shots_per_circuit))
         return self.modeled_s + cost > budget_s * (1 + 1e-9)
 
     def _journal_jobs(self, checkpoint, step: int | None = None) -> None:
@@ -280,13 +299,60 @@ class QuantumTrainer:
         self._tallied = (len(steps), total, dearest, steps)
         return total, dearest
 
+    @property
+    def usd_spent(self) -> float:
+        """Dollars of every job so far under ``config.price`` (calibration included; 0 without a sheet)."""
+        cal = (self.history.get("calibration") or {}).get("usd", 0.0)
+        return float(cal + sum(s.get("usd", 0.0) for s in self.history["steps"]))
+
+    def _next_usd(self, batch_x, batch_y) -> float:
+        """Dollars of the next step, priced from its planned circuits (nothing is sent)."""
+        plan = self.optimizer.next_step_plan(self.model, self.model.parameters.copy(), batch_x, batch_y, self.loss)
+        return self.manager.quote(plan.circuits, plan.circuits_per_job, self.config.shots_per_circuit).usd
+
+    def estimate(self, price=None, epochs: int | None = None) -> dict:
+        """What the run would spend, planned without sending anything: jobs, circuits, shots,
+        one- and two-qubit gate-shots, modeled minutes and dollars, per step (a full batch, with
+        blocking's check) and for ``epochs`` epochs (default the config's) from the start.
+
+        ``price``: a sheet or its name in ``qnb.PRICES`` (default ``config.price``). Exact for the
+        one-job strategies and parameter shift; with blocking an upper bound (the step after a
+        blocked one carries no check). The calibration's job, if any, is included in the run."""
+        sheet = price_sheet(price if price is not None else self.config.price or next(iter(PRICES)))
+        quoter = CircuitBatchManager(self.backend, max_batch_size=self.config.max_parallel_circuits, price=sheet)
+        x_tr, y_tr = self.dataset[:2]
+        B, n, shots = self.config.batch_size, len(x_tr), self.config.shots_per_circuit
+        params = self.model.parameters.copy()
+
+        def step(size: int, checked: bool) -> dict:
+            check = params if (checked and self.config.blocking) else None
+            plan = self.optimizer.next_step_plan(self.model, params, x_tr[:size], y_tr[:size], self.loss, check=check)
+            q = quoter.quote(plan.circuits, plan.circuits_per_job, shots)
+            one, two = circuits_gate_counts(plan.circuits)
+            return {"jobs": q.jobs, "circuits": q.circuits, "shots": q.shots, "gate_shots_1q": one * (shots or 0),
+                    "gate_shots_2q": two * (shots or 0), "modeled_min": q.modeled_s / 60, "usd": q.usd}
+
+        sizes = [B] * (n // B) + ([n % B] if n % B else [])
+        steps = [step(size, checked=i > 0) for i, size in enumerate(sizes * (self.config.epochs if epochs is None else epochs))]
+        run = {k: sum(s[k] for s in steps) for k in steps[0]}
+        if self.config.calibrate:
+            cal = quoter.quote(plus_minus_circuits(self.model, params, np.ones((self.config.calibration_directions,
+                               params.size)), 0.1, x_tr[:B])[1], None, shots)
+            run = {**run, "jobs": run["jobs"] + cal.jobs, "circuits": run["circuits"] + cal.circuits,
+                   "shots": run["shots"] + cal.shots, "modeled_min": run["modeled_min"] + cal.modeled_s / 60,
+                   "usd": run["usd"] + cal.usd}
+        return {"price": sheet.name, "steps": len(steps), "per_step": step(B, checked=True), "per_run": run}
+
     def _calibrate(self) -> None:
         """Calibrate ``a`` on one batch drawn from the estimator's generator; its cost is recorded."""
         x_tr, y_tr = self.dataset[:2]
         idx = self.optimizer.rng.choice(len(x_tr), size=self.config.batch_size, replace=False)
-        self.history["calibration"] = self.optimizer.calibrate(
+        info = self.optimizer.calibrate(
             self.model, x_tr[idx], y_tr[idx], self.loss, self.config.shots_per_circuit, self.manager.execute_batch,
             num_directions=self.config.calibration_directions, target=self.config.calibration_target)
+        if self.config.price is None:
+            info.pop("usd")
+        self.history["calibration"] = info
 
     # -- checkpoints ------------------------------------------------------------------------
     def state(self) -> dict:

@@ -58,7 +58,7 @@ def test_a_method_whose_one_step_exceeds_the_budget_takes_none_and_spends_nothin
     t = qnb.QuantumTrainer(cfg)
     n, per_job = t.optimizer.next_step_size(t.model, t.model.parameters.copy(), *[a[:10] for a in t.dataset[:2]], t.loss)
     assert (n, per_job) == (970, None)
-    one_step = t.manager.price(n, per_job, 1000)
+    one_step = t.manager.price_s(n, per_job, 1000)
     assert one_step == pytest.approx(qnb.LatencyModel.seed_calibrated().batch_time(970, 10))
     h = t.fit(progress=False, budget_s=0.9 * one_step)
     assert h["steps"] == [] and t.manager.stats.jobs == 0 and h["epochs"][-1]["partial"]

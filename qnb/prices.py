@@ -1,0 +1,120 @@
+"""Price sheets as data: what a job costs in dollars, from what it contains.
+
+A sheet prices ONE job from its circuits, shots per circuit and gate counts after compilation to
+the gate set pennylane-ionq sends (IonQ's QIS gates):
+
+.. math::
+
+    \\$ = p_\\text{job} + n_\\text{circuits}\\,(p_\\text{circuit} + S\\,p_\\text{shot})
+        + S\\,(p_{1q} N_{1q} + p_{2q} N_{2q}),
+
+with S shots per circuit and :math:`N_{1q}, N_{2q}` the one- and two-qubit gates of all the job's
+circuits (a gate on k >= 3 qubits counts as 6 (k - 2) two-qubit gates, Azure's rule). Where a fee
+is per circuit (Braket bills every circuit as a task), one job of 2k circuits costs what 2k jobs
+cost; where it is per job (Azure's per-program charge, taken here as one submitted job), the
+one-job strategies save it 2k - 1 times.
+
+Each sheet carries its source and the date it was checked; prices change: check before you spend,
+and add your own (``PRICES["mine"] = PriceSheet(...)``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# The gates pennylane-ionq sends (its SimulatorDevice.operations; a test checks they agree);
+# anything else is decomposed into these before it is counted, as the plugin does before sending.
+IONQ_GATES = frozenset({
+    "CNOT", "Evolution", "Hadamard", "IsingXX", "IsingYY", "IsingZZ", "PauliX", "PauliY", "PauliZ", "RX", "RY", "RZ",
+    "S", "S.inv", "SWAP", "SX", "SX.inv", "T", "T.inv", "XX", "YY", "ZZ",
+})
+
+
+@dataclass(frozen=True)
+class PriceSheet:
+    """Dollars for one job (see the module's formula).
+
+    Args:
+        name (str): how the sheet is called in ``PRICES`` and in a config (``price=``).
+        per_job (float): a fee per submitted job (Azure: the per-program charge).
+        per_circuit (float): a fee per circuit (Braket: per task, one task per circuit).
+        per_shot (float): per shot of each circuit.
+        per_1q_gate_shot, per_2q_gate_shot (float): per gate and shot (Azure's gate-shots).
+        source (str): where the numbers come from; checked (str): the date they were checked.
+    """
+
+    name: str
+    per_job: float = 0.0
+    per_circuit: float = 0.0
+    per_shot: float = 0.0
+    per_1q_gate_shot: float = 0.0
+    per_2q_gate_shot: float = 0.0
+    source: str = ""
+    checked: str = ""
+
+    def __post_init__(self):
+        for f in ("per_job", "per_circuit", "per_shot", "per_1q_gate_shot", "per_2q_gate_shot"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"{f}: must be a finite number of dollars >= 0, got {v!r}")
+
+    def job_usd(self, n_circuits: int, shots: int | None, gates_1q: int = 0, gates_2q: int = 0) -> float:
+        """Dollars of one job of ``n_circuits`` circuits at ``shots`` shots each holding
+        ``gates_1q`` and ``gates_2q`` gates in all (exact simulation, ``shots=None``, is free)."""
+        if shots is None:
+            return 0.0
+        return (self.per_job + n_circuits * (self.per_circuit + shots * self.per_shot)
+                + shots * (self.per_1q_gate_shot * gates_1q + self.per_2q_gate_shot * gates_2q))
+
+
+_BRAKET = "https://aws.amazon.com/braket/pricing/ (per task 0.30 USD; per shot: IonQ Aria 0.03, IonQ Forte 0.08)"
+_AZURE = ("https://learn.microsoft.com/azure/quantum/pricing (IonQ: AQT = m + 0.000220 N1q C + 0.000975 N2q C, "
+          "m = 12.4166 USD without error mitigation, 97.50 with; a program taken as one submitted job)")
+PRICES = {
+    "braket-ionq-aria": PriceSheet("braket-ionq-aria", per_circuit=0.30, per_shot=0.03, source=_BRAKET,
+                                   checked="2026-11-29"),
+    "braket-ionq-forte": PriceSheet("braket-ionq-forte", per_circuit=0.30, per_shot=0.08, source=_BRAKET,
+                                    checked="2026-11-29"),
+    "azure-ionq": PriceSheet("azure-ionq", per_job=12.4166, per_1q_gate_shot=0.000220, per_2q_gate_shot=0.000975,
+                             source=_AZURE, checked="2026-11-29"),
+    "azure-ionq-error-mitigation": PriceSheet("azure-ionq-error-mitigation", per_job=97.50, per_1q_gate_shot=0.000220,
+                                              per_2q_gate_shot=0.000975, source=_AZURE, checked="2026-11-29"),
+}
+
+
+def price_sheet(price) -> PriceSheet:
+    """A ``PriceSheet`` from itself or its name in ``PRICES``; ValueError naming the choices."""
+    if isinstance(price, PriceSheet):
+        return price
+    if price not in PRICES:
+        raise ValueError(f"price: unknown price sheet {price!r}; allowed: {', '.join(PRICES)} (or add yours to "
+                         "qnb.PRICES)")
+    return PRICES[price]
+
+
+def _native(op) -> list:
+    if op.name in IONQ_GATES or not op.has_decomposition:
+        return [op]
+    return [g for sub in op.decomposition() for g in _native(sub)]
+
+
+def gate_counts(circuit) -> tuple[int, int]:
+    """(one-qubit, two-qubit) gates of a circuit after compilation to IonQ's gates; a gate on k >= 3
+    qubits counts as 6 (k - 2) two-qubit gates."""
+    one = two = 0
+    for op in circuit.operations:
+        for g in _native(op):
+            k = len(g.wires)
+            one += k == 1
+            two += 1 if k == 2 else 6 * (k - 2) if k > 2 else 0
+    return one, two
+
+
+def circuits_gate_counts(circuits) -> tuple[int, int]:
+    """Gates of all circuits of a job; circuits of one compiled gate sequence are counted once."""
+    template = getattr(getattr(circuits, "compiled", None), "template", None)
+    if template is not None:  # a CircuitBatch: one gate sequence, n sets of angles
+        one, two = gate_counts(circuits[0])
+        return one * len(circuits), two * len(circuits)
+    counts = [gate_counts(c) for c in circuits]
+    return sum(c[0] for c in counts), sum(c[1] for c in counts)
