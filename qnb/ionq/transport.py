@@ -1,9 +1,17 @@
 """The HTTP transport to IonQ's API: the key goes only to the configured origin, every request ends
 by the deadline however slowly the answer drips, and a connection never made is told apart from an
-answer lost after the request went out."""
+answer lost after the request went out.
+
+The key is held in a :class:`Secret` (masked in every repr, refuses to be pickled) and revealed only
+inside the expression that builds the ``Authorization`` header, itself a masked string; no proxy,
+``.netrc`` or other setting is read from the environment (``trust_env`` is off: the key never goes
+to a proxy); http.client's debug printing is off for qnb's connections; a URL that holds the key is
+not requested (urllib3 logs URLs at DEBUG). :func:`scrub` takes the key, in any letter case,
+JSON-, URL- or HTML-escaped, out of any text the service sent: error bodies are scrubbed here."""
 from __future__ import annotations
 
 import math
+import os
 import re
 import socket
 import threading
@@ -11,6 +19,7 @@ import time
 
 import requests
 import requests.adapters
+import requests.structures
 import urllib3
 import urllib3.connection
 from pennylane_ionq.api_client import APIClient
@@ -56,14 +65,140 @@ def _origin(url: str):
 
 def _check_key(key) -> None:
     """Refuse a key that cannot be a header value: requests would put it in its error message, and
-    the failure would come only after the manager had called the submission uncertain."""
+    the failure would come only after the manager had called the submission uncertain. The key is
+    no longer a local of this frame when the error is raised (a verbose traceback shows locals)."""
+    problem = _key_problem(key.reveal() if isinstance(key, Secret) else key)
+    del key
+    if problem:
+        raise IonQAuthError(f"API key: {problem}")
+
+
+def _key_problem(key) -> str | None:
     if not isinstance(key, str):
-        raise IonQAuthError(f"API key: must be a string, got {type(key).__name__}")
+        return f"must be a string, got {type(key).__name__}"
     if key != key.strip():
-        raise IonQAuthError("API key: starts or ends with whitespace or a line break; remove it (key not shown)")
+        return "starts or ends with whitespace or a line break; remove it (key not shown)"
     if not all(33 <= ord(c) <= 126 for c in key):
-        raise IonQAuthError("API key: may hold only printable ASCII characters (no spaces, line breaks or "
-                            "characters outside Latin-1, e.g. typographic ones pasted with it); key not shown")
+        return ("may hold only printable ASCII characters (no spaces, line breaks or characters outside "
+                "Latin-1, e.g. typographic ones pasted with it); key not shown")
+    return None
+
+
+# -- the key: masked wherever it is held, scrubbed from whatever the service sends back --------------
+MASK = "[API key]"
+_PARTIAL = 8  # a cut-off key: this many of its first (or last) characters or more are masked too
+_NAMED = {'"': "quot", "&": "amp", "<": "lt", ">": "gt", "'": "apos", "/": "sol"}
+
+
+class Secret:
+    """The API key. Its repr and str are ``'***'`` (so tracebacks that print locals, ``pytest -l``,
+    ``%xmode Verbose``, debuggers and logs show no key), it refuses pickling and copying, and only
+    :meth:`reveal` gives the key: call it inside the expression that needs it, never bind the result."""
+
+    __slots__ = ("_pattern", "_value")
+
+    def __init__(self, value: str):
+        self._value = value
+        self._pattern = None
+
+    def reveal(self) -> str:
+        return self._value
+
+    def scrub(self, text) -> str:
+        if self._pattern is None:
+            self._pattern = _key_pattern(self._value)
+        return _scrub(text, self._pattern)
+
+    def __repr__(self):
+        return "'***'"
+
+    def __str__(self):
+        return "***"
+
+    def __bool__(self):
+        return bool(self._value)
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError(_NO_PICKLE)
+
+
+class _Masked(str):
+    """A str that shows ``'***'``: the Authorization header value as requests and urllib3 hold it
+    (their frames and request objects). Slicing or concatenating it gives a plain str."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "'***'"
+
+    def __str__(self):
+        return "***"
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError(_NO_PICKLE)
+
+
+def _char_pattern(c: str) -> str:
+    """Regex for one character of the key: itself (any case, after backslashes: ``\\/``, ``\\"``),
+    ``\\uXXXX``/``\\xXX``/``\\u{XX}``, ``%XX`` (also ``%25XX``, encoded twice), ``&#NN;``/``&#xXX;``,
+    and its named HTML entity."""
+    alts = []  # the longer forms first: a cut-off key may end anywhere, so the first that fits is taken
+    for cp in sorted({ord(c), *map(ord, c.lower()), *map(ord, c.upper())}):
+        h = f"{cp:x}"
+        alts += [rf"\\+[ux]\{{?0*{h}\}}?", rf"%(?:25)*{h}", rf"&\#0*{cp};?", rf"&\#x0*{h};?"]
+    if c in _NAMED:
+        alts.append(f"&{_NAMED[c]};")
+    alts.append(r"\\*" + re.escape(c))
+    return f"(?:{'|'.join(alts)})"
+
+
+def _key_pattern(key: str):
+    """The key in any of the forms of :func:`_char_pattern`, character by character (so forms may
+    mix), in any letter case; also a cut-off key: its first ``_PARTIAL`` or more characters, or its
+    last ``_PARTIAL`` or more at the start of the text or after a quote, space or punctuation."""
+    parts = [_char_pattern(c) for c in key]
+    n = len(parts)
+    m = min(_PARTIAL, n)
+    if not n:
+        return None
+    if n > 200:  # no partial forms: the nesting would be too deep for the regex compiler
+        return re.compile("".join(parts), re.IGNORECASE)
+    tail = ""
+    for q in reversed(parts[m:]):
+        tail = f"(?:{q}{tail})?"
+    prefix = "".join(parts[:m]) + tail
+    if n == m:
+        return re.compile(prefix, re.IGNORECASE)
+    lead = ""
+    for q in parts[:n - m]:
+        lead = f"(?:{lead}{q})?"
+    suffix = r"""(?:\A|(?<=[\s'"`(\[{<=:/,;.\u2026-]))""" + lead + "".join(parts[n - m:])
+    return re.compile(f"{prefix}|{suffix}", re.IGNORECASE)
+
+
+def _scrub(text, pattern) -> str:
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        text = bytes(text).decode("utf-8", "replace")
+    elif not isinstance(text, str):
+        text = str(text)
+    if pattern is None:
+        return text
+    for _ in range(4):  # until stable: taking a match out could join two pieces into a new one
+        text, count = pattern.subn(MASK, text)
+        if not count:
+            break
+    return text
+
+
+def scrub(text, key) -> str:
+    """``text`` (str, or bytes read as UTF-8) with the API key ``key`` (a str or a :class:`Secret`)
+    replaced by ``[API key]``: in any letter case, JSON-escaped (``\\u0073k-...``, ``\\/``),
+    URL-encoded (once or twice), HTML-escaped, or mixed, and cut-off keys (see :func:`_key_pattern`).
+    Use it on every string from the service that may be shown (messages, codes, URLs, ids, keys of
+    a histogram) before cutting it to length."""
+    if isinstance(key, Secret):
+        return key.scrub(text)
+    return _scrub(text, _key_pattern(key) if isinstance(key, str) else None)
 
 
 def _api_url(url) -> str:
@@ -77,15 +212,28 @@ def _api_url(url) -> str:
 
 
 # -- transport: requests, plus a watchdog that can end a request at the deadline --------------------
-_watch = threading.local()  # the sockets opened by this thread's request under way, for its watchdog
+_watch = threading.local()  # .state: the _Watch of this thread's request under way
+
+
+class _Watch:
+    """One request's sockets, for its watchdog."""
+
+    __slots__ = ("sockets",)
+
+    def __init__(self):
+        self.sockets = []
 
 
 class _Watched:
+    # http.client prints every request, headers included, when its class-wide debuglevel is set (a
+    # common recipe for debugging requests): never for qnb's connections, which carry the key
+    debuglevel = property(lambda self: 0, lambda self, value: None)
+
     def connect(self):
         super().connect()
-        sockets = getattr(_watch, "sockets", None)
-        if sockets is not None:
-            sockets.append(self.sock)
+        state = getattr(_watch, "state", None)
+        if state is not None:
+            state.sockets.append(self.sock)
 
 
 class _HTTPConnection(_Watched, urllib3.connection.HTTPConnection):
@@ -107,19 +255,27 @@ class _HTTPSPool(urllib3.HTTPSConnectionPool):
 _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
+class _ProxyRefused(requests.exceptions.ConnectionError):
+    """A proxy was selected: qnb sends no request through one (the session reads none from the
+    environment; this is the guard should one ever be configured)."""
+
+
 class _Adapter(requests.adapters.HTTPAdapter):
-    """requests' adapter whose connections report their sockets (not through a SOCKS proxy: there
-    the per-read timeouts still hold, the total bound does not)."""
+    """requests' adapter whose connections report their sockets, and which uses no proxy: through
+    a plain-http proxy the ``Authorization`` header would travel in clear text."""
 
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _POOLS
 
     def proxy_manager_for(self, proxy, **kwargs):
-        manager = super().proxy_manager_for(proxy, **kwargs)
-        if type(manager) is urllib3.ProxyManager:  # a SOCKS manager brings its own connection classes
-            manager.pool_classes_by_scheme = _POOLS
-        return manager
+        raise _ProxyRefused("a proxy was configured; qnb never sends the API key through a proxy")
+
+
+def _verify():
+    """requests' own rule for a CA bundle named in the environment, kept although ``trust_env`` is
+    off (which would also bring proxies and ``.netrc``)."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
 
 def _unsent_reason(e: requests.exceptions.RequestException) -> str | None:
@@ -130,18 +286,42 @@ def _unsent_reason(e: requests.exceptions.RequestException) -> str | None:
         return "connect timeout"
     if isinstance(e, requests.exceptions.ConnectionError) and isinstance(reason, NewConnectionError):
         return str(reason).rpartition("new connection: ")[2][:200]
+    if isinstance(e, _ProxyRefused):
+        return str(e)
     return None
+
+
+def _cut(e: BaseException, key: Secret) -> BaseException:
+    """An exception that escaped requests (KeyboardInterrupt, a bug), made safe to raise: its
+    traceback below the transport and its chain run through frames that hold the request, so they
+    go; string arguments are scrubbed."""
+    try:
+        e.args = tuple(key.scrub(a) if isinstance(a, str) else a for a in e.args)
+    except (AttributeError, TypeError):
+        pass
+    e.__cause__ = e.__context__ = None
+    if hasattr(e, "add_note"):
+        e.add_note("(qnb: its traceback inside requests was cut: those frames hold the API key header)")
+    return e.with_traceback(None)
 
 
 class _Client(APIClient):
     """The plugin's client (headers, paths) with a transport that holds a deadline. Each request
     gets a fresh connection, as with the plugin: no stale pooled connection can make a POST
-    uncertain, and the watchdog knows which socket to shut."""
+    uncertain, and the watchdog knows which socket to shut. The key is a :class:`Secret`; the plugin's
+    ``AUTHENTICATION_TOKEN`` reads it back as a masked str, and ``HEADERS`` never holds it."""
+
+    AUTHENTICATION_TOKEN = property(lambda self: _Masked(self._key.reveal()), lambda self, value: None)
 
     def __init__(self, api_key, api_url, timeout):
-        super().__init__(api_key=api_key, max_retries=0, timeout=timeout)
+        self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
+        del api_key
+        super().__init__(max_retries=0, timeout=timeout)  # the plugin's headers, paths and timeout, no key
         self.BASE_URL = api_url
         self._origin = _origin(api_url)
+
+    def set_authorization_header(self, authentication_token):
+        """Nothing: the header is made for each request from the Secret, never stored."""
 
     def __repr__(self):
         return f"_Client(url={self.BASE_URL!r})"
@@ -149,26 +329,60 @@ class _Client(APIClient):
     def __reduce_ex__(self, protocol):
         raise TypeError(_NO_PICKLE)
 
+    def scrub(self, text) -> str:
+        """``text`` with this client's key taken out (see :func:`scrub`)."""
+        return self._key.scrub(text)
+
     def same_origin(self, path: str) -> bool:
         return _origin(self.join_path(path)) == self._origin
 
+    def _headers(self, json_body: bool) -> dict:
+        return {**self.HEADERS, **({"Content-Type": "application/json"} if json_body else {}),
+                "Authorization": _Masked("apiKey " + self._key.reveal())}
+
+    def _exchange(self, verb: str, url: str, data: bytes | None, left: float):
+        """(status, headers, body) of one request, or None if the body is over MAX_ANSWER_BYTES.
+        Headers (the first 100) and an error body (not 200/201) come back scrubbed of the key. Its
+        own frame, so the session and response (whose request holds the header) are no locals of
+        ``call``."""
+        with requests.Session() as session:
+            session.trust_env = False  # no HTTP(S)_PROXY/ALL_PROXY, NO_PROXY, .netrc from the environment
+            session.mount("http://", _Adapter())
+            session.mount("https://", _Adapter())
+            with session.request(verb, url, data=data, headers=self._headers(data is not None), timeout=(left, left),
+                                 stream=True, allow_redirects=False, proxies={}, verify=_verify()) as r:
+                body = bytearray()
+                for chunk in r.iter_content(1 << 16):
+                    body += chunk
+                    if len(body) > MAX_ANSWER_BYTES:
+                        return None
+                if r.status_code not in (200, 201):
+                    body = self.scrub(bytes(body[:1 << 16])).encode()
+                headers = requests.structures.CaseInsensitiveDict(
+                    {self.scrub(k): self.scrub(v) for k, v in list(r.headers.items())[:100]})
+                return r.status_code, headers, bytes(body)
+
     def call(self, verb: str, path: str, what: str, deadline: float | None = None, data: bytes | None = None):
         """One request, ended by ``deadline`` (a perf_counter instant) or ``TIMEOUT_SECONDS``, whichever
-        is first. Returns (status, headers, body). Errors are raised outside any ``except`` block and
-        keep no reference to requests' exception, which holds the request and so its headers."""
+        is first. Returns (status, headers, body); an error body is scrubbed of the key. Errors are
+        raised outside any ``except`` block, keep no reference to requests' exception (which holds
+        the request and so its headers), and their messages are scrubbed."""
         url = self.join_path(path)
         if not self.same_origin(path):
-            raise IonQResponseError(f"{what}: refused to send the API key to {url[:200]!r}, not {self.BASE_URL}")
+            raise IonQResponseError(self.scrub(f"{what}: refused to send the API key to "
+                                               f"{self.scrub(url)[:200]!r}, not {self.BASE_URL}"))
+        if self.scrub(url) != url:  # it would be sent, logged (urllib3 at DEBUG) and shown
+            raise IonQResponseError(self.scrub(f"{what}: refused to request a URL that holds the API key"))
         start = time.perf_counter()
         left = self.TIMEOUT_SECONDS if deadline is None else min(self.TIMEOUT_SECONDS, deadline - start)
         by_deadline = deadline is not None and deadline - start <= self.TIMEOUT_SECONDS
         if left <= 0:
-            raise BatchTimeoutError(f"{what}: the batch deadline had passed; nothing was sent")
-        sockets, fired = [], threading.Event()
+            raise BatchTimeoutError(self.scrub(f"{what}: the batch deadline had passed; nothing was sent"))
+        state, fired = _Watch(), threading.Event()
 
         def expire():  # wakes a read blocked at the deadline
             fired.set()
-            for s in list(sockets):
+            for s in list(state.sockets):
                 try:
                     socket.socket.shutdown(s, socket.SHUT_RDWR)
                 except OSError:
@@ -176,40 +390,34 @@ class _Client(APIClient):
 
         timer = threading.Timer(left, expire)
         timer.daemon = True
-        headers = {**self.HEADERS, "Content-Type": "application/json"} if data is not None else self.HEADERS
-        answer = error = None
-        _watch.sockets = sockets
+        answer = error = escaped = None
+        _watch.state = state
         timer.start()
         try:
-            with requests.Session() as session:
-                session.mount("http://", _Adapter())
-                session.mount("https://", _Adapter())
-                with session.request(verb, url, data=data, headers=headers, timeout=(left, left), stream=True,
-                                     allow_redirects=False) as r:
-                    body = bytearray()
-                    for chunk in r.iter_content(1 << 16):
-                        body += chunk
-                        if len(body) > MAX_ANSWER_BYTES:
-                            break
-                    answer = r.status_code, r.headers, bytes(body)
+            answer = self._exchange(verb, url, data, left)
         except requests.exceptions.RequestException as e:
             error = type(e).__name__, _unsent_reason(e)
+        except BaseException as e:  # noqa: BLE001 - re-raised below, cut
+            escaped = e
         finally:
             timer.cancel()
-            _watch.sockets = None
+            _watch.state = None
+        if escaped is not None:
+            raise _cut(escaped, self._key)
         if error is None:
-            if len(answer[2]) > MAX_ANSWER_BYTES:
-                raise IonQResponseError(f"{what}: the answer is over {MAX_ANSWER_BYTES} bytes")
+            if answer is None:
+                raise IonQResponseError(self.scrub(f"{what}: the answer is over {MAX_ANSWER_BYTES} bytes"))
             return answer
         name, unsent = error
         late = fired.is_set() or time.perf_counter() - start >= left
         if late and by_deadline and (unsent or verb == "GET"):
-            raise BatchTimeoutError(f"{what}: no answer before the batch deadline"
-                                    + ("; nothing was sent" if unsent else ""))
+            raise BatchTimeoutError(self.scrub(f"{what}: no answer before the batch deadline"
+                                               + ("; nothing was sent" if unsent else "")))
         if unsent:
-            raise IonQConnectError(f"{what}: cannot connect to {self.BASE_URL} ({unsent}); nothing was sent")
+            raise IonQConnectError(self.scrub(f"{what}: cannot connect to {self.BASE_URL} ({unsent}); "
+                                              "nothing was sent"))
         lost = f"no answer within {left:.3g} s" if late else f"the connection broke ({name})"
-        raise TransientError(f"{what}: {lost}" + (" after the request was sent" if verb == "POST" else ""))
+        raise TransientError(self.scrub(f"{what}: {lost}" + (" after the request was sent" if verb == "POST" else "")))
 
 
 def _retry_after(value) -> float | None:
