@@ -6,6 +6,8 @@ Policy (pennylane-ionq has none of it):
 * ``failed`` and ``canceled`` are final: ``JobFailedError`` names the job id, status and message;
 * reads (status, results) are retried on ``TransientError`` (HTTP 429/5xx, dropped
   connections) with bounded exponential backoff, honouring a Retry-After hint;
+* a Retry-After hint is waited out only if that ends before the deadline; otherwise the call fails
+  at once, saying so (no wait is ever cut short by the deadline, nor runs past it);
 * a submission is retried only when the service said it did NOT take the job (429 on POST).
   When a POST may have reached the service (5xx, dropped connection), the manager does not
   resubmit, because a duplicate job costs money: it raises ``SubmissionUncertainError`` naming the
@@ -20,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 from .circuits import CircuitBatch
+from .prices import circuits_gate_counts, price_sheet
 from .jobs import (FINAL_BAD, FINAL_OK, BatchTimeoutError, JobFailedError, RejectedSubmission,  # noqa: F401
                    SubmissionUncertainError, TransientError, check_shots)
 
@@ -34,6 +37,7 @@ class BatchStats:
     modeled_s: float = 0.0
     wall_s: float = 0.0
     retries: int = 0
+    usd: float = 0.0  # dollars under the manager's price sheet (0 without one)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -75,6 +79,7 @@ class CircuitBatchManager:
         timeout_s (float): the deadline of one ``execute_batch``, every request included.
         max_retries (int): retries of a read (or of a submission the service refused) on 429/5xx.
         backoff_s, poll_s (float): the first retry delay (doubling) and the longest poll interval.
+        price: a ``PriceSheet`` or its name in ``qnb.PRICES``: every job's dollars in ``stats.usd``.
 
     ``execute_batch`` returns one result per circuit, in input order, with what the call cost,
     and adds it to ``stats``.
@@ -89,7 +94,7 @@ class CircuitBatchManager:
     """
 
     def __init__(self, backend, max_batch_size: int = 100, timeout_s: float = 60.0,
-                 max_retries: int = 3, backoff_s: float = 0.05, poll_s: float = 0.01):
+                 max_retries: int = 3, backoff_s: float = 0.05, poll_s: float = 0.01, price=None):
         if not isinstance(max_batch_size, int) or max_batch_size < 1:
             raise ValueError(f"max_batch_size: must be an integer >= 1, got {max_batch_size!r}")
         for name, v in (("timeout_s", timeout_s), ("backoff_s", backoff_s), ("poll_s", poll_s)):
@@ -98,6 +103,7 @@ class CircuitBatchManager:
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"max_retries: must be an integer >= 0, got {max_retries!r}")
         self.backend = backend
+        self.price = None if price is None else price_sheet(price)  # dollars of each job, from what it holds
         self.max_batch_size, self.timeout_s, self.max_retries = max_batch_size, float(timeout_s), max_retries
         self.backoff_s, self.poll_s = float(backoff_s), float(poll_s)
         self.stats = BatchStats()  # everything since creation
@@ -151,7 +157,22 @@ class CircuitBatchManager:
         """Jobs needed for ``n_circuits`` circuits (at most ``circuits_per_job`` per job)."""
         return math.ceil(n_circuits / min(circuits_per_job or self.max_batch_size, self.max_batch_size))
 
-    def price(self, n_circuits: int, circuits_per_job: int | None, shots) -> float:
+    def job_usd(self, circuits, shots) -> float:
+        """Dollars of one job of ``circuits`` under the price sheet (0 without one)."""
+        return 0.0 if self.price is None else self.price.job_usd(len(circuits), shots, *circuits_gate_counts(circuits))
+
+    def quote(self, circuits, circuits_per_job: int | None, shots) -> BatchStats:
+        """What sending ``circuits``, ``circuits_per_job`` at a time (None: as few jobs as the job size
+        allows), would cost: jobs, circuits, shots, modeled seconds and dollars, without sending."""
+        n = min(circuits_per_job or self.max_batch_size, self.max_batch_size)
+        out = BatchStats()
+        for i in range(0, len(circuits), n):
+            chunk = circuits[i:i + n]
+            out.add(BatchStats(jobs=1, circuits=len(chunk), shots=len(chunk) * (shots or 0), usd=self.job_usd(chunk, shots),
+                               modeled_s=self.backend.latency.job_time(len(chunk), shots)))
+        return out
+
+    def price_s(self, n_circuits: int, circuits_per_job: int | None, shots) -> float:
         """Modeled seconds that ``n_circuits`` circuits sent ``circuits_per_job`` at a time would
         cost under the backend's latency model, without sending anything."""
         return float(self.backend.latency.batch_time(n_circuits, self.n_jobs(n_circuits, circuits_per_job), shots))
@@ -186,6 +207,7 @@ class CircuitBatchManager:
                 call.circuits += len(chunk)
                 call.shots += len(chunk) * (shots or 0)
                 call.modeled_s += job.modeled_s
+                call.usd += self.job_usd(chunk, shots)
                 jobs.append(job)
             results = []
             for job, chunk in zip(jobs, chunks):
@@ -234,7 +256,11 @@ class CircuitBatchManager:
                 if submit and not isinstance(e, RejectedSubmission):
                     raise SubmissionUncertainError(f"submission may have created a job; not resubmitted: {e}") from e
                 delay = max(self.backoff_s * 2 ** attempt, e.retry_after or 0.0)
-                if attempt == self.max_retries or time.perf_counter() + delay > deadline:
+                left = deadline - time.perf_counter()
+                if attempt < self.max_retries and e.retry_after is not None and e.retry_after > left:
+                    raise type(e)(f"{e}: the service asks to wait {e.retry_after:.3g} s, past the deadline "
+                                  f"({max(left, 0.0):.3g} s left); not retried", e.retry_after) from None
+                if attempt == self.max_retries or delay > left:
                     raise
                 self._call.retries += 1
                 time.sleep(delay)

@@ -7,7 +7,8 @@ It listens on 127.0.0.1 only and prints ``QNB_IONQ_URL=http://127.0.0.1:PORT/v0.
 one after another in a single queue, each taking ``S x LatencyModel.job_time`` seconds. Faults:
 
 * ``409``, ``429``, ``500``, ``503`` — the next COUNT requests (of METHOD, if given) get that status
-  (429 with a Retry-After header);
+  (429 with a Retry-After header: ``retry_after_s`` seconds, or that as an HTTP-date if
+  ``retry_after_date`` is set);
 * ``drop`` — the next COUNT requests are processed (a POST creates its job) and the connection is
   then closed without an answer: the worst case for a client;
 * ``stall`` — processed, then answered only after ``stall_s`` seconds (or when the emulator stops);
@@ -38,6 +39,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from email.utils import formatdate
 from http.client import responses
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -120,6 +122,7 @@ class Emulator:
         self.retry_after_s = _nonnegative("retry_after_s", retry_after_s)
         self.api_key = api_key or "qnb-local-" + secrets.token_hex(8)
         self.stall_s, self.drip_s = 60.0, 0.25  # ``stall`` and ``drip`` faults
+        self.retry_after_date = False  # 429's Retry-After as an HTTP-date (now + retry_after_s) instead of seconds
         self.tamper = None  # tests: f(method, path, status, body) -> (status, body[, headers])
         self._stopping = threading.Event()  # wakes stalled and dripping answers at stop()
         self.latency = latency or LatencyModel.seed_calibrated()
@@ -297,7 +300,9 @@ def _handler(emu: Emulator):
             fault = emu._take_fault(HTTP_FAULTS, method)
             if fault in STATUS_FAULTS:
                 emu.stats[f"{method} {fault}"] += 1
-                headers = [("Retry-After", str(emu.retry_after_s))] if fault == "429" else []
+                hint = (formatdate(math.ceil(time.time() + emu.retry_after_s), usegmt=True) if emu.retry_after_date
+                        else str(emu.retry_after_s))
+                headers = [("Retry-After", hint)] if fault == "429" else []
                 return self._send(int(fault), {"error": f"emulated HTTP {fault}"}, headers)
             if self.headers.get("Authorization") != f"apiKey {emu.api_key}":
                 emu.stats[f"{method} 401"] += 1

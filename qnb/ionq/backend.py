@@ -38,7 +38,7 @@ from ..jobs import (
     TransientError,
 )
 from ..latency import LatencyModel
-from .answers import _check_histogram
+from .answers import _check_histogram, retry_after
 from .transport import (
     _JOB_ID,
     _NO_PICKLE,
@@ -50,7 +50,6 @@ from .transport import (
     _api_url,
     _check_key,
     _Client,
-    _retry_after,
 )
 
 
@@ -90,8 +89,9 @@ class IonQBackend(Backend):
         self._devices = {}
         self._gate_set = set(self._device(1).operations)
 
-    def __repr__(self):  # no key here, ever
-        return f"IonQBackend(device={self.device_name!r}, api_url={self.api_url!r})"
+    def __repr__(self):  # no key here, ever; safe on a half-built backend (its __init__ raised)
+        return (f"IonQBackend(device={getattr(self, 'device_name', None)!r}, "
+                f"api_url={getattr(self, 'api_url', None)!r})")
 
     def __reduce_ex__(self, protocol):
         raise TypeError(_NO_PICKLE)
@@ -160,7 +160,10 @@ class IonQBackend(Backend):
             raise IonQAuthError(f"{what}: the IonQ API refused the API key (HTTP 401)")
         if status in (RETRIABLE if submit else RETRIABLE_GET):
             cls = RejectedSubmission if (submit and status == 429) else TransientError
-            raise cls(f"{what}: HTTP {status}", _retry_after(headers.get("Retry-After")))
+            hint = headers.get("Retry-After")
+            wait = retry_after(hint, time.time())
+            raise cls(f"{what}: HTTP {status}" + (f" (Retry-After: {str(hint)[:40]})" if hint is not None else ""),
+                      wait)
         text = body[:4096].decode("utf-8", "replace").replace(self._client.AUTHENTICATION_TOKEN, "[API key]")
         raise RuntimeError(f"{what}: HTTP {status}: {text[:300]}")
 
