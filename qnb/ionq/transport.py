@@ -216,12 +216,15 @@ _watch = threading.local()  # .state: the _Watch of this thread's request under 
 
 
 class _Watch:
-    """One request's sockets, for its watchdog."""
+    """One request's connections: a duplicate of each socket, made as soon as the TCP connection
+    exists (the watchdog shuts it down, which ends a read blocked during the TLS handshake too:
+    ssl detaches the original socket object), and whether a connection got as far as being usable
+    (before that, nothing can have been sent)."""
 
-    __slots__ = ("sockets",)
+    __slots__ = ("attempted", "connected", "sockets")
 
     def __init__(self):
-        self.sockets = []
+        self.sockets, self.attempted, self.connected = [], False, False
 
 
 class _Watched:
@@ -229,11 +232,20 @@ class _Watched:
     # common recipe for debugging requests): never for qnb's connections, which carry the key
     debuglevel = property(lambda self: 0, lambda self, value: None)
 
-    def connect(self):
-        super().connect()
+    def _new_conn(self):
+        sock = super()._new_conn()
         state = getattr(_watch, "state", None)
         if state is not None:
-            state.sockets.append(self.sock)
+            state.sockets.append(sock.dup())
+        return sock
+
+    def connect(self):
+        state = getattr(_watch, "state", None)
+        if state is not None:
+            state.attempted = True
+        super().connect()
+        if state is not None:
+            state.connected = True
 
 
 class _HTTPConnection(_Watched, urllib3.connection.HTTPConnection):
@@ -278,9 +290,12 @@ def _verify():
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
 
-def _unsent_reason(e: requests.exceptions.RequestException) -> str | None:
-    """Why the connection was never made (refused, unreachable, connect timeout), or None if it was:
-    then the request may have reached the service. urllib3's text names host and port, no header."""
+def _unsent_reason(e: requests.exceptions.RequestException, state: _Watch) -> str | None:
+    """Why nothing was sent (refused, unreachable, connect timeout, TLS handshake failed), or None
+    if a connection was made: then the request may have reached the service. Only short texts from
+    urllib3 and OpenSSL (host and port, an SSL reason), never the request or its headers."""
+    if state.connected:
+        return None
     reason = getattr(e.args[0], "reason", None) if e.args else None
     if isinstance(e, requests.exceptions.ConnectTimeout):
         return "connect timeout"
@@ -288,7 +303,15 @@ def _unsent_reason(e: requests.exceptions.RequestException) -> str | None:
         return str(reason).rpartition("new connection: ")[2][:200]
     if isinstance(e, _ProxyRefused):
         return str(e)
-    return None
+    if not state.attempted:  # failed before any connection was tried: not known to be harmless
+        return None
+    if isinstance(e, requests.exceptions.SSLError):
+        inner = reason.args[0] if reason is not None and reason.args else None
+        detail = [str(x)[:100] for x in (getattr(inner, "reason", None), getattr(inner, "verify_message", None)) if x]
+        return "TLS handshake failed" + (f": {', '.join(detail)}" if detail else "")
+    if isinstance(e, requests.exceptions.Timeout):
+        return "TLS handshake timed out"
+    return f"the connection failed before it could be used ({type(e).__name__})"
 
 
 def _cut(e: BaseException, key: Secret) -> BaseException:
@@ -380,11 +403,11 @@ class _Client(APIClient):
             raise BatchTimeoutError(self.scrub(f"{what}: the batch deadline had passed; nothing was sent"))
         state, fired = _Watch(), threading.Event()
 
-        def expire():  # wakes a read blocked at the deadline
+        def expire():  # wakes a read blocked at the deadline (or in the TLS handshake)
             fired.set()
             for s in list(state.sockets):
                 try:
-                    socket.socket.shutdown(s, socket.SHUT_RDWR)
+                    s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
 
@@ -396,12 +419,14 @@ class _Client(APIClient):
         try:
             answer = self._exchange(verb, url, data, left)
         except requests.exceptions.RequestException as e:
-            error = type(e).__name__, _unsent_reason(e)
+            error = type(e).__name__, _unsent_reason(e, state)
         except BaseException as e:  # noqa: BLE001 - re-raised below, cut
             escaped = e
         finally:
             timer.cancel()
             _watch.state = None
+            for s in state.sockets:
+                s.close()
         if escaped is not None:
             raise _cut(escaped, self._key)
         if error is None:

@@ -1,6 +1,6 @@
 """The API key against everything that could show it or send it astray (issue 19): text the service
 sends back, proxies and .netrc from the environment, tracebacks that print locals, log records and
-debug prints. 127.0.0.1 only; every wait bounded."""
+debug prints, and a TLS handshake that fails (nothing was sent). 127.0.0.1 only; every wait bounded."""
 import html
 import http.client
 import json
@@ -25,7 +25,7 @@ import urllib3.connection
 from pennylane.tape import QuantumScript
 
 import qnb
-from qnb.batching import BatchTimeoutError, SubmissionUncertainError, TransientError
+from qnb.batching import BatchTimeoutError, RejectedSubmission, SubmissionUncertainError, TransientError
 from qnb.emulator import Emulator
 from qnb.ionq import IonQAuthError, IonQBackend, IonQConnectError, IonQResponseError
 from qnb.ionq.transport import MASK, Secret, scrub
@@ -500,3 +500,58 @@ def test_a_url_holding_the_key_is_not_requested(emu):
         err = caught(lambda path=path: be._client.call("GET", path, f"reading {path}"))
         assert isinstance(err, IonQResponseError) and not leaks(str(err))
     assert paths == ["/v0.4/jobs"]  # only the submission reached the service
+
+
+# -- 5. a TLS handshake that fails: nothing was sent ---------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["garbage", "hangup", "plain http", "untrusted certificate"])
+def test_a_failed_tls_handshake_is_nothing_sent(sinks, cert, mode):
+    if mode == "garbage":
+        server = sinks("garbage", b"SSH-2.0-OpenSSH_9.6 not TLS at all\r\n" * 4)
+    elif mode == "plain http":  # an https URL to a plain-http port
+        server = sinks("reply", answer(200, {"id": "x"}))
+    elif mode == "untrusted certificate":
+        server = sinks("tls", answer(200, {"id": "x"}), cert[1])
+    else:
+        server = sinks("hangup")
+    be = backend(f"https://127.0.0.1:{server.port}/v0.4")
+    t = time.perf_counter()
+    err = caught(lambda: be.submit(circuits(), shots=None))
+    assert isinstance(err, IonQConnectError) and isinstance(err, RejectedSubmission), repr(err)
+    assert not isinstance(err, SubmissionUncertainError)
+    assert "nothing was sent" in str(err) and "after the request was sent" not in str(err)
+    if mode != "hangup":
+        assert "TLS handshake failed" in str(err)
+    if mode == "untrusted certificate":
+        assert "CERTIFICATE_VERIFY_FAILED" in str(err)
+    assert time.perf_counter() - t < 5
+    time.sleep(0.1)
+    assert b"POST" not in server.received() and b"apiKey" not in server.received()
+    assert_no_key_in_traceback(err)
+
+
+def test_a_manager_does_not_call_a_failed_handshake_an_uncertain_submission(sinks):
+    server = sinks("garbage", b"\x00" * 64)
+    m = qnb.CircuitBatchManager(backend(f"https://127.0.0.1:{server.port}/v0.4"), timeout_s=2.0, backoff_s=0.01)
+    err = caught(lambda: m.execute_batch(circuits(), shots=None))
+    assert isinstance(err, IonQConnectError) and "nothing was sent" in str(err), repr(err)
+    assert m.stats.retries == m.max_retries and b"apiKey" not in server.received()
+
+
+def test_a_dripping_tls_handshake_ends_by_the_deadline(sinks):
+    server = sinks("drip")  # every read succeeds, the handshake never ends
+    be = backend(f"https://127.0.0.1:{server.port}/v0.4")
+    t = time.perf_counter()
+    err = caught(lambda: be.submit(circuits(), shots=None, deadline=t + DEADLINE))
+    took = time.perf_counter() - t
+    assert isinstance(err, BatchTimeoutError) and "nothing was sent" in str(err), repr(err)
+    assert took < DEADLINE + 0.5, took
+
+
+def test_an_https_service_with_a_trusted_certificate_works(sinks, cert, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert[0]))
+    server = sinks("tls", answer(200, {"jobs": [{"id": "j-1", "name": "exp"}]}), cert[1])
+    be = backend(f"https://127.0.0.1:{server.port}/v0.4")
+    status, _, body = be._client.call("GET", "jobs?name=exp", "probe")
+    assert status == 200 and json.loads(body)["jobs"][0]["id"] == "j-1"
+    assert b"GET /v0.4/jobs?name=exp" in server.received() and f"apiKey {KEY}".encode() in server.received()
