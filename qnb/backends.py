@@ -15,9 +15,25 @@ from .circuits import CircuitBatch
 from .jobs import FINAL_OK, Job, check_shots
 from .latency import LatencyModel
 
+PROBABILITY_TOLERANCE = 1e-6  # rounding allowed in a row of probabilities (a negative entry, |sum - 1|)
+
+
 def sample_probabilities(probs: np.ndarray, shots: int | None, rng: np.random.Generator) -> np.ndarray:
-    """Shot noise: rows of exact probabilities -> observed frequencies over ``shots`` shots."""
-    probs = np.clip(np.asarray(probs, dtype=float), 0.0, None)
+    """Shot noise: rows of exact probabilities -> observed frequencies over ``shots`` shots.
+
+    Only rounding is renormalised away: a row with a non-finite entry, an entry below
+    ``-PROBABILITY_TOLERANCE`` or a sum further than that from 1 is refused (ValueError), so that
+    wrong numbers (e.g. a cloud histogram with an outcome missing) are never trained on."""
+    probs = np.asarray(probs, dtype=float)
+    if probs.ndim == 2 and probs.size:
+        sums = probs.sum(axis=1)
+        bad = ~np.isfinite(probs).all(axis=1) | (probs.min(axis=1) < -PROBABILITY_TOLERANCE) | (
+            np.abs(sums - 1) > PROBABILITY_TOLERANCE)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"probabilities: row {i} is not a probability distribution (sums to {sums[i]:.9g}, "
+                             f"smallest entry {probs[i].min():.3g}); not renormalised")
+    probs = np.clip(probs, 0.0, None)
     probs = probs / probs.sum(axis=1, keepdims=True)
     if shots is None:
         return probs

@@ -8,6 +8,7 @@ from email.utils import parsedate_to_datetime
 
 from .transport import IonQResponseError
 
+SUM_TOLERANCE = 1e-6  # |sum - 1| allowed in a histogram of probabilities: rounding, never a lost outcome
 _SECONDS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
 
 
@@ -38,12 +39,27 @@ def retry_after(value, now: float) -> float | None:
 
 
 def _check_histogram(h, n: int, where: str) -> None:
+    """A histogram of probabilities over the basis states of ``n`` qubits, refused unless it is
+    one: decimal outcome keys < 2**n, each state once ("1" and "01" are one state), values finite
+    in [0, 1], summing to 1 within ``SUM_TOLERANCE``. Nothing is renormalised: a histogram that
+    does not sum to 1 has lost or gained outcomes, and training on it would use wrong numbers."""
     if not isinstance(h, dict) or not h:
         raise IonQResponseError(f"{where}: the histogram is not a non-empty JSON object")
+    states = {}
     for k, v in h.items():
         if not (len(k) <= 20 and k.isascii() and k.isdigit() and int(k) < 2 ** n):
             raise IonQResponseError(f"{where}: outcome {k[:30]!r} is not a basis state of {n} qubits")
+        if int(k) in states:
+            raise IonQResponseError(f"{where}: outcomes {states[int(k)]!r} and {k!r} are the same basis state")
+        states[int(k)] = k
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             raise IonQResponseError(f"{where}: probability {str(v)[:30]} of outcome {k} is not a finite number >= 0")
-    if not sum(h.values()) > 0:
+        if v > 1 + SUM_TOLERANCE:
+            raise IonQResponseError(f"{where}: probability {v:.6g} of outcome {k} is over 1")
+    total = math.fsum(h.values())
+    if not total > 0:
         raise IonQResponseError(f"{where}: the histogram sums to 0")
+    if abs(total - 1) > SUM_TOLERANCE:
+        raise IonQResponseError(f"{where}: the probabilities sum to {total:.9g}, not 1 (tolerance "
+                                f"{SUM_TOLERANCE:g}): an outcome is missing or spurious; not renormalised")
+

@@ -251,10 +251,15 @@ class IonQBackend(Backend):
                 raise IonQResponseError(f"{what}: the child job ids are not {job.n_circuits} distinct strings")
             if not isinstance(data, dict):
                 raise IonQResponseError(f"{what}: the results are not a JSON object")
+            ours = set(children)
             missing = [c for c in children if c not in data]
             if missing:
                 raise IonQResponseError(f"{what}: no results for {len(missing)} of {job.n_circuits} circuits "
                                         f"(child job {missing[0][:60]!r})")
+            extra = [c for c in data if c not in ours]
+            if extra:
+                raise IonQResponseError(f"{what}: results for {len(extra)} jobs that are not this job's circuits "
+                                        f"(e.g. {str(extra[0])[:60]!r})")
             histograms = [data[c] for c in children]
         elif job.n_circuits == 1:
             histograms = [data]

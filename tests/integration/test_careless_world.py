@@ -143,6 +143,72 @@ def test_a_retry_after_past_the_deadline_fails_at_once(emu, method):
     assert m.stats.retries == 0 and emu.stats["jobs_created"] == (method == "GET")
 
 
+# -- 4. numbers that are not a probability distribution are refused, never renormalised ----------
+
+def _first(body, value):
+    return 200, {**body, next(iter(body)): value}
+
+
+def sparse(n=2):
+    """Circuits on 4 qubits with only 2 of the 16 outcomes possible: room for a spurious one."""
+    return [QuantumScript([qml.RY(0.4 + s, 0), qml.CNOT([0, 3])], [qml.probs(wires=[0])]) for s in range(n)]
+
+
+def _drop_one(body):
+    h = dict(next(iter(body.values())))
+    h.pop(max(h, key=h.get))
+    return _first(body, h)
+
+
+def _add_one(body):
+    h = dict(next(iter(body.values())))
+    return _first(body, {**h, next(str(k) for k in range(16) if str(k) not in h): 0.25})
+
+
+BAD_HISTOGRAMS = {
+    "sums to 0.5": (lambda b: _first(b, {"0": 0.25, "3": 0.25}), r"sum to 0.5, not 1"),
+    "sums to 2": (lambda b: _first(b, {"0": 1.0, "3": 1.0}), r"sum to 2, not 1"),
+    "sums to 1e-300": (lambda b: _first(b, {"0": 1e-300}), r"sum to 1e-300, not 1"),
+    "an outcome missing": (_drop_one, r"sum to 0\.\d+, not 1.*missing or spurious"),
+    "a spurious outcome": (_add_one, r"sum to 1\.25, not 1.*missing or spurious"),
+    "a value over 1": (lambda b: _first(b, {"0": 1.5}), r"probability 1.5 of outcome 0 is over 1"),
+    "one state twice": (lambda b: _first(b, {"1": 0.5, "01": 0.5}), r"outcomes '1' and '01' are the same"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_HISTOGRAMS))
+def test_a_histogram_that_is_not_a_distribution_is_refused_naming_the_job(emu, case):
+    rewrite, message = BAD_HISTOGRAMS[case]
+    emu.tamper = lambda m, p, s, b: rewrite(b) if p.endswith("/results/probabilities") and s == 200 else (s, b)
+    with pytest.raises(IonQResponseError, match=message) as err:
+        manager(emu).execute_batch(sparse(), shots=100)
+    assert re.match(rf"reading results of job {next(iter(emu.jobs))}, circuit \d: ", str(err.value))
+    assert emu.stats["jobs_created"] == 1
+
+
+def test_rounding_is_accepted_and_the_results_are_the_exact_ones(emu):
+    emu.tamper = lambda m, p, s, b: ((s, {c: {k: v * (1 + 1e-9) for k, v in h.items()} for c, h in b.items()})
+                                     if p.endswith("/results/probabilities") and s == 200 else (s, b))
+    got = manager(emu).execute_batch(circuits(), shots=None)
+    np.testing.assert_allclose(got, qnb.LocalBackend().execute(circuits()), atol=1e-8)
+
+
+def test_spurious_results_beside_the_child_jobs_are_refused(emu):
+    emu.tamper = lambda m, p, s, b: ((s, {**b, "another-child": {"0": 1.0}})
+                                     if p.endswith("/results/probabilities") and s == 200 else (s, b))
+    with pytest.raises(IonQResponseError, match="not this job's circuits"):
+        manager(emu).execute_batch(circuits(), shots=None)
+
+
+def test_sample_probabilities_refuses_rows_that_are_not_distributions():
+    rng = np.random.default_rng(0)
+    for row in ([0.25, 0.25], [1.0, 1.0], [1e-300, 0.0], [1.2, -0.2], [math.nan, 1.0]):
+        with pytest.raises(ValueError, match="not a probability distribution"):
+            sample_probabilities(np.array([row]), 100, rng)
+    np.testing.assert_allclose(sample_probabilities(np.array([[0.5 + 1e-9, 0.5, -1e-12]]), None, rng),
+                               [[0.5, 0.5, 0.0]], atol=1e-8)
+
+
 # -- 6. a half-built backend has a repr ---------------------------------------------------------------
 
 def test_the_repr_of_a_half_built_backend_is_safe():
