@@ -12,7 +12,8 @@ Policy (pennylane-ionq has none of it):
   When a POST may have reached the service (5xx, dropped connection), the manager does not
   resubmit, because a duplicate job costs money: it raises ``SubmissionUncertainError`` naming the
   client-side job name, so the job can be looked up; a checkpointed training resumes from the last
-  completed step.
+  completed step. A POST answer naming a job this run already has (another step's) is treated the
+  same way: uncertain, not resubmitted.
 """
 from __future__ import annotations
 
@@ -112,6 +113,7 @@ class CircuitBatchManager:
         self.journal = None  # called with [{"name", "id"}, ...] before a POST and again before any wait
         self.adopt: list[dict] = []  # jobs of an interrupted step, reused in order instead of resubmitted
         self.job_prefix, self._records = "qnb", []
+        self._known_ids: set = set()  # every job id this manager has submitted or adopted
 
     def __repr__(self):
         return f"CircuitBatchManager({self.backend!r}, max_batch_size={self.max_batch_size}, timeout_s={self.timeout_s})"
@@ -129,21 +131,27 @@ class CircuitBatchManager:
             job_id = record.get("id") or self.backend.find_job(record["name"], deadline=deadline)
             job = self.backend.recover(job_id, chunk, shots) if job_id else None
             if job is not None:
-                job.deadline = deadline
+                job.deadline, job.name = deadline, record["name"]  # its status must carry the journaled name
+                self._known_ids.add(job.id)
                 self._records.append({"name": record["name"], "id": job.id, "adopted": True})
                 self._journal()
                 return job
         record = {"name": f"{self.job_prefix}-j{len(self._records)}", "id": None}
         self._records.append(record)
         self._journal()
+        uncertain = ("It was journaled under that name before the POST: with a checkpoint, QuantumTrainer.resume(path) "
+                     "looks it up by name (backend.find_job) and uses it if it exists; by hand: list your jobs on the "
+                     "service and search for that name")
         try:
             job = self._with_retries(lambda: self.backend.submit(chunk, shots, name=record["name"], deadline=deadline),
                                      deadline, submit=True)
         except SubmissionUncertainError as e:
+            raise SubmissionUncertainError(f"job {record['name']}: {e}. {uncertain}") from None
+        if job.id in self._known_ids:
             raise SubmissionUncertainError(
-                f"job {record['name']}: {e}. It was journaled under that name before the POST: with a checkpoint, "
-                f"QuantumTrainer.resume(path) looks it up by name (backend.find_job) and uses it if it exists; "
-                f"by hand: list your jobs on the service and search for that name") from None
+                f"job {record['name']}: the submission was answered with the id {job.id}, a job this run already has "
+                f"(another step's): not this submission's answer, yet a job may exist; not resubmitted. {uncertain}")
+        self._known_ids.add(job.id)
         record["id"] = job.id
         job.deadline = deadline  # no read of it may outlive the batch's deadline
         self._journal()

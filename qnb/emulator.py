@@ -207,7 +207,7 @@ class Emulator:
         if job is None:
             return 404, {"error": f"job {job_id} not found"}
         job["polls"] += 1
-        out = {"id": job_id, "type": job["type"], "request": 0, "response": None}
+        out = {"id": job_id, "type": job["type"], "name": job["name"], "request": 0, "response": None}
         if job["children"]:
             out["child_job_ids"] = job["children"]
         finished = time.monotonic() >= job["done_at"]

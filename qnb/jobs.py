@@ -20,6 +20,7 @@ class Job:
     modeled_s: float
     payload: object = field(default=None, repr=False)
     deadline: float | None = None  # time.perf_counter() instant: the manager's, for every read of this job
+    name: str | None = None  # the name it was submitted (or journaled) under: its status must carry it
 
 
 def check_shots(shots) -> None:

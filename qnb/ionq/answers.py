@@ -5,6 +5,7 @@ import math
 import re
 from datetime import timezone
 from email.utils import parsedate_to_datetime
+from itertools import pairwise
 
 from .transport import IonQResponseError
 
@@ -63,3 +64,9 @@ def _check_histogram(h, n: int, where: str) -> None:
         raise IonQResponseError(f"{where}: the probabilities sum to {total:.9g}, not 1 (tolerance "
                                 f"{SUM_TOLERANCE:g}): an outcome is missing or spurious; not renormalised")
 
+
+def _names_job(url: str, job_id: str) -> bool:
+    """Does a results URL (absolute, or a path on the API) name job ``job_id``: ``.../jobs/<id>/...``?"""
+    path = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "", url).split("?", 1)[0].split("#", 1)[0]
+    parts = [p for p in path.split("/") if p]
+    return any(a == "jobs" and b == job_id for a, b in pairwise(parts))

@@ -11,7 +11,8 @@ and retries. Nor is the transport, which a flaky or hostile service would get pa
 * the API key goes only to the configured scheme, host and port: no redirects, no foreign URLs;
 * a connection never made (nothing sent: safe to resubmit) is told apart from an answer lost after
   the request went out (a job may exist);
-* every answer is checked (JSON object, job id, child ids, histograms) before it is used.
+* every answer is checked (JSON object, job id, child ids, histograms) before it is used, and must
+  be this job's: its status carries the name it was submitted under, its results URL names its id;
 
 The key is checked up front, never put in a repr, a log line or an exception (nor in their
 ``__cause__``/``__context__`` chains), and a backend refuses to be pickled.
@@ -38,7 +39,7 @@ from ..jobs import (
     TransientError,
 )
 from ..latency import LatencyModel
-from .answers import _check_histogram, retry_after
+from .answers import _check_histogram, _names_job, retry_after
 from .transport import (
     _JOB_ID,
     _NO_PICKLE,
@@ -191,6 +192,7 @@ class IonQBackend(Backend):
                                            "look it up by its name; not resubmitted")
         job = self._job(job_id, circuits, shots, payload={"status": "submitted"})
         job.layout = n, readout  # what results() needs to read the histograms back
+        job.name = name  # its status must carry this name: another job's answer is refused
         return job
 
     def find_job(self, name: str, deadline: float | None = None) -> str | None:
@@ -215,7 +217,7 @@ class IonQBackend(Backend):
         n = self._width(circuits)
         job = self._job(job_id, circuits, shots, payload={"status": "submitted"})
         job.layout = n, [self._readout(t, n) for t in circuits]
-        return job
+        return job  # the manager sets job.name to the journaled name: the status must carry it
 
     def status(self, job: Job) -> str:
         if job.deadline is not None and time.perf_counter() >= job.deadline:
@@ -225,6 +227,10 @@ class IonQBackend(Backend):
         body = self._request("GET", f"jobs/{job.id}", what, deadline=job.deadline)
         if not isinstance(body, dict) or not isinstance(body.get("status"), str) or body.get("id", job.id) != job.id:
             raise IonQResponseError(f"{what}: the answer is not a JSON object with this job's id and a status")
+        named = body.get("name")
+        if job.name is not None and named is not None and named != job.name:
+            raise IonQResponseError(f"{what}: the answer is for a job named {str(named)[:80]!r}, not {job.name!r}: "
+                                    "another job's status; not used")
         job.payload = body
         return body["status"].lower()
 
@@ -243,6 +249,9 @@ class IonQBackend(Backend):
         if not isinstance(url, str) or not self._client.same_origin(url):
             raise IonQResponseError(f"{what}: refused the results URL {str(url)[:200]!r}: "
                                     f"the API key goes only to {self.api_url}")
+        if not _names_job(url, job.id):
+            raise IonQResponseError(f"{what}: refused the results URL {url[:200]!r}: it names another job, "
+                                    f"not {job.id}")
         data = self._request("GET", url.split("/v0.4/", 1)[-1], what, deadline=job.deadline)
         children = job.payload.get("child_job_ids")
         if children:  # match by child job id, never by the order of the result dict

@@ -209,6 +209,54 @@ def test_sample_probabilities_refuses_rows_that_are_not_distributions():
                                [[0.5, 0.5, 0.0]], atol=1e-8)
 
 
+# -- 5. another job's answers are refused -----------------------------------------------------------
+
+def test_a_post_answered_with_another_steps_job_id_is_uncertain_and_resumes_without_a_duplicate(reference, tmp_path):
+    with Emulator(latency_scale=0.0005) as emu:
+        def older_id(e):
+            first = next(iter(e.jobs))  # step 0's job: the same size as step 3's
+            e.tamper = lambda m, p, s, b: (200, {"id": first, "status": "submitted"}) if m == "POST" else (s, b)
+        path, err, took = interrupt_at_step(emu, tmp_path, 3, older_id)
+        assert isinstance(err, SubmissionUncertainError) and took < 3 * DEADLINE + 5
+        assert re.search(r"job qnb-\w+-s3-j0: the submission was answered with the id [\w-]+, a job this run "
+                         r"already has \(another step's\).*not resubmitted", str(err))
+        assert len(ours(emu)) == 4  # step 3's real job exists, under its name
+        emu.tamper = None
+        resumed = qnb.QuantumTrainer.resume(path, backend=emu.backend(seed=0), progress=False)
+        assert len(ours(emu)) == len(delivered(emu)) == STEPS  # found by name: no duplicate
+        assert np.array_equal(resumed.model.parameters, reference)
+
+
+def test_a_status_naming_another_job_is_refused(emu):
+    def tamper(m, p, s, b):
+        if m == "GET" and re.fullmatch(r"/v0\.4/jobs/[\w-]+", p) and s == 200:
+            return 200, {**b, "name": "someone-else"}
+        return s, b
+    emu.tamper = tamper
+    with pytest.raises(IonQResponseError, match=r"reading job [\w-]+: the answer is for a job named 'someone-else', "
+                                                r"not 'qnb-j0': another job's status"):
+        manager(emu).execute_batch(circuits(), shots=None)
+    assert emu.stats["jobs_created"] == 1
+
+
+def test_a_single_circuit_job_whose_results_url_names_another_job_is_refused(emu):
+    m = manager(emu)
+    first = m.execute_batch(circuits(1), shots=None)
+    older = next(iter(emu.jobs))
+
+    def tamper(meth, p, s, b):
+        if meth == "GET" and re.fullmatch(r"/v0\.4/jobs/[\w-]+", p) and b.get("status") == "completed" \
+                and b["id"] != older:
+            return 200, {**b, "results": {"probabilities": {"url": f"/v0.4/jobs/{older}/results/probabilities"}}}
+        return s, b
+    emu.tamper = tamper
+    with pytest.raises(IonQResponseError, match=r"refused the results URL .*: it names another job") as err:
+        m.execute_batch(circuits(1, width=3), shots=None)
+    newer = list(emu.jobs)[1]
+    assert f"reading results of job {newer}" in str(err.value) and older in str(err.value)
+    assert emu.stats["jobs_created"] == 2 and len(first) == 1
+
+
 # -- 6. a half-built backend has a repr ---------------------------------------------------------------
 
 def test_the_repr_of_a_half_built_backend_is_safe():
