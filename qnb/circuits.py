@@ -64,17 +64,39 @@ class Measured:
         return parity_readout(probs) if self.eigvals is None else np.asarray(probs, dtype=float) @ self.eigvals
 
 
-def measured(circuit, x, params) -> Measured | None:
+def _probe_tapes(circuit, n_features: int, param_shape) -> list:
+    """The circuit recorded at two probe points (random; then unit-norm x, for embeddings that need
+    it): the tapes that recorded. A QNode that records at none is an error here, before any job."""
+    rng = np.random.default_rng(0)
+    tapes, error = [], None
+    for _ in range(2):
+        z = rng.uniform(-1, 1, n_features + int(np.prod(param_shape)))
+        for x in (z[:n_features], z[:n_features] / np.linalg.norm(z[:n_features])):
+            try:
+                tapes.append(_recorded(circuit, x, z[n_features:].reshape(param_shape)))
+                break
+            except Exception as e:  # noqa: BLE001 - user code: kept to be reported below
+                error = e
+    if not tapes and isinstance(circuit, qml.QNode):
+        raise ValueError(f"{getattr(circuit, '__name__', 'qnode')}: cannot be recorded with x of {n_features} features "
+                         f"and params of shape {tuple(param_shape)} ({type(error).__name__}: {str(error)[:160]})")
+    return tapes
+
+
+def measured(circuit, n_features: int, param_shape) -> Measured | None:
     """A ``Measured`` for a QNode or function that returns one measurement qnb can take from one
     job's probabilities; None when it returns nothing (qnb measures itself); ValueError, before
-    any job, for what cannot be one multi-circuit job of probabilities."""
-    try:
-        tape = _recorded(circuit, x, params)
-    except Exception:  # noqa: BLE001 - e.g. an embedding that needs normalised x: recording will say why, later
+    any job, for what cannot be one multi-circuit job of probabilities, and for an observable that
+    depends on x or the parameters (qnb measures one fixed observable in every circuit)."""
+    tapes = _probe_tapes(circuit, n_features, param_shape)
+    if not tapes or not tapes[0].measurements:
         return None
-    if not tape.measurements:
-        return None
+    tape = tapes[0]
     name = getattr(circuit, "__name__", type(circuit).__name__)
+    if not tape.operations:
+        raise ValueError(f"{name}: has no operations: an empty circuit learns nothing")
+    if tape.shots.has_partitioned_shots:
+        raise ValueError(f"{name}: a shot vector {tape.shots} cannot be one shot count per circuit; give one number")
     mid = [op.name for op in tape.operations if isinstance(op, qml.ops.MidMeasure) or op.name.startswith("Conditional")]
     if mid:
         raise ValueError(f"{name}: mid-circuit measurements ({mid[0]}) cannot run as one multi-circuit job of "
@@ -86,6 +108,8 @@ def measured(circuit, x, params) -> Measured | None:
     kind = type(m).__name__
     shots = tape.shots.total_shots
     if kind == "ProbabilityMP" and m.obs is None and m.mv is None:
+        if not len(m.wires):
+            raise ValueError(f"{name}: qml.probs() names no wires; name the read-out wires, e.g. qml.probs(wires=[0])")
         return Measured(circuit, tuple(m.wires), None, (), shots)
     if kind != "ExpectationMP" or m.obs is None:
         raise ValueError(f"{name}: returns {kind.replace('MP', '').lower() or kind} ({m}); qnb takes "
@@ -100,6 +124,11 @@ def measured(circuit, x, params) -> Measured | None:
     if not diagonal:
         raise ValueError(f"{name}: the observable {obs} has no single measurement basis (terms that do not commute "
                          "need several bases, i.e. several jobs); measure one term per classifier or a Pauli word")
+    for other in tapes[1:]:  # the same observable at another point, or it is not one measurement of every circuit
+        o = other.measurements[0].obs if other.measurements else None
+        if o is None or not qml.equal(o, obs):
+            raise ValueError(f"{name}: its observable depends on x or the parameters ({obs} here, {o} elsewhere); qnb "
+                             "measures one fixed observable in every circuit: move the dependence into the gates")
     return Measured(circuit, tuple(obs.wires), eig, gates, shots)
 
 
@@ -327,8 +356,7 @@ class CircuitModel:
         if not self.param_shape or any(s < 1 for s in self.param_shape):
             raise ValueError(f"param_shape: must be a non-empty shape of positive sizes, got {param_shape!r}")
         n_feat = int(n_wires if n_features is None else n_features)
-        probe = np.random.default_rng(0).uniform(-1, 1, n_feat + int(np.prod(self.param_shape)))
-        found = measured(circuit, probe[:n_feat], probe[n_feat:].reshape(self.param_shape))
+        found = measured(circuit, n_feat, self.param_shape)
         self.qnode_shots = None
         if found is not None:  # the circuit measures itself: qnb measures the same thing from probabilities
             if readout is not None or tuple(readout_wires) != (0,):
@@ -354,6 +382,9 @@ class CircuitModel:
         wires = qnode.device.wires
         if wires is None or not len(wires):
             raise ValueError("qnode: its device has no wires; create it with wires=n")
+        if list(wires) != list(range(len(wires))):
+            raise ValueError(f"qnode: qnb needs the device's wires labelled 0..{len(wires) - 1} (as IonQ numbers its "
+                             f"qubits); this device has {list(wires)}")
         return cls(qnode, len(wires), param_shape, n_features=n_features, seed=seed)
 
     def __repr__(self):

@@ -115,12 +115,18 @@ class QuantumClassifier(*_BASES):
         if X.ndim != 2:
             raise ValueError(f"X: expected a 2-D array (n_samples, n_features), got shape {X.shape}")
         y = np.asarray(y)
-        classes = np.unique(y)
+        try:
+            classes = np.unique(y)
+        except TypeError:
+            raise ValueError("y: labels must be of one comparable kind (numbers, strings or booleans), with no None") \
+                from None
         if len(classes) != 2:
             raise ValueError(f"y: QuantumClassifier separates two classes; got {len(classes)} "
                              f"({classes[:5].tolist()}{' ...' if len(classes) > 5 else ''})")
+        if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+            raise ValueError("y: labels must not be NaN or infinite")
         signs = np.where(y == classes[1], 1, -1)
-        check_data(X, signs)
+        check_data(X, signs, n_features=X.shape[1])
         trainer = QuantumTrainer(self._config(len(X)), model=self._model(X.shape[1]), dataset=(X, signs, X, signs),
                                  backend=self.backend, loss=self.loss)
         return classes, trainer

@@ -144,8 +144,11 @@ class TrainingConfig:
             if n > self.max_parallel_circuits:  # a "one-job" step would silently be several paid jobs
                 raise ValueError(f"max_parallel_circuits: a step of {n} circuits (directions, blocking and QN-SPSA "
                                  f"included) would be split into several jobs; raise it to {n} or reduce the subsample")
-        if self.price is not None:
-            price_sheet(self.price)  # a sheet's name (a user's own: add it to qnb.PRICES first)
+        if self.price is not None:  # a sheet's name (a user's own: add it to qnb.PRICES first): configs are JSON
+            if not isinstance(self.price, str):
+                raise ValueError(f"price: the name of a sheet in qnb.PRICES, got {type(self.price).__name__}; add "
+                                 "your own sheet with qnb.PRICES['mine'] = qnb.PriceSheet('mine', ...)")
+            price_sheet(self.price)
         if self.optimizer not in RULES:
             raise ValueError(f"optimizer: unknown optimizer {self.optimizer!r}; allowed: {', '.join(RULES)}")
         for name in ("beta1", "beta2"):

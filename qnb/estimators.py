@@ -171,10 +171,19 @@ def overlap_circuits(model, x, params, others) -> list:
     :math:`|\langle\psi(x, \theta)|\psi(x, \theta')\rangle|^2`, one per row :math:`\theta'` of
     ``others`` (PennyLane's QN-SPSA construction): :math:`U(x, \theta')`, then
     :math:`U(x, \theta)^\dagger`, every wire measured."""
-    inverse = [op.adjoint() for op in reversed(model.build_circuit(x, params).operations)]
+    inverse = [_inverse(op) for op in reversed(model.build_circuit(x, params).operations)]
     measure = [qml.probs(wires=range(model.n_wires))]
     return [QuantumScript(t.operations + inverse, measure)
             for t in model.build_circuits(np.tile(x, (len(others), 1)), others)]
+
+
+def _inverse(op):
+    """op^dagger: the gate's own inverse where PennyLane has one (Rot -> Rot with negated angles),
+    else ``qml.adjoint`` (S, T, SX have no ``adjoint()`` of their own)."""
+    try:
+        return op.adjoint()
+    except qml.operation.AdjointUndefinedError:
+        return qml.adjoint(op)
 
 
 def output_variance(model, probs: np.ndarray, shots: int | None) -> np.ndarray:

@@ -48,9 +48,15 @@ class Gains:
     gamma: float = 0.101
 
     def __post_init__(self):
+        for name in ("a", "c", "A", "alpha", "gamma"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
+                raise ValueError(f"gains.{name}: must be a finite number, got {v!r}")
         for name in ("a", "c"):
-            if not (np.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+            if not getattr(self, name) > 0:
                 raise ValueError(f"gains.{name}: must be a finite number > 0, got {getattr(self, name)}")
+        if not (self.alpha >= 0 and self.gamma >= 0):
+            raise ValueError(f"gains.alpha, gains.gamma: must be >= 0, got {self.alpha}, {self.gamma}")
         if not (np.isfinite(self.A) and self.A >= 0):
             raise ValueError(f"gains.A: must be a finite number >= 0, got {self.A}")
 
@@ -123,6 +129,8 @@ class StepRule:
             except ValueError:
                 raise ValueError(f"{k}: expected None or {n_params} finite numbers") from None
         m, v = moments
+        if v is not None and np.any(v < 0):
+            raise ValueError("v: a second moment must be >= 0")
         if (m is None) != (t == 0):
             raise ValueError("m: present exactly when t > 0")
         self.t, self.m, self.v = t, m, v
@@ -259,8 +267,10 @@ class BatchSPSAOptimizer:
         return self.step_and_cost(qnode, params, X, y, loss)[0]
 
     def step_and_cost(self, qnode, params, X, y, loss=square_loss):
-        """As ``step``; returns ``(new_params, batch_loss)``, the loss estimated at ``params`` from
-        the step's own circuits (no extra execution)."""
+        """As ``step``; returns ``(new_params, batch_loss)``. The loss comes from the step's own
+        circuits, with no extra execution: the mean of :math:`L_S(\theta \pm c_k\Delta)` over the
+        subsample, which differs from the loss at ``params`` by :math:`O(c_k^2)` and by the subsample
+        (``qml.SPSAOptimizer.step_and_cost`` spends a third execution on the loss at ``params``)."""
         params = np.asarray(params, dtype=float)
         model, execute, shots = self._bind(qnode, params.shape, np.asarray(X).shape[-1])
         check_data(X, y, n_features=model.n_features)
@@ -293,6 +303,7 @@ class BatchSPSAOptimizer:
         """The gradient estimate at ``params`` (flat), its circuits run by ``execute``; advances k,
         the metric and blocking's record of the point to check next."""
         start = time.perf_counter()
+        self._check_params(params)
         c_k, a_k = self.gains.at(self.k)
         plan = self.estimator.plan(model, params, X, Y, loss, c_k, self.rng, shots, {"check": self.last_point})
         results, spent = run_plan(plan, execute, shots)
@@ -306,6 +317,15 @@ class BatchSPSAOptimizer:
         self.k += 1
         return GradientResult(np.asarray(grad, dtype=float), float(value), spent.circuits,
                               (time.perf_counter() - start) * 1000, self.method, meta)
+
+    def _check_params(self, params) -> None:
+        """Before any circuit runs: finite parameters, as many as the state this optimizer carries."""
+        if not np.all(np.isfinite(params)):
+            raise ValueError("params: must be finite numbers (no NaN or infinity)")
+        n = next((len(v) for v in (self.last_point, self.metric, self.rule.m) if v is not None), params.size)
+        if params.size != n:
+            raise ValueError(f"params: {params.size} parameters, but this optimizer's state is for {n}; use a new "
+                             "optimizer for another model")
 
     def apply_grad(self, g: GradientResult, params) -> np.ndarray:
         """The new flat parameters: the step rule's step from ``params``, or, when blocking found
@@ -368,9 +388,19 @@ class BatchSPSAOptimizer:
                 "shots": spent.shots, "modeled_s": spent.modeled_s, "usd": spent.usd}
 
     # -- state -------------------------------------------------------------------------------
+    def options(self) -> dict:
+        """What the optimizer was built with (a state is restored only into the same options)."""
+        g, e = self.gains, self.estimator
+        return {"method": e.method, "subsample": e.subsample, "num_directions": e.num_directions,
+                "optimizer": self.rule.kind, "beta1": self.rule.beta1, "beta2": self.rule.beta2,
+                "blocking": self.blocking, "regularization": self.regularization, "c": g.c, "A": g.A,
+                "alpha": g.alpha, "gamma": g.gamma}
+
     def state(self) -> dict:
-        """Everything the next step depends on, JSON-safe (lists, numbers, the generator's state)."""
-        return {"k": self.k, "a": self.gains.a, "rng": self.rng.bit_generator.state, "rule": self.rule.state(),
+        """Everything the next step depends on, JSON-safe (lists, numbers, the generator's state),
+        and the options it was made with."""
+        return {"options": self.options(), "k": self.k, "a": self.gains.a, "rng": self.rng.bit_generator.state,
+                "rule": self.rule.state(),
                 "last_point": None if self.last_point is None else self.last_point.tolist(),
                 "undo_rule": self.undo_rule, "metric_steps": self.metric_steps,
                 "metric": None if self.metric is None else self.metric.tolist()}
@@ -381,14 +411,23 @@ class BatchSPSAOptimizer:
         first bad one and nothing is changed."""
         if not isinstance(state, dict):
             raise ValueError(f"expected a JSON object, got {type(state).__name__}")
+        theirs, mine = state.get("options"), self.options()
+        if not isinstance(theirs, dict):
+            raise ValueError("options: missing; a state is restored only into an optimizer with the same options")
+        diff = [f for f in mine if theirs.get(f) != mine[f]]
+        if diff:
+            said = "; ".join(f"{f}={theirs.get(f)!r}, this one has {mine[f]!r}" for f in diff)
+            raise ValueError(f"options: the state is of another optimizer ({said})")
         try:
             k = _count(state.get("k"), "k")
+            if k > 10**12:
+                raise ValueError(f"k: expected a step count, got {k}")
             a = state.get("a")
             if isinstance(a, bool) or not isinstance(a, (int, float)) or not (math.isfinite(a) and a > 0):
                 raise ValueError(f"a: expected a finite number > 0, got {a!r}")
             rng = np.random.default_rng()
             rng.bit_generator.state = state.get("rng")
-        except (TypeError, ValueError, KeyError) as e:
+        except (TypeError, ValueError, KeyError, OverflowError) as e:
             raise ValueError(f"{e}" if str(e).startswith(("k:", "a:")) else f"rng: not a generator state "
                              f"({type(e).__name__})") from None
         mine = next((len(v) for v in (self.last_point, self.metric, self.rule.m) if v is not None), None)

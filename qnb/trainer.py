@@ -193,7 +193,8 @@ class QuantumTrainer:
                 raise ValueError("budget_usd: the config names no price sheet; set price= (one of qnb.PRICES)")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback: expected a callable callback(trainer, step_record), got {type(callback).__name__}")
-        self._open(checkpoint)
+        if not self._open(checkpoint, budget_s, budget_usd):
+            return self.history
         x_tr, y_tr = self.dataset[:2]
         spe = self.steps_per_epoch
         total = epochs * spe
@@ -218,9 +219,10 @@ class QuantumTrainer:
                     callback(self, rec)
         return self.history
 
-    def _open(self, checkpoint) -> None:
+    def _open(self, checkpoint, budget_s=None, budget_usd=None) -> bool:
         """Before the first step: continue from ``checkpoint`` if it holds a run, else write it
-        (a path that cannot take it fails now, not after a paid step); calibrate if asked."""
+        (a path that cannot take it fails now, not after a paid step); calibrate if asked, unless
+        its job would pass a budget (then False: the run takes no job)."""
         if checkpoint is not None:
             # the file is the truth: after an interruption, fit(checkpoint=p) continues from the
             # last saved step exactly as resume(p) does
@@ -229,11 +231,23 @@ class QuantumTrainer:
             else:
                 self.save(checkpoint)
         if self.config.calibrate and self.history["calibration"] is None:
+            cost = self.manager.quote(self._calibration_circuits(), None, self.config.shots_per_circuit)
+            if (budget_s is not None and cost.modeled_s > budget_s) or (budget_usd is not None and cost.usd > budget_usd):
+                self.history["epochs"].append({"epoch": self.epoch, **self.evaluate(), "modeled_s": 0.0, "partial": True})
+                return False
             self._journal_jobs(checkpoint, step=-1)  # a paid job too: journaled like a step's
             self._calibrate()
             self._pending = None
             if checkpoint is not None:
                 self.save(checkpoint)
+        return True
+
+    def _calibration_circuits(self):
+        """The calibration job's circuits (their number and gates: what it costs), at the current point."""
+        x_tr = self.dataset[0]
+        params = self.model.parameters
+        return plus_minus_circuits(self.model, params, np.ones((self.config.calibration_directions, params.size)),
+                                   self.optimizer.gains.c, x_tr[:self.config.batch_size])[1]
 
     def _step(self, idx, checkpoint) -> dict:
         """One journaled step on the training rows ``idx``: its record in the history, the epoch
@@ -318,7 +332,11 @@ class QuantumTrainer:
         ``price``: a sheet or its name in ``qnb.PRICES`` (default ``config.price``). Exact for the
         one-job strategies and parameter shift; with blocking an upper bound (the step after a
         blocked one carries no check). The calibration's job, if any, is included in the run."""
-        sheet = price_sheet(price if price is not None else self.config.price or next(iter(PRICES)))
+        if price is None and self.config.price is None:
+            raise ValueError(f"price: name a price sheet (one of {', '.join(PRICES)}) or set config.price")
+        sheet = price_sheet(price if price is not None else self.config.price)
+        if epochs is not None:
+            _positive_int("epochs", epochs)
         quoter = CircuitBatchManager(self.backend, max_batch_size=self.config.max_parallel_circuits, price=sheet)
         x_tr, y_tr = self.dataset[:2]
         B, n, shots = self.config.batch_size, len(x_tr), self.config.shots_per_circuit
@@ -336,8 +354,7 @@ class QuantumTrainer:
         steps = [step(size, checked=i > 0) for i, size in enumerate(sizes * (self.config.epochs if epochs is None else epochs))]
         run = {k: sum(s[k] for s in steps) for k in steps[0]}
         if self.config.calibrate:
-            cal = quoter.quote(plus_minus_circuits(self.model, params, np.ones((self.config.calibration_directions,
-                               params.size)), 0.1, x_tr[:B])[1], None, shots)
+            cal = quoter.quote(self._calibration_circuits(), None, shots)
             run = {**run, "jobs": run["jobs"] + cal.jobs, "circuits": run["circuits"] + cal.circuits,
                    "shots": run["shots"] + cal.shots, "modeled_min": run["modeled_min"] + cal.modeled_s / 60,
                    "usd": run["usd"] + cal.usd}
@@ -420,7 +437,7 @@ class QuantumTrainer:
         order_rng = np.random.default_rng()
         try:
             order_rng.bit_generator.state = state.get("order_rng")
-        except (TypeError, ValueError, KeyError) as e:
+        except (TypeError, ValueError, KeyError, OverflowError) as e:
             raise bad("order_rng", f"not a generator state ({type(e).__name__})") from None
         p = state.get("pending")
         if p is not None and not (isinstance(p, dict) and isinstance(p.get("step"), int) and isinstance(p.get("jobs"), list)

@@ -201,3 +201,142 @@ def test_the_readme_quick_start_runs_as_written(capsys):
     exec(compile(first, "README quick start", "exec"), {})
     score, jobs, circuits = capsys.readouterr().out.split()
     assert float(score) >= 0.8 and int(jobs) == 50 and int(circuits) == 500
+
+
+# -- what an adversarial review found (each failed before its fix) -------------------------------
+def two_wire(measure, device="default.qubit", wires=2, shots=None):
+    @qml.qnode(qml.device(device, wires=wires), shots=shots)
+    def f(x, w):
+        qml.RX(x[0], 0)
+        qml.RY(w[0], 0)
+        qml.CNOT([0, 1])
+        qml.RY(x[1] + w[1], 1)
+        return measure(x, w)
+    return f
+
+
+@pytest.mark.parametrize("measure", [lambda x, w: qml.expval(w[2] * qml.PauliZ(1)),
+                                     lambda x, w: qml.expval(qml.Hamiltonian([w[1], 1.0], [qml.PauliZ(0), qml.PauliZ(1)])),
+                                     lambda x, w: qml.expval(qml.Hermitian(np.diag([x[0], -1.0]), wires=0))])
+def test_an_observable_that_depends_on_x_or_params_is_refused(measure):
+    with pytest.raises(ValueError, match="observable depends on x or the parameters"):
+        qnb.CircuitModel(two_wire(measure), n_wires=2, param_shape=(3,))
+
+
+@pytest.mark.parametrize("measure,message", [(lambda x, w: qml.probs(), "names no wires"),
+                                             (lambda x, w: qml.expval(qml.PauliZ(0)), None)])
+def test_probs_without_wires_is_refused_and_a_plain_expval_is_not(measure, message):
+    if message:
+        with pytest.raises(ValueError, match=message):
+            qnb.CircuitModel(two_wire(measure), n_wires=2, param_shape=(3,))
+    else:
+        qnb.CircuitModel(two_wire(measure), n_wires=2, param_shape=(3,))
+
+
+def test_empty_circuits_shot_vectors_and_odd_wire_labels_are_refused():
+    @qml.qnode(qml.device("default.qubit", wires=2))
+    def empty(x, w):
+        return qml.expval(qml.PauliZ(1))
+    with pytest.raises(ValueError, match="no operations"):
+        qnb.CircuitModel(empty, n_wires=2, param_shape=(1,))
+    with pytest.raises(ValueError, match="shot vector"):
+        qnb.CircuitModel(two_wire(lambda x, w: qml.expval(qml.PauliZ(0)), shots=[100, 200]), n_wires=2, param_shape=(3,))
+    with pytest.raises(ValueError, match=r"wires labelled 0..1"):
+        qnb.CircuitModel.from_qnode(two_wire(lambda x, w: qml.expval(qml.PauliZ("b")), wires=["a", "b"]), (3,))
+
+
+def test_an_embedding_that_needs_unit_norm_x_is_recorded_and_keeps_its_measurement():
+    @qml.qnode(qml.device("default.qubit", wires=2), shots=100)
+    def amp(x, w):
+        qml.AmplitudeEmbedding(x, wires=[0, 1])
+        qml.RY(w[0], 0)
+        return qml.expval(qml.PauliZ(0))
+    model = qnb.CircuitModel(amp, n_wires=2, param_shape=(1,), n_features=4)
+    assert model.qnode_shots == 100 and model.readout_wires == (0,)
+
+    @qml.qnode(qml.device("default.qubit", wires=2))
+    def broken(x, w):
+        raise RuntimeError("user bug")
+    with pytest.raises(ValueError, match=r"cannot be recorded .* \(RuntimeError: user bug\)"):
+        qnb.CircuitModel(broken, n_wires=2, param_shape=(1,))
+
+
+def test_qnspsa_runs_circuits_with_gates_that_have_no_adjoint_method():
+    @qml.qnode(qml.device("default.qubit", wires=2))
+    def f(x, w):
+        qml.RX(x[0], 0)
+        qml.T(1)
+        qml.RY(w[0], 1)
+        qml.CNOT([0, 1])
+        qml.RX(w[1], 0)
+        return qml.expval(qml.PauliY(1))  # diagonalised with S
+    opt = qnb.BatchSPSAOptimizer(regularization=0.1, seed=0)
+    with qml.Tracker(f.device) as tracker:
+        opt.step(f, np.array([0.3, 0.2]), X[:10, :2], Y[:10])
+    assert tracker.totals["batches"] == 1 and tracker.totals["executions"] == 2 * 10 + 4
+
+
+def test_the_optimizer_refuses_bad_params_before_any_execution():
+    qnode = seed_qnode()
+    opt = qnb.BatchSPSAOptimizer(optimizer="adam", seed=0)
+    with qml.Tracker(qnode.device) as tracker:
+        with pytest.raises(ValueError, match="params: must be finite"):
+            opt.step(qnode, np.full((2, 4, 3), np.nan), X[:10], Y[:10])
+        opt.step(qnode, np.zeros((2, 4, 3)), X[:10], Y[:10])
+        with pytest.raises(ValueError, match="params: 36 parameters, but this optimizer's state is for 24"):
+            opt.step(qnode, np.zeros((3, 4, 3)), X[:10], Y[:10])
+    assert tracker.totals["batches"] == 1 and opt.k == 1
+
+
+@pytest.mark.parametrize("other,field", [(dict(optimizer="sgd"), "optimizer='adam', this one has 'sgd'"),
+                                         (dict(optimizer="adam", blocking=True), "blocking"),
+                                         (dict(optimizer="adam", c=0.1), "c=0.2, this one has 0.1")])
+def test_a_state_is_restored_only_into_the_same_options(other, field):
+    a = qnb.BatchSPSAOptimizer(optimizer="adam", seed=0)
+    a.step(qnb.QuantumModel(seed=0), qnb.QuantumModel(seed=0).parameters, X[:10], Y[:10])
+    b = qnb.BatchSPSAOptimizer(**other)
+    before = json.dumps(b.state())
+    with pytest.raises(ValueError, match=re.escape(field)):
+        b.load_state(a.state())
+    assert json.dumps(b.state()) == before
+
+
+@pytest.mark.parametrize("change,message", [(lambda s: s["rule"].update(v=[-1.0] * 48), "v: a second moment"),
+                                            (lambda s: s.update(k=10**30), "k: expected a step count"),
+                                            (lambda s: s["rng"]["state"].update(state=-5), "rng: not a generator")])
+def test_impossible_states_are_refused(change, message):
+    a = qnb.BatchSPSAOptimizer(optimizer="adam", seed=0)
+    a.step(qnb.QuantumModel(seed=0), qnb.QuantumModel(seed=0).parameters, X[:10], Y[:10])
+    state = json.loads(json.dumps(a.state()))
+    change(state)
+    with pytest.raises(ValueError, match=message):
+        qnb.BatchSPSAOptimizer(optimizer="adam").load_state(state)
+
+
+@pytest.mark.parametrize("budget", [dict(budget_usd=400.0), dict(budget_s=1.0)])
+def test_a_budget_covers_the_calibration_job(budget):
+    t = qnb.QuantumTrainer(qnb.TrainingConfig(epochs=1, calibrate=True, price="braket-ionq-aria", n_train=30,
+                                              n_test=10))
+    h = t.fit(progress=False, **budget)
+    assert t.manager.stats.jobs == 0 and h["calibration"] is None and h["epochs"][-1]["partial"]
+
+
+def test_the_classifier_takes_any_number_of_features_and_refuses_nan_or_none_labels():
+    qnode = two_wire(lambda x, w: qml.expval(qml.PauliZ(1)))
+    clf = qnb.QuantumClassifier(qnode, param_shape=(3,), epochs=1, seed=0).fit(X[:, :2], Y)
+    assert clf.n_features_in_ == 2 and clf.predict(XT[:, :2]).shape == (len(XT),)
+    assert qnb.QuantumClassifier(epochs=1).fit(X[:, :3], Y).model_.n_features == 3
+    with pytest.raises(ValueError, match="NaN"):
+        qnb.QuantumClassifier(epochs=1).fit(X, np.where(Y > 0, 1.0, np.nan))
+    with pytest.raises(ValueError, match="no None"):
+        qnb.QuantumClassifier(epochs=1).fit(X, np.array([1 if v > 0 else None for v in Y], dtype=object))
+
+
+def test_a_price_sheet_object_in_a_config_is_refused_and_an_estimate_needs_a_sheet():
+    with pytest.raises(ValueError, match="price: the name of a sheet"):
+        qnb.TrainingConfig(price=qnb.PRICES["azure-ionq"])
+    t = qnb.QuantumTrainer(qnb.TrainingConfig(n_train=30, n_test=10))
+    with pytest.raises(ValueError, match="price: name a price sheet"):
+        t.estimate()
+    with pytest.raises(ValueError, match="epochs: must be an integer >= 1"):
+        t.estimate("azure-ionq", epochs=0)
