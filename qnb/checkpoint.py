@@ -6,24 +6,65 @@ that a damaged one is refused with its name and no absolute path.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import uuid
 from pathlib import Path
 
 
 def write(path, state: dict) -> None:
-    """Write ``state`` as JSON to ``path`` atomically (a temporary file, then a rename)."""
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"checkpoint: {path.name} is a directory; give a file path")
-    if not path.parent.is_dir():
-        raise ValueError(f"checkpoint: folder {path.parent.name or path.parent} does not exist")
-    tmp = path.with_name(path.name + ".tmp")
+    """Write ``state`` as JSON to ``path`` atomically (a temporary file of this writer's own, then
+    a rename); a symbolic link stays a link and its target is written."""
+    path = _file(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         tmp.write_text(json.dumps(state, allow_nan=False))
     except OSError as e:
         raise ValueError(f"checkpoint: cannot write {path.name} ({e.strerror})") from None
     os.replace(tmp, path)
+
+
+class Lock:
+    """One writer per checkpoint: an exclusive lock on ``<checkpoint>.lock`` held while a run
+    trains on it. A second process (or trainer) is refused at once, naming the file; the
+    operating system releases the lock when its holder exits, however it exits."""
+
+    def __init__(self, path):
+        self.path = _file(path)
+        self._fd = None
+
+    def __enter__(self):
+        lock = self.path.with_name(self.path.name + ".lock")
+        try:
+            self._fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise ValueError(f"checkpoint: cannot create the lock file {lock.name} ({e.strerror})") from None
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            self._fd = None
+            raise RuntimeError(f"checkpoint {self.path.name}: another run is training on it (its lock {lock.name} "
+                               "is held); wait for it to end, or use another checkpoint") from None
+        return self
+
+    def __exit__(self, *exc):
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def _file(path) -> Path:
+    """The checkpoint's real path (through a symbolic link), or ValueError: a folder, or a file
+    whose folder does not exist."""
+    path = Path(os.path.realpath(path))
+    if path.is_dir():
+        raise ValueError(f"checkpoint: {path.name} is a directory; give a file path")
+    if not path.parent.is_dir():
+        raise ValueError(f"checkpoint: folder {path.parent.name or path.parent} does not exist")
+    return path
 
 
 def read(path) -> dict:

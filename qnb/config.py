@@ -9,6 +9,7 @@ import numpy as np
 from .data import DATASETS, dataset_sizes
 from .estimators import METHODS, make_plan
 from .optimizer import RULES, BatchSPSAOptimizer, Gains
+from . import validation as check
 from .prices import price_sheet
 
 BACKENDS = {"local": ("default.qubit", "lightning.qubit"), "ionq": ("ionq.simulator", "ionq.qpu")}
@@ -29,16 +30,6 @@ def _new_names(kw: dict) -> dict:
                          "qnb.research.defects.DocumentConfig(config, defects)")
     kw.pop("defects", None)
     return kw
-
-
-def _positive_int(name, v, lo=1):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name}: must be an integer >= {lo}, got {v!r}")
-
-
-def _positive_float(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v) or v <= 0:
-        raise ValueError(f"{name}: must be a finite number > 0, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -100,22 +91,13 @@ class TrainingConfig:
                 "calibration_directions"]
         ints += [k for k in ("n_train", "n_test", "shots_per_circuit") if getattr(self, k) is not None]
         for name in ints:
-            _positive_int(name, getattr(self, name))
-            set_(name, int(getattr(self, name)))
-        _positive_int("seed", self.seed, lo=0)
-        set_("seed", int(self.seed))
+            set_(name, check.integer(name, getattr(self, name)))
+        set_("seed", check.integer("seed", self.seed, lo=0))
         for name in ("batch_submission_timeout", "spsa_a", "spsa_c", "spsa_alpha", "spsa_gamma", "calibration_target"):
-            _positive_float(name, getattr(self, name))
-            set_(name, float(getattr(self, name)))
-        if isinstance(self.spsa_A, bool) or not isinstance(self.spsa_A, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(self.spsa_A) or self.spsa_A < 0:
-            raise ValueError(f"spsa_A: must be a finite number >= 0, got {self.spsa_A!r}")
-        set_("spsa_A", float(self.spsa_A))
+            set_(name, check.positive(name, getattr(self, name)))
+        set_("spsa_A", check.number("spsa_A", self.spsa_A, lo=0))
         for name in ("enable_circuit_batching", "calibrate", "blocking"):
-            v = getattr(self, name)
-            if not isinstance(v, (bool, np.bool_)):
-                raise ValueError(f"{name}: must be True or False, got {v!r}")
-            set_(name, bool(v))
+            set_(name, check.boolean(name, getattr(self, name)))
         if self.spsa_a > 1e6 or self.spsa_c > 2 * np.pi:  # angles: a perturbation beyond a full turn is noise
             raise ValueError(f"spsa gains: need spsa_a <= 1e6 and spsa_c <= 2 pi, got a={self.spsa_a:g}, "
                              f"c={self.spsa_c:g}")
@@ -136,8 +118,7 @@ class TrainingConfig:
             raise ValueError(f"device: {self.device!r} is not a {self.backend} device; allowed: "
                              f"{', '.join(BACKENDS[self.backend])}")
         if self.regularization is not None:
-            _positive_float("regularization", self.regularization)
-            set_("regularization", float(self.regularization))
+            set_("regularization", check.positive("regularization", self.regularization))
         self.estimator(clip_subsample=True)  # refuses options that cannot be one job here
         if self.gradient_method in ("spsa_parallel", "spsa_subsampled") and self.enable_circuit_batching:
             n = self.one_job_circuits
@@ -152,10 +133,7 @@ class TrainingConfig:
         if self.optimizer not in RULES:
             raise ValueError(f"optimizer: unknown optimizer {self.optimizer!r}; allowed: {', '.join(RULES)}")
         for name in ("beta1", "beta2"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 <= v < 1:
-                raise ValueError(f"{name}: must be a number in [0, 1), got {v!r}")
-            set_(name, float(v))
+            set_(name, check.number(name, getattr(self, name), 0, 1, strict_hi=True))
 
     @property
     def gains(self) -> Gains:

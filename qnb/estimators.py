@@ -25,6 +25,8 @@ import numpy as np
 import pennylane as qml
 from pennylane.tape import QuantumScript
 
+from . import validation as check
+
 METHODS = ("spsa_per_sample", "spsa_sequential", "spsa_parallel", "spsa_subsampled", "parameter_shift")
 BLOCKING_SIGMAS = 2.0  # blocking undoes a step whose loss rose by more than this many shot-noise standard errors
 
@@ -72,11 +74,6 @@ def directions(rng: np.random.Generator, m: int, n: int) -> np.ndarray:
     return rng.choice([-1.0, 1.0], size=(m, n))
 
 
-def _positive_int(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name}: must be an integer >= 1, got {v!r}")
-
-
 class SPSAEstimator:
     r"""SPSA of the mean batch loss :math:`L(\theta) = \frac{1}{B}\sum_b \ell(f(x_b, \theta), y_b)`.
 
@@ -106,8 +103,8 @@ class SPSAEstimator:
     def __init__(self, *, one_job: bool = True, subsample: int | None = None, num_directions: int = 1,
                  clip_subsample: bool = False, metric: bool = False, blocking: bool = False):
         if subsample is not None:
-            _positive_int("subsample", subsample)
-        _positive_int("num_directions", num_directions)
+            check.integer("subsample", subsample)
+        check.integer("num_directions", num_directions)
         if (blocking or metric) and not one_job:
             raise ValueError("blocking, regularization: use circuits inside the step's single job; need "
                              "spsa_parallel or spsa_subsampled with circuit batching")
@@ -321,14 +318,13 @@ def make_plan(method: str, *, subsample_size: int = 5, num_directions: int = 1, 
     if method not in ("spsa_parallel", "spsa_subsampled") and num_directions != 1:
         raise ValueError(f"num_directions: only spsa_parallel and spsa_subsampled average several directions, got "
                          f"{num_directions} for {method!r}")
-    if not isinstance(enable_circuit_batching, (bool, np.bool_)):
-        raise ValueError(f"enable_circuit_batching: must be True or False, got {enable_circuit_batching!r}")
+    check.boolean("enable_circuit_batching", enable_circuit_batching)
     used = [n for n, on in (("blocking", blocking), ("regularization", metric)) if on]
     if used and (method not in ("spsa_parallel", "spsa_subsampled") or not enable_circuit_batching):
         raise ValueError(f"{', '.join(used)}: adds circuits to a step's single job; needs spsa_parallel or "
                          f"spsa_subsampled with circuit batching, got {method!r}")
     if method == "spsa_subsampled":
-        _positive_int("subsample_size", subsample_size)
+        check.integer("subsample_size", subsample_size)
     if method == "spsa_per_sample":
         return PerSampleSPSAEstimator()
     if method == "parameter_shift":

@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pennylane as qml
 
+from . import validation as check
 from .batching import BatchResult, BatchStats
 from .circuits import CircuitModel
 from .data import check_data
 from .estimators import GradientResult, SPSAEstimator, StepPlan, batch_losses, directions, plus_minus_circuits
-from .jobs import check_shots
 from .losses import check_loss, square_loss
 
 RULES = ("sgd", "momentum", "adam")
@@ -48,15 +48,10 @@ class Gains:
     gamma: float = 0.101
 
     def __post_init__(self):
-        for name in ("a", "c", "A", "alpha", "gamma"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v):
-                raise ValueError(f"gains.{name}: must be a finite number, got {v!r}")
         for name in ("a", "c"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"gains.{name}: must be a finite number > 0, got {getattr(self, name)}")
-        if not (self.alpha >= 0 and self.gamma >= 0):
-            raise ValueError(f"gains.alpha, gains.gamma: must be >= 0, got {self.alpha}, {self.gamma}")
+            check.positive(f"gains.{name}", getattr(self, name))
+        for name in ("A", "alpha", "gamma"):
+            check.number(f"gains.{name}", getattr(self, name), lo=0)
         if not (np.isfinite(self.A) and self.A >= 0):
             raise ValueError(f"gains.A: must be a finite number >= 0, got {self.A}")
 
@@ -218,14 +213,14 @@ class BatchSPSAOptimizer:
                  *, subsample: int | None = None, num_directions: int = 1, optimizer: str = "sgd",
                  beta1: float = 0.9, beta2: float = 0.999, blocking: bool = False,
                  regularization: float | None = None, seed=None, estimator=None):
-        if regularization is not None and (isinstance(regularization, bool) or not isinstance(
-                regularization, (int, float, np.integer, np.floating)) or not 0 < regularization < math.inf):
-            raise ValueError(f"regularization: must be a finite number > 0 or None, got {regularization!r}")
-        if not isinstance(blocking, (bool, np.bool_)):
-            raise ValueError(f"blocking: must be True or False, got {blocking!r}")
+        if regularization is not None:
+            try:
+                check.positive("regularization", regularization)
+            except ValueError:
+                raise ValueError(f"regularization: must be a finite number > 0 or None, got {regularization!r}") from None
+        check.boolean("blocking", blocking)
         for name, v in (("beta1", beta1), ("beta2", beta2)):
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not 0 <= v < 1:
-                raise ValueError(f"{name}: must be a number in [0, 1), got {v!r}")
+            check.number(name, v, 0, 1, strict_hi=True)
         self.gains = Gains(a, c, A, alpha, gamma)
         self.estimator = estimator if estimator is not None else SPSAEstimator(
             subsample=subsample, num_directions=num_directions, blocking=bool(blocking),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +20,8 @@ from tqdm.auto import tqdm
 from . import checkpoint as ckpt
 from .backends import LocalBackend
 from .batching import CircuitBatchManager
-from .config import BACKENDS, USER_DATA, TrainingConfig, _positive_int
+from . import validation as check
+from .config import BACKENDS, USER_DATA, TrainingConfig
 from .data import check_data, make_dataset
 from .latency import LatencyModel
 from .losses import check_loss, square_loss
@@ -41,6 +43,31 @@ def accuracy(model, X, Y, backend, loss_function=square_loss) -> tuple[float, fl
     """(accuracy, mean loss) of the model on X, Y with exact outputs."""
     out = model.outputs(X, backend)
     return float(np.mean(np.where(out >= 0, 1, -1) == Y)), float(np.mean(loss_function(out, Y)))
+
+
+_STEP_FIELDS = {"step": int, "epoch": int, "batch": int, "circuits": int, "jobs": int, "shots": int,
+                "loss": float, "gradient_norm": float, "modeled_s": float}
+
+
+def _bad_history(h: dict, config: TrainingConfig) -> str | None:
+    """What is wrong with a checkpoint's history (every step a record of numbers, in order; the
+    calibration present only when configured), or None."""
+    for i, s in enumerate(h["steps"]):
+        if not isinstance(s, dict) or s.get("step") != i:
+            return f"steps[{i}]: expected the record of step {i}"
+        for k, kind in _STEP_FIELDS.items() | ({("usd", float)} if config.price is not None else set()):
+            v = s.get(k)
+            if isinstance(v, bool) or not isinstance(v, (int, float) if kind is float else int) or not math.isfinite(v) \
+                    or (k != "loss" and v < 0):
+                return f"steps[{i}].{k}: expected a finite {'number' if kind is float else 'integer'}, got {v!r}"
+    if any(not isinstance(e, dict) for e in h["epochs"]):
+        return "epochs: expected records"
+    cal = h.get("calibration")
+    if cal is not None and (not config.calibrate or not isinstance(cal, dict) or not all(
+            isinstance(cal.get(k), (int, float)) and not isinstance(cal.get(k), bool) and math.isfinite(cal[k])
+            for k in ("a", "gradient_magnitude", "modeled_s"))):
+        return "calibration: expected none (calibrate=False) or the calibration's finite numbers"
+    return None
 
 
 def _user_data(dataset, n_features: int | None):
@@ -181,18 +208,21 @@ class QuantumTrainer:
         included. The progress bar shows the dollars spent.
         """
         epochs = self.config.epochs if epochs is None else epochs
-        _positive_int("epochs", epochs)
-        if budget_s is not None and (isinstance(budget_s, bool) or not isinstance(budget_s, (int, float, np.integer, np.floating))
-                                     or not budget_s >= 0 or not math.isfinite(budget_s)):
-            raise ValueError(f"budget_s: must be a finite number of modeled seconds >= 0, got {budget_s!r}")
+        check.integer("epochs", epochs)
+        if budget_s is not None:
+            check.number("budget_s", budget_s, lo=0)
         if budget_usd is not None:
-            if isinstance(budget_usd, bool) or not isinstance(budget_usd, (int, float, np.integer, np.floating)) \
-                    or not budget_usd >= 0 or not math.isfinite(budget_usd):
-                raise ValueError(f"budget_usd: must be a finite number of dollars >= 0, got {budget_usd!r}")
+            check.number("budget_usd", budget_usd, lo=0)
             if self.config.price is None:
                 raise ValueError("budget_usd: the config names no price sheet; set price= (one of qnb.PRICES)")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback: expected a callable callback(trainer, step_record), got {type(callback).__name__}")
+        if checkpoint is None:
+            return self._fit(epochs, None, progress, callback, budget_s, budget_usd)
+        with ckpt.Lock(checkpoint):  # one writer per checkpoint: a second process is refused before any job
+            return self._fit(epochs, checkpoint, progress, callback, budget_s, budget_usd)
+
+    def _fit(self, epochs, checkpoint, progress, callback, budget_s, budget_usd) -> dict:
         if not self._open(checkpoint, budget_s, budget_usd):
             return self.history
         x_tr, y_tr = self.dataset[:2]
@@ -336,7 +366,7 @@ class QuantumTrainer:
             raise ValueError(f"price: name a price sheet (one of {', '.join(PRICES)}) or set config.price")
         sheet = price_sheet(price if price is not None else self.config.price)
         if epochs is not None:
-            _positive_int("epochs", epochs)
+            check.integer("epochs", epochs)
         quoter = CircuitBatchManager(self.backend, max_batch_size=self.config.max_parallel_circuits, price=sheet)
         x_tr, y_tr = self.dataset[:2]
         B, n, shots = self.config.batch_size, len(x_tr), self.config.shots_per_circuit
@@ -419,7 +449,9 @@ class QuantumTrainer:
         if not 0 <= state["batch"] < n:
             raise bad("batch", f"must be in 0..{n - 1} ({n} steps per epoch), got {state['batch']}")
         order = state.get("order")
-        if order is not None and (not isinstance(order, list) or sorted(order) != list(range(len(self.dataset[0])))):
+        if order is not None and (not isinstance(order, list) or any(isinstance(i, bool) or not isinstance(i, int)
+                                                                     for i in order)
+                                  or sorted(order) != list(range(len(self.dataset[0])))):
             raise bad("order", f"must be a permutation of the {len(self.dataset[0])} training samples")
         params = np.asarray(state["parameters"], dtype=float) if all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in state["parameters"]) else None
@@ -434,6 +466,12 @@ class QuantumTrainer:
         h = state["history"]
         if not (isinstance(h.get("steps"), list) and isinstance(h.get("epochs"), list)):
             raise bad("history", "expected lists of steps and epochs")
+        why = _bad_history(h, self.config)
+        if why:
+            raise bad("history", why)
+        run_id = state.get("run_id")
+        if not (isinstance(run_id, str) and re.fullmatch(r"[0-9a-f]{12}", run_id)):
+            raise bad("run_id", "expected 12 hexadecimal digits (it names this run's paid jobs)")
         order_rng = np.random.default_rng()
         try:
             order_rng.bit_generator.state = state.get("order_rng")
@@ -444,6 +482,13 @@ class QuantumTrainer:
                                   and all(isinstance(j, dict) and isinstance(j.get("name"), str)
                                           and isinstance(j.get("id"), (str, type(None))) for j in p["jobs"])):
             raise bad("pending", "expected {step, jobs: [{name, id}]}")
+        if p is not None:
+            step = len(h["steps"]) if p["step"] >= 0 else -1
+            label = "cal" if step < 0 else f"s{step}"
+            if p["step"] != step or any(not j["name"].startswith(f"qnb-{run_id}-{label}-j") or (
+                    j["id"] is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", j["id"])) for j in p["jobs"]):
+                raise bad("pending", f"expected jobs of this run's next step ({label}), named qnb-{run_id}-{label}-j<k>, "
+                                     "with valid job ids")
         optimizer = self.config.optimizer_for(cls=type(self.optimizer))
         for key, load in (("optimizer", lambda v: optimizer.load_state(v, self.model.n_params)),
                           ("backend", self.backend.load_state)):  # each checks its own state; the backend's last
@@ -457,7 +502,7 @@ class QuantumTrainer:
         self.order = None if order is None else np.array(order)
         self.order_rng = order_rng
         self.history = h
-        self.run_id = str(state.get("run_id", self.run_id))
+        self.run_id = run_id
         self._pending = p
 
     def _load_state(self, path) -> None:

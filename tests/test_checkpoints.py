@@ -133,3 +133,91 @@ def test_bad_config_values_are_refused_never_guessed(field, value, message):  # 
         return
     with pytest.raises(ValueError, match=message):
         qnb.TrainingConfig(**{field: value})
+
+
+def test_a_second_run_on_the_same_checkpoint_is_refused_before_any_job(tmp_path):
+    """One writer at a time: while a run trains on a checkpoint (here: inside its callback), a
+    second trainer on the same file is refused at once and sends nothing."""
+    path = tmp_path / "run.ckpt.json"
+    second = CountingBackend()
+    refused = []
+
+    def try_second(trainer, rec):
+        if rec["step"] == 1:
+            with pytest.raises(RuntimeError, match="another run is training on it"):
+                qnb.QuantumTrainer(qnb.TrainingConfig(**SMALL), backend=second).fit(checkpoint=path, progress=False)
+            refused.append(True)
+    qnb.QuantumTrainer(qnb.TrainingConfig(**SMALL)).fit(checkpoint=path, progress=False, callback=try_second)
+    assert refused and second.submitted == 0
+    qnb.QuantumTrainer(qnb.TrainingConfig(**SMALL)).fit(checkpoint=path, progress=False)  # released at the end
+
+
+def test_a_second_process_is_refused_while_the_first_trains(tmp_path):
+    import subprocess
+    import sys
+    import time
+    path = tmp_path / "run.ckpt.json"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time, qnb.checkpoint as c\n"
+        f"with c.Lock({str(path)!r}):\n    print('locked', flush=True); time.sleep(30)\n")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        backend = CountingBackend()
+        start = time.perf_counter()
+        with pytest.raises(RuntimeError, match="another run is training on it"):
+            qnb.QuantumTrainer(qnb.TrainingConfig(**SMALL), backend=backend).fit(checkpoint=path, progress=False)
+        assert backend.submitted == 0 and time.perf_counter() - start < 5
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    qnb.QuantumTrainer(qnb.TrainingConfig(**SMALL)).fit(epochs=1, checkpoint=path, progress=False)  # the OS freed it
+
+
+def test_a_symlinked_checkpoint_stays_a_link_and_concurrent_saves_never_collide(tmp_path):
+    import threading
+    target = tmp_path / "store" / "real.json"
+    target.parent.mkdir()
+    link = tmp_path / "run.ckpt.json"
+    link.symlink_to(target)
+    trainer = qnb.QuantumTrainer(qnb.TrainingConfig(**SMALL))
+    trainer.fit(epochs=1, checkpoint=link, progress=False)
+    assert link.is_symlink() and json.loads(target.read_text())["epoch"] == 1
+    errors = []
+
+    def save():
+        try:
+            for _ in range(50):
+                trainer.save(target)
+                json.loads(target.read_text())  # never a broken file
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+    threads = [threading.Thread(target=save) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors and not list(target.parent.glob("*.tmp"))
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda s: s["history"].update(steps=[1, 2]), r"history: steps\[0\]: expected the record of step 0"),
+    (lambda s: s["history"]["steps"][0].update(modeled_s="3.0"), r"steps\[0\].modeled_s: expected a finite number"),
+    (lambda s: s["history"]["steps"][1].update(jobs=1.5), r"steps\[1\].jobs: expected a finite integer"),
+    (lambda s: s["history"]["steps"][0].update(loss=float("nan")), r"steps\[0\].loss"),
+    (lambda s: s["history"].update(calibration={"a": 99.0, "gradient_magnitude": 1.0, "modeled_s": 1.0}),
+     r"calibration: expected none \(calibrate=False\)"),
+    (lambda s: s.update(run_id=None), r"run_id: expected 12 hexadecimal digits"),
+    (lambda s: s.update(run_id="x" * 100_000), r"run_id: expected 12 hexadecimal digits"),
+    (lambda s: s.update(order=[float(i) for i in range(20)]), r"order: must be a permutation"),
+    (lambda s: s.update(pending={"step": 0, "jobs": [{"name": "qnb-abc-s0-j0", "id": None}]}), r"pending: expected jobs of"),
+    (lambda s: s.update(pending={"step": len(s["history"]["steps"]),
+                                 "jobs": [{"name": f"qnb-{s['run_id']}-s{len(s['history']['steps'])}-j0", "id": "../x?y"}]}),
+     r"pending: expected jobs of this run's next step"),
+])
+def test_checkpoint_contents_are_checked_before_any_job(saved, change, message):
+    _edit(saved, change)
+    backend = CountingBackend()
+    with pytest.raises(ValueError, match=message):
+        qnb.QuantumTrainer(qnb.TrainingConfig(**SMALL), backend=backend).fit(checkpoint=saved, progress=False)
+    assert backend.submitted == 0
