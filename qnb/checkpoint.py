@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import uuid
 from pathlib import Path
@@ -78,3 +79,28 @@ def read(path) -> dict:
     if not isinstance(state, dict):
         raise ValueError(f"checkpoint {path.name}: (top level): expected a JSON object, got {type(state).__name__}")
     return state
+
+
+STEP_FIELDS = {"step": int, "epoch": int, "batch": int, "circuits": int, "jobs": int, "shots": int,
+                "loss": float, "gradient_norm": float, "modeled_s": float}
+
+
+def bad_history(h: dict, priced: bool, calibrated: bool) -> str | None:
+    """What is wrong with a checkpoint's history (every step a record of numbers, in order; the
+    calibration present only when configured), or None."""
+    for i, s in enumerate(h["steps"]):
+        if not isinstance(s, dict) or s.get("step") != i:
+            return f"steps[{i}]: expected the record of step {i}"
+        for k, kind in STEP_FIELDS.items() | ({("usd", float)} if priced else set()):
+            v = s.get(k)
+            if isinstance(v, bool) or not isinstance(v, (int, float) if kind is float else int) or not math.isfinite(v) \
+                    or (k != "loss" and v < 0):
+                return f"steps[{i}].{k}: expected a finite {'number' if kind is float else 'integer'}, got {v!r}"
+    if any(not isinstance(e, dict) for e in h["epochs"]):
+        return "epochs: expected records"
+    cal = h.get("calibration")
+    if cal is not None and (not calibrated or not isinstance(cal, dict) or not all(
+            isinstance(cal.get(k), (int, float)) and not isinstance(cal.get(k), bool) and math.isfinite(cal[k])
+            for k in ("a", "gradient_magnitude", "modeled_s"))):
+        return "calibration: expected none (calibrate=False) or the calibration's finite numbers"
+    return None

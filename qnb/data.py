@@ -124,3 +124,19 @@ def _split_real(kind, n_train, n_test, seed):
     mean, sd = x[train].mean(axis=0), x[train].std(axis=0)
     scale = lambda a: (a - mean) / np.where(sd > 0, sd, 1.0) * (np.pi / 4)
     return scale(x[train]), y[train], scale(x[test]), y[test]
+
+
+def user_data(dataset, n_features: int | None):
+    """The user's (x_train, y_train, x_test, y_test), checked; every problem named before any job."""
+    if not isinstance(dataset, (tuple, list)) or len(dataset) != 4:
+        got = f"{len(dataset)} items" if isinstance(dataset, (tuple, list)) else type(dataset).__name__
+        raise ValueError(f"dataset: expected (x_train, y_train, x_test, y_test), got {got}")
+    x_tr, y_tr, x_te, y_te = (np.asarray(a) for a in dataset)
+    if y_tr.size and np.unique(y_tr).size < 2:
+        raise ValueError(f"y_train: every label is {np.unique(y_tr)[0].item()!r}; a classifier needs both classes to learn")
+    if x_tr.ndim != 2:
+        raise ValueError(f"x_train: expected a 2-D array (n_samples, n_features), got shape {x_tr.shape}")
+    n = n_features if n_features is not None else x_tr.shape[1]
+    check_data(x_tr, y_tr, n_features=n, name="x_train")
+    check_data(x_te, y_te, n_features=n, name="x_test")
+    return x_tr.astype(float), y_tr.astype(int), x_te.astype(float), y_te.astype(int)

@@ -22,7 +22,7 @@ from .backends import LocalBackend
 from .batching import CircuitBatchManager
 from . import validation as check
 from .config import BACKENDS, USER_DATA, TrainingConfig
-from .data import check_data, make_dataset
+from .data import check_data, make_dataset, user_data
 from .latency import LatencyModel
 from .losses import check_loss, square_loss
 from .model import QuantumModel
@@ -43,45 +43,6 @@ def accuracy(model, X, Y, backend, loss_function=square_loss) -> tuple[float, fl
     """(accuracy, mean loss) of the model on X, Y with exact outputs."""
     out = model.outputs(X, backend)
     return float(np.mean(np.where(out >= 0, 1, -1) == Y)), float(np.mean(loss_function(out, Y)))
-
-
-_STEP_FIELDS = {"step": int, "epoch": int, "batch": int, "circuits": int, "jobs": int, "shots": int,
-                "loss": float, "gradient_norm": float, "modeled_s": float}
-
-
-def _bad_history(h: dict, config: TrainingConfig) -> str | None:
-    """What is wrong with a checkpoint's history (every step a record of numbers, in order; the
-    calibration present only when configured), or None."""
-    for i, s in enumerate(h["steps"]):
-        if not isinstance(s, dict) or s.get("step") != i:
-            return f"steps[{i}]: expected the record of step {i}"
-        for k, kind in _STEP_FIELDS.items() | ({("usd", float)} if config.price is not None else set()):
-            v = s.get(k)
-            if isinstance(v, bool) or not isinstance(v, (int, float) if kind is float else int) or not math.isfinite(v) \
-                    or (k != "loss" and v < 0):
-                return f"steps[{i}].{k}: expected a finite {'number' if kind is float else 'integer'}, got {v!r}"
-    if any(not isinstance(e, dict) for e in h["epochs"]):
-        return "epochs: expected records"
-    cal = h.get("calibration")
-    if cal is not None and (not config.calibrate or not isinstance(cal, dict) or not all(
-            isinstance(cal.get(k), (int, float)) and not isinstance(cal.get(k), bool) and math.isfinite(cal[k])
-            for k in ("a", "gradient_magnitude", "modeled_s"))):
-        return "calibration: expected none (calibrate=False) or the calibration's finite numbers"
-    return None
-
-
-def _user_data(dataset, n_features: int | None):
-    """The user's (x_train, y_train, x_test, y_test), checked; every problem named before any job."""
-    if not isinstance(dataset, (tuple, list)) or len(dataset) != 4:
-        got = f"{len(dataset)} items" if isinstance(dataset, (tuple, list)) else type(dataset).__name__
-        raise ValueError(f"dataset: expected (x_train, y_train, x_test, y_test), got {got}")
-    x_tr, y_tr, x_te, y_te = (np.asarray(a) for a in dataset)
-    if x_tr.ndim != 2:
-        raise ValueError(f"x_train: expected a 2-D array (n_samples, n_features), got shape {x_tr.shape}")
-    n = n_features if n_features is not None else x_tr.shape[1]
-    check_data(x_tr, y_tr, n_features=n, name="x_train")
-    check_data(x_te, y_te, n_features=n, name="x_test")
-    return x_tr.astype(float), y_tr.astype(int), x_te.astype(float), y_te.astype(int)
 
 
 class QuantumTrainer:
@@ -128,7 +89,7 @@ class QuantumTrainer:
             dataset = make_dataset(config.dataset, config.n_train, config.n_test, seed=config.seed)
         else:  # the arrays decide; nothing in the config may contradict them
             config = config.replace(dataset=USER_DATA, n_train=None, n_test=None)
-        self.dataset = _user_data(dataset, None if model is None else model.n_features)
+        self.dataset = user_data(dataset, None if model is None else model.n_features)
         x_tr, _, x_te, _ = self.dataset
         if model is None:
             n = x_tr.shape[1]
@@ -466,7 +427,7 @@ class QuantumTrainer:
         h = state["history"]
         if not (isinstance(h.get("steps"), list) and isinstance(h.get("epochs"), list)):
             raise bad("history", "expected lists of steps and epochs")
-        why = _bad_history(h, self.config)
+        why = ckpt.bad_history(h, self.config.price is not None, self.config.calibrate)
         if why:
             raise bad("history", why)
         run_id = state.get("run_id")

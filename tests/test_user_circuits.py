@@ -140,7 +140,7 @@ def test_the_compiled_circuit_equals_the_recorded_one():
     model = qnb.CircuitModel(shared_angles, n_wires=3, param_shape=(3, 3), seed=2)
     x = np.array([0.3, -1.2, 2.0])
     fast = model.build_circuit(x)
-    slow = qml.tape.QuantumScript(qnb.circuits.record(shared_angles, x, model.parameters.reshape(3, 3)),
+    slow = qml.tape.QuantumScript(qnb.recording.record(shared_angles, x, model.parameters.reshape(3, 3)),
                                   fast.measurements)
     assert [op.name for op in fast.operations] == [op.name for op in slow.operations]
     np.testing.assert_allclose(fast.get_parameters(), slow.get_parameters(), atol=1e-12)
@@ -384,3 +384,26 @@ def test_a_circuit_that_returns_a_measurement_is_measured_as_written_and_a_secon
     for kw in (dict(readout=lambda p: p[:, 0]), dict(readout_wires=(0, 1))):
         with pytest.raises(ValueError, match=r"readout, readout_wires: the circuit returns its own measurement"):
             qnb.CircuitModel(measured, 2, (1,), n_features=1, **kw)
+
+
+def test_a_circuit_that_draws_random_numbers_is_refused():
+    def noisy(x, w):
+        qml.RX(x[0] + np.random.uniform(), wires=0)
+        qml.RY(w[0], wires=0)
+    with pytest.raises(ValueError, match="gives different gates for the same x and params"):
+        qnb.CircuitModel(noisy, n_wires=1, param_shape=(1,), n_features=1)
+
+
+def test_a_circuit_that_ignores_x_or_some_parameters_is_named_in_a_warning():
+    def blind(x, w):
+        qml.RY(w[0], wires=0)
+        qml.RX(w[1], wires=1)
+    with pytest.warns(UserWarning, match="no gate depends on x") as caught:
+        qnb.CircuitModel(blind, n_wires=2, param_shape=(4,))
+    assert any("2 of 4 parameters reach no gate (flat indices [2, 3])" in str(w.message) for w in caught)
+
+
+def test_labels_of_one_class_are_refused_before_any_job():
+    x, y, xt, yt = qnb.make_dataset("blobs", n_train=20, n_test=10, seed=0)
+    with pytest.raises(ValueError, match="every label is 1"):
+        qnb.QuantumTrainer(qnb.TrainingConfig(), dataset=(x, np.ones(20, int), xt, yt))
