@@ -11,7 +11,7 @@ import pennylane as qml
 from pennylane.tape import QuantumScript
 
 from . import fastsim
-from .circuits import CircuitBatch
+from .affine import CircuitBatch
 from .jobs import FINAL_OK, Job, check_shots
 from .latency import LatencyModel
 
@@ -64,7 +64,7 @@ class Backend:
         rng = np.random.default_rng()
         try:
             rng.bit_generator.state = state["rng"]
-        except (TypeError, ValueError, KeyError) as e:
+        except (TypeError, ValueError, KeyError, OverflowError) as e:
             raise ValueError(f"rng: not a generator state ({type(e).__name__})") from None
         self.rng = rng
 
@@ -74,9 +74,9 @@ class Backend:
         circuits = self._checked(circuits, shots)
         return self._job(f"{self.name}-{self._n_jobs + 1}", circuits, shots, self._probabilities(circuits))
 
-    def find_job(self, name: str, deadline: float | None = None) -> str | None:
-        """The id of a job submitted under ``name``, if the service knows it (local jobs die with
-        the process: None)."""
+    def find_job(self, name: str, deadline: float | None = None, after: float | None = None) -> str | None:
+        """The id of a job submitted under ``name`` (``after``: unix seconds before which it cannot
+        have been submitted, if known), if the service knows it (local jobs die with the process: None)."""
         return None
 
     def recover(self, job_id: str, circuits, shots) -> Job | None:

@@ -13,7 +13,9 @@ Policy (pennylane-ionq has none of it):
   resubmit, because a duplicate job costs money: it raises ``SubmissionUncertainError`` naming the
   client-side job name, so the job can be looked up; a checkpointed training resumes from the last
   completed step. A POST answer naming a job this run already has (another step's) is treated the
-  same way: uncertain, not resubmitted.
+  same way: uncertain, not resubmitted;
+* a job of an interrupted run (adopted from the journal) that failed, was canceled, or that the
+  service no longer knows (HTTP 404 on two reads: deleted or expired) is resubmitted once.
 """
 from __future__ import annotations
 
@@ -22,10 +24,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
-from .circuits import CircuitBatch
+from .affine import CircuitBatch
 from .prices import circuits_gate_counts, price_sheet
-from .jobs import (FINAL_BAD, FINAL_OK, BatchTimeoutError, JobFailedError, RejectedSubmission,  # noqa: F401
-                   SubmissionUncertainError, TransientError, check_shots)
+from .jobs import (FINAL_BAD, FINAL_OK, BatchTimeoutError, JobFailedError, JobNotFoundError,  # noqa: F401
+                   RejectedSubmission, SubmissionUncertainError, TransientError, check_shots)
 
 
 @dataclass
@@ -110,7 +112,9 @@ class CircuitBatchManager:
         self.stats = BatchStats()  # everything since creation
         self._pool = None
         # paid-job bookkeeping for checkpoints (the trainer sets these; see begin_step)
-        self.journal = None  # called with [{"name", "id"}, ...] before a POST and again before any wait
+        # called with [{"name", "id", "journaled_at"}, ...] before a POST and again before any wait;
+        # journaled_at (unix seconds, before the POST) tells find_job how far back to look
+        self.journal = None
         self.adopt: list[dict] = []  # jobs of an interrupted step, reused in order instead of resubmitted
         self.job_prefix, self._records = "qnb", []
         self._known_ids: set = set()  # every job id this manager has submitted or adopted
@@ -128,15 +132,18 @@ class CircuitBatchManager:
         journaled under its name before the POST and with its id before anyone waits on it."""
         while self.adopt:
             record = self.adopt.pop(0)
-            job_id = record.get("id") or self.backend.find_job(record["name"], deadline=deadline)
+            at = record.get("journaled_at")  # absent in journals written before it was recorded
+            at = float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at) else None
+            job_id = record.get("id") or self.backend.find_job(record["name"], deadline=deadline, after=at)
             job = self.backend.recover(job_id, chunk, shots) if job_id else None
             if job is not None:
                 job.deadline, job.name = deadline, record["name"]  # its status must carry the journaled name
                 self._known_ids.add(job.id)
-                self._records.append({"name": record["name"], "id": job.id, "adopted": True})
+                self._records.append({"name": record["name"], "id": job.id, "adopted": True}
+                                     | ({"journaled_at": at} if at is not None else {}))
                 self._journal()
                 return job
-        record = {"name": f"{self.job_prefix}-j{len(self._records)}", "id": None}
+        record = {"name": f"{self.job_prefix}-j{len(self._records)}", "id": None, "journaled_at": time.time()}
         self._records.append(record)
         self._journal()
         uncertain = ("It was journaled under that name before the POST: with a checkpoint, QuantumTrainer.resume(path) "
@@ -224,8 +231,9 @@ class CircuitBatchManager:
                 except JobFailedError:
                     if not self._records or not any(r.get("adopted") and r["id"] == job.id for r in self._records):
                         raise
-                    # a job of the interrupted run failed or was canceled: that step's work is
-                    # resubmitted once, as a new job (nothing was delivered for the old one)
+                    # a job of the interrupted run failed, was canceled, or is gone (deleted or
+                    # expired: JobNotFoundError): that step's work is resubmitted once, as a new job
+                    # (nothing was delivered for the old one)
                     results.extend(self._wait(self._submit(chunk, shots, deadline), deadline))
         finally:
             call.wall_s = time.perf_counter() - start
@@ -234,16 +242,28 @@ class CircuitBatchManager:
             raise RuntimeError(f"expected {len(circuits)} results, got {len(results)}")
         return BatchResult(results, call)
 
+    def _read(self, call, deadline):
+        """A read of a job, with retries; a 404 (the job unknown) is believed only if a second read,
+        after a backoff, says it too."""
+        try:
+            return self._with_retries(call, deadline)
+        except JobNotFoundError:
+            left = deadline - time.perf_counter()
+            if left <= self.backoff_s:
+                raise
+            time.sleep(self.backoff_s)
+            return self._with_retries(call, deadline)
+
     def _wait(self, job, deadline):
         submitted, status = time.perf_counter(), "submitted"
         while True:
             try:
-                status = self._with_retries(lambda: self.backend.status(job), deadline)
+                status = self._read(lambda: self.backend.status(job), deadline)
             except BatchTimeoutError as e:  # a status read in flight at the deadline was cut off by it
                 raise BatchTimeoutError(f"job {job.id} still {status!r} after the {self.timeout_s:g} s deadline "
                                         f"(the last status read was cut off by it: {e})") from None
             if status == FINAL_OK:
-                results = self._with_retries(lambda: self.backend.results(job), deadline)
+                results = self._read(lambda: self.backend.results(job), deadline)
                 if len(results) != job.n_circuits:
                     raise RuntimeError(f"job {job.id}: {job.n_circuits} circuits sent, {len(results)} results received")
                 return results

@@ -17,6 +17,11 @@ one after another in a single queue, each taking ``S x LatencyModel.job_time`` s
 * ``fail``, ``cancel``, ``hang`` — the next COUNT jobs end failed, canceled, or never finish;
 * ``slow`` — the next COUNT jobs take 20 times longer.
 
+The job list (``GET /v0.4/jobs``) serves IonQ's documented contract only: newest first, paged by
+``limit`` (default 25, at most 1000; fewer if ``list_page_max`` is lower) and the ``next`` cursor
+of the previous page, filtered by ``ids`` and ``status``; any other parameter (such as ``name``) is
+ignored. ``delete_job(id)`` plays a job the service deleted or let expire (404 on every read).
+
 Requests are checked like a strict service: a malformed job (not a JSON object, wrong types,
 bad shots, non-finite angles, bad qubits, unknown gates, more than 12 qubits, 10,000 gates per
 circuit or 1,000 circuits) gets a 400 with a JSON error, a bad Content-Length a 400, a body over
@@ -39,9 +44,11 @@ import threading
 import time
 import uuid
 from collections import Counter
+from datetime import datetime, timezone
 from email.utils import formatdate
 from http.client import responses
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 from .latency import LatencyModel
 from .qis import UnsupportedGate, probabilities
@@ -52,6 +59,18 @@ JOB_FAULTS = ("fail", "cancel", "hang", "slow")
 DEFAULT_KEY = "qnb-emulator-key"
 MAX_QUBITS, MAX_GATES, MAX_CIRCUITS, MAX_SHOTS = 12, 10_000, 1_000, 1_000_000
 MAX_BODY = 16 << 20  # bytes
+# GET /jobs as IonQ documents it: https://docs.ionq.com/api-reference/v0.4/jobs/get-jobs, built from
+# the v0.4 OpenAPI document https://api.ionq.co/v0.4/api-docs (operation GetJobs; the copy read was
+# "Last updated: April 30, 2026", and the one vendored in github.com/ionq/ionq-core-python,
+# openapi.json, agrees). Query parameters: ids, parent_job_id, status, target, session_id,
+# submitter_id, limit (int32; v0.4 states no default or bound) and next (string); NO name filter.
+# Answer: GetJobsResponse {"jobs": [BaseJob], "next": string or null}, both required; each BaseJob
+# has id, status, type, backend, name (nullable), submitted_at (ISO 8601, "2025-05-28T20:47:05.440Z")
+# and more. The v0.3 reference (https://docs.ionq.com/api-reference/v0.3/jobs/get-jobs) gives limit
+# "default: 25" and next as the "ID of next batch of resources to load": so here, 25 by default and
+# the id of the next page's first job. The maximum 1000 is this emulator's choice (none documented),
+# and newest first is the order qnb relies on (the example shows one job; the order is not stated).
+LIST_DEFAULT, LIST_MAX = 25, 1000
 
 
 class BadRequest(ValueError):
@@ -123,6 +142,7 @@ class Emulator:
         self.api_key = api_key or "qnb-local-" + secrets.token_hex(8)
         self.stall_s, self.drip_s = 60.0, 0.25  # ``stall`` and ``drip`` faults
         self.retry_after_date = False  # 429's Retry-After as an HTTP-date (now + retry_after_s) instead of seconds
+        self.list_page_max = LIST_MAX  # a service may give fewer jobs per page than the limit asked for
         self.tamper = None  # tests: f(method, path, status, body) -> (status, body[, headers])
         self._stopping = threading.Event()  # wakes stalled and dripping answers at stop()
         self.latency = latency or LatencyModel.seed_calibrated()
@@ -194,7 +214,7 @@ class Emulator:
             if fault != "hang":
                 self._busy_until = done_at
             self.jobs[job_id] = {"id": job_id, "name": body.get("name"), "type": kind, "fault": fault,
-                                 "n": len(circuits), "shots": shots,
+                                 "n": len(circuits), "shots": shots, "qubits": n, "submitted_at": time.time(),
                                  "done_at": done_at,
                                  "histograms": histograms, "children": children, "polls": 0}
             self.stats["jobs_created"] += 1
@@ -202,24 +222,69 @@ class Emulator:
             self.stats["shots"] += len(circuits) * (shots or 0)
         return 200, {"id": job_id, "status": "submitted"}
 
-    def job_status(self, job_id: str) -> tuple[int, dict]:
-        job = self.jobs.get(job_id)
-        if job is None:
-            return 404, {"error": f"job {job_id} not found"}
-        job["polls"] += 1
-        out = {"id": job_id, "type": job["type"], "name": job["name"], "request": 0, "response": None}
-        if job["children"]:
-            out["child_job_ids"] = job["children"]
+    def delete_job(self, job_id: str) -> None:
+        """The service forgets a job (deleted, or expired): every read of it is a 404 from now on."""
+        with self._lock:
+            self.jobs.pop(job_id, None)
+
+    @staticmethod
+    def _iso(t: float) -> str:
+        return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(t * 1000) % 1000:03d}Z"
+
+    def _record(self, job: dict, polls: int) -> dict:
+        """A job as the service describes it, after ``polls`` reads of its status."""
+        out = {"id": job["id"], "type": job["type"], "name": job["name"], "backend": "simulator",
+               "submitted_at": self._iso(job["submitted_at"]), "shots": job["shots"],
+               "stats": {"qubits": job["qubits"], "circuits": job["n"]}, "request": 0, "response": None}
         finished = time.monotonic() >= job["done_at"]
         if job["fault"] == "hang" or not finished:
-            out["status"] = ("submitted", "ready", "running")[min(job["polls"], 3) - 1]
+            out["status"] = ("submitted", "ready", "running")[min(max(polls, 1), 3) - 1]
         elif job["fault"] == "fail":
             out.update(status="failed", failure={"code": "SimulationError", "error": "emulated failure"})
         elif job["fault"] == "cancel":
             out["status"] = "canceled"
         else:
-            out.update(status="completed", results={"probabilities": {"url": f"/v0.4/jobs/{job_id}/results/probabilities"}})
+            out.update(status="completed",
+                       results={"probabilities": {"url": f"/v0.4/jobs/{job['id']}/results/probabilities"}})
+        return out
+
+    def job_status(self, job_id: str) -> tuple[int, dict]:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return 404, {"error": f"job {job_id} not found"}
+        job["polls"] += 1
+        out = self._record(job, job["polls"])
+        if job["children"]:
+            out["child_job_ids"] = job["children"]
         return 200, out
+
+    def list_jobs(self, query: str) -> tuple[int, dict]:
+        """``GET /jobs``: newest first, ``limit`` per page from the ``next`` cursor on, filtered by
+        ``ids`` (repeated or comma-separated) and ``status``; other parameters are ignored."""
+        q = parse_qs(query, keep_blank_values=True)
+        limit = q.get("limit", [str(LIST_DEFAULT)])[-1]
+        if not re.fullmatch(r"[0-9]{1,5}", limit) or not 1 <= int(limit) <= LIST_MAX:
+            return 400, {"error": f"limit must be an integer in 1..{LIST_MAX}"}
+        ids = {i for v in q.get("ids", []) + q.get("ids[]", []) for i in v.split(",") if i}
+        status = q.get("status", [None])[-1]
+        with self._lock:
+            jobs = list(self.jobs.values())[::-1]  # newest first: the order they were created in, reversed
+        out = []
+        for job in jobs:
+            if ids and job["id"] not in ids:
+                continue
+            record = self._record(job, job["polls"])
+            if status is None or record["status"] == status:
+                out.append(record)
+        start = 0
+        cursor = q.get("next", [None])[-1]
+        if cursor is not None:  # the id of the first job of the page asked for
+            start = next((i for i, r in enumerate(out) if r["id"] == cursor), None)
+            if start is None:
+                return 400, {"error": "next: not a cursor of this job list"}
+        n = min(int(limit), self.list_page_max)
+        page = out[start:start + n]
+        return 200, {"jobs": page, "next": out[start + n]["id"] if start + n < len(out) else None}
 
     def job_probabilities(self, job_id: str) -> tuple[int, dict]:
         job = self.jobs.get(job_id)
@@ -319,11 +384,8 @@ def _handler(emu: Emulator):
                 status, out = emu.job_status(m.group(1))
             elif method == "GET" and (m := re.fullmatch(r"/v0\.4/jobs/([\w-]+)/results/probabilities", path)):
                 status, out = emu.job_probabilities(m.group(1))
-            elif method == "GET" and path == "/v0.4/jobs":  # listing, filtered by ?name= (find a lost job)
-                from urllib.parse import parse_qs, urlsplit
-                want = parse_qs(urlsplit(self.path).query).get("name", [None])[0]
-                status, out = 200, {"jobs": [{"id": j["id"], "name": j["name"]} for j in list(emu.jobs.values())
-                                             if want is None or j["name"] == want]}
+            elif method == "GET" and path == "/v0.4/jobs":  # the documented listing: no name filter
+                status, out = emu.list_jobs(urlsplit(self.path).query)
             elif method == "GET" and path == "/v0.4/_emulator/stats":
                 status, out = 200, dict(emu.stats)
             else:

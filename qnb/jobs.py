@@ -52,5 +52,12 @@ class JobFailedError(Exception):
         self.job_id, self.status, self.message = job_id, status, message
 
 
+class JobNotFoundError(JobFailedError):
+    """The service does not know the job (HTTP 404 on reading it): deleted, expired, or never made."""
+
+    def __init__(self, job_id: str, message: str = ""):
+        super().__init__(job_id, "not found", message)
+
+
 class BatchTimeoutError(TimeoutError):
     """The batch did not finish within its deadline."""

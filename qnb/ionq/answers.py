@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import timezone
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from itertools import pairwise
 
@@ -37,6 +37,20 @@ def retry_after(value, now: float) -> float | None:
     except (OverflowError, OSError, ValueError):
         return None
     return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def iso_time(value) -> float | None:
+    """Unix seconds of an ISO 8601 timestamp such as IonQ's ``submitted_at``
+    ("2025-05-28T20:47:05.440Z"); None if it is not one (a zone-less time is UTC)."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
 
 
 def _check_histogram(h, n: int, where: str) -> None:

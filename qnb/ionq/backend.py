@@ -13,6 +13,8 @@ and retries. Nor is the transport, which a flaky or hostile service would get pa
   the request went out (a job may exist);
 * every answer is checked (JSON object, job id, child ids, histograms) before it is used, and must
   be this job's: its status carries the name it was submitted under, its results URL names its id;
+* a lost POST answer is recovered through IonQ's documented job listing (``GET /jobs`` with
+  ``limit`` and ``next``, newest first), matched by name on the client side: the API has no name filter.
 
 The key is checked up front, never put in a repr, a log line or an exception (nor in their
 ``__cause__``/``__context__`` chains), and a backend refuses to be pickled.
@@ -34,12 +36,13 @@ from pennylane_ionq.device import QPUDevice, SimulatorDevice
 from ..backends import Backend, sample_probabilities
 from ..jobs import (
     Job,
+    JobNotFoundError,
     RejectedSubmission,
     SubmissionUncertainError,
     TransientError,
 )
 from ..latency import LatencyModel
-from .answers import _check_histogram, _names_job, retry_after
+from .answers import _check_histogram, _names_job, iso_time, retry_after
 from .transport import (
     _JOB_ID,
     _NO_PICKLE,
@@ -66,6 +69,10 @@ class IonQBackend(Backend):
 
     name = "ionq"
     DEVICES = ("ionq.simulator", "ionq.qpu")
+    # find_job: how the documented job listing is paged (see find_job)
+    list_limit = 100  # jobs asked for per page (IonQ's pagination example asks for limit=100)
+    list_max_pages = 20  # at most this many pages per lookup
+    clock_skew_s = 300.0  # how far the service's clock may be behind ours
 
     def __init__(self, device: str = "ionq.simulator", api_key: str | None = None, api_url: str | None = None,
                  latency: LatencyModel | None = None, seed=None, wires: int | None = None,
@@ -144,9 +151,9 @@ class IonQBackend(Backend):
         return out
 
     def _request(self, verb: str, path: str, what: str, data: bytes | None = None, submit: bool = False,
-                 deadline: float | None = None):
+                 deadline: float | None = None, not_found: Exception | None = None):
         """The JSON answer of one request, ended by ``deadline`` (a ``time.perf_counter()`` instant),
-        or the manager's exception for a bad status."""
+        or the manager's exception for a bad status (``not_found`` for HTTP 404, if given)."""
         status, headers, body = self._client.call(verb, path, what, deadline, data)
         if status in (200, 201):
             try:
@@ -159,6 +166,8 @@ class IonQBackend(Backend):
             raise IonQResponseError(f"{what}: the answer is not JSON")
         if status == 401:
             raise IonQAuthError(f"{what}: the IonQ API refused the API key (HTTP 401)")
+        if status == 404 and not_found is not None:
+            raise not_found
         if status in (RETRIABLE if submit else RETRIABLE_GET):
             cls = RejectedSubmission if (submit and status == 429) else TransientError
             hint = headers.get("Retry-After")
@@ -195,19 +204,64 @@ class IonQBackend(Backend):
         job.name = name  # its status must carry this name: another job's answer is refused
         return job
 
-    def find_job(self, name: str, deadline: float | None = None) -> str | None:
-        """The id of the job submitted under ``name`` (its POST answer lost), or None: the job
-        list filtered by name (``GET /jobs?name=``), checked again on the client side."""
+    def find_job(self, name: str, deadline: float | None = None, after: float | None = None) -> str | None:
+        """The id of the job submitted under ``name`` (its POST answer lost), or None if the service
+        has none.
+
+        IonQ's v0.4 ``GET /jobs`` has no name filter: it documents ``ids``, ``parent_job_id``,
+        ``status``, ``session_id``, ``target``, ``limit`` and ``next``, and answers
+        ``{"jobs": [...], "next": cursor or null}``, each job with its ``name`` and ``submitted_at``.
+        So the listing is paged newest first (``limit=list_limit``, then ``next=``) and matched by
+        name here, until it reaches jobs submitted before ``after`` (unix seconds: when the job was
+        journaled, before its POST; less ``clock_skew_s``), or its end. Without ``after`` (an older
+        journal) the search goes on to ``clock_skew_s`` before the newest match, or to the end.
+        Every request ends by ``deadline``; at most ``list_max_pages`` pages are read, and a search
+        that could not reach far enough back raises ``SubmissionUncertainError`` (not None: None
+        would resubmit a job that may exist)."""
         from urllib.parse import quote
         what = f"looking up the job named {name!r}"
-        body = self._request("GET", f"jobs?name={quote(name)}", what, deadline=deadline)
-        jobs = body.get("jobs") if isinstance(body, dict) else None
-        if not isinstance(jobs, list):
-            raise IonQResponseError(f"{what}: the answer holds no job list")
-        ids = [j.get("id") for j in jobs if isinstance(j, dict) and j.get("name") == name]
-        if len(ids) > 1:
-            raise IonQResponseError(f"{what}: {len(ids)} jobs carry that name; refusing to guess")
-        return ids[0] if ids and isinstance(ids[0], str) and _JOB_ID.fullmatch(ids[0]) else None
+        cutoff = None if after is None else float(after) - self.clock_skew_s
+        found, cursor, cursors, looked = [], None, set(), 0
+        no_listing = SubmissionUncertainError(
+            f"{what}: the service has no job listing (GET /jobs: HTTP 404), so whether that job exists cannot be "
+            "told; not resubmitted. Look for a job of that name on the service: if it exists, write its id into "
+            "the checkpoint's pending record, else remove the record; then resume")
+        for page in range(self.list_max_pages):
+            query = f"jobs?limit={int(self.list_limit)}" + (f"&next={quote(cursor, safe='')}" if cursor else "")
+            body = self._request("GET", query, f"{what} (page {page + 1})", deadline=deadline, not_found=no_listing)
+            jobs = body.get("jobs") if isinstance(body, dict) else None
+            nxt = body.get("next") if isinstance(body, dict) else None
+            if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs) or "next" not in body or not (
+                    nxt is None or (isinstance(nxt, str) and 0 < len(nxt) <= 512)):
+                raise IonQResponseError(f"{what}: the answer is not a job list {{\"jobs\": [objects], \"next\"}}")
+            reached = False
+            for j in jobs:
+                looked += 1
+                t = iso_time(j.get("submitted_at"))
+                if j.get("name") == name:
+                    job_id = j.get("id")
+                    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
+                        raise IonQResponseError(f"{what}: the job listed under that name has no valid id")
+                    if job_id not in found:
+                        found.append(job_id)
+                    if cutoff is None and t is not None:
+                        cutoff = t - self.clock_skew_s
+                reached = reached or (cutoff is not None and t is not None and t < cutoff)
+            if reached or nxt is None:
+                break
+            if nxt in cursors or not jobs:
+                raise IonQResponseError(f"{what}: the job list does not advance (an empty page, or cursor "
+                                        f"{nxt[:60]!r} again): it pages in a loop")
+            cursors.add(nxt)
+            cursor = nxt
+        else:
+            raise SubmissionUncertainError(
+                f"{what}: {looked} jobs in {self.list_max_pages} pages did not reach back to when it was journaled, "
+                "so whether it exists cannot be told; not resubmitted. Raise backend.list_max_pages and resume, "
+                "or look for it on the service by hand")
+        if len(found) > 1:
+            raise IonQResponseError(f"{what}: {len(found)} jobs carry that name; refusing to guess")
+        return found[0] if found else None
 
     def recover(self, job_id: str, circuits, shots) -> Job:
         """The job an interrupted run submitted for these circuits, to be waited on (not resubmitted)."""
@@ -224,7 +278,9 @@ class IonQBackend(Backend):
             # no request may outlive the deadline: the last status known lets the manager say what is late
             return str(job.payload.get("status", "submitted")).lower()
         what = f"reading job {job.id}"
-        body = self._request("GET", f"jobs/{job.id}", what, deadline=job.deadline)
+        body = self._request("GET", f"jobs/{job.id}", what, deadline=job.deadline,
+                             not_found=JobNotFoundError(job.id, "the service does not know it (HTTP 404): "
+                                                                "deleted or expired"))
         if not isinstance(body, dict) or not isinstance(body.get("status"), str) or body.get("id", job.id) != job.id:
             raise IonQResponseError(f"{what}: the answer is not a JSON object with this job's id and a status")
         named = body.get("name")
@@ -252,7 +308,8 @@ class IonQBackend(Backend):
         if not _names_job(url, job.id):
             raise IonQResponseError(f"{what}: refused the results URL {url[:200]!r}: it names another job, "
                                     f"not {job.id}")
-        data = self._request("GET", url.split("/v0.4/", 1)[-1], what, deadline=job.deadline)
+        data = self._request("GET", url.split("/v0.4/", 1)[-1], what, deadline=job.deadline,
+                             not_found=JobNotFoundError(job.id, "its results are gone (HTTP 404): deleted or expired"))
         children = job.payload.get("child_job_ids")
         if children:  # match by child job id, never by the order of the result dict
             if not isinstance(children, list) or not all(isinstance(c, str) for c in children) or len(

@@ -20,6 +20,7 @@ from qnb.batching import BatchTimeoutError, RejectedSubmission, SubmissionUncert
 from qnb.emulator import Emulator
 from qnb.ionq import IonQBackend, IonQResponseError
 from qnb.ionq.answers import retry_after
+from qnb.jobs import JobNotFoundError
 
 pytestmark = pytest.mark.integration
 KEY = "sk-test-DO-NOT-LEAK-4f2a9c"
@@ -102,6 +103,170 @@ def emu():
     with Emulator(api_key=KEY, latency_scale=0.0005) as e:
         yield e
     assert e.stats["internal_errors"] == 0
+
+
+# -- 1. a lost POST answer is found through the documented listing (no name filter) ----------------
+
+def test_the_emulator_serves_the_documented_job_listing_only(emu):
+    import http.client
+    other_jobs(emu, 60)
+
+    def get(query):
+        conn = http.client.HTTPConnection(*emu.server.server_address, timeout=5)
+        try:
+            conn.request("GET", "/v0.4/jobs" + query, headers={"Authorization": f"apiKey {KEY}"})
+            r = conn.getresponse()
+            return r.status, json.loads(r.read())
+        finally:
+            conn.close()
+
+    newest_first = [j["id"] for j in emu.jobs.values()][::-1]
+    status, page = get("?name=other-3")  # no name filter: the parameter is ignored
+    assert status == 200 and set(page) == {"jobs", "next"} and len(page["jobs"]) == 25  # default limit
+    assert [j["id"] for j in page["jobs"]] == newest_first[:25] and page["next"] == newest_first[25]
+    job = page["jobs"][0]
+    assert {"id", "name", "status", "type", "submitted_at"} <= set(job)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", job["submitted_at"])
+    seen, query = [], "?limit=7"
+    for _ in range(20):  # the cursor chain covers every job once, newest first
+        status, page = get(query)
+        seen += [j["id"] for j in page["jobs"]]
+        if page["next"] is None:
+            break
+        query = f"?limit=7&next={page['next']}"
+    assert seen == newest_first
+    for bad in ("?limit=0", "?limit=1001", "?limit=x", "?next=nope"):
+        assert get(bad)[0] == 400, bad
+    assert len(get(f"?ids={newest_first[5]},{newest_first[9]}")[1]["jobs"]) == 2
+    assert get("?status=completed&limit=1000")[1]["next"] is None
+
+
+def test_a_lost_post_answer_is_found_past_30_newer_jobs_on_25_job_pages(reference, tmp_path):
+    with Emulator(latency_scale=0.0005) as emu:
+        emu.list_page_max = 25  # the documented default page, whatever limit is asked for
+        path, err, took = interrupt_at_step(emu, tmp_path, 3, lambda e: e.add_fault("drop@POST"))
+        assert isinstance(err, SubmissionUncertainError) and "-s3-j0" in str(err)
+        assert took < 3 * DEADLINE + 5
+        other_jobs(emu, 30)  # the account goes on working before the resume
+        posts, pages = emu.stats["POST 200"], []
+        count_listing(emu, pages)
+        t = time.perf_counter()
+        resumed = qnb.QuantumTrainer.resume(path, backend=emu.backend(seed=0), progress=False)
+        assert emu.stats["POST 200"] - posts == 4  # steps 4..7; step 3's job was found, not sent again
+        assert pages == [200, 200]  # 34 jobs, newest first, 25 a page: found on the second page
+        assert len(ours(emu)) == len(delivered(emu)) == STEPS  # as many as an uninterrupted run
+        assert np.array_equal(resumed.model.parameters, reference)
+        assert resumed.history["steps"][3]["wall_s"] < DEADLINE
+        assert time.perf_counter() - t < 5 * DEADLINE
+
+
+def test_the_lookup_stops_at_jobs_older_than_the_submission(emu):
+    emu.list_page_max = 25
+    other_jobs(emu, 200, age_s=3600)  # an hour of older work: never read through
+    be = IonQBackend(api_key=KEY, api_url=emu.url, seed=0)
+    at = time.time()
+    emu.add_fault("drop@POST")
+    with pytest.raises(TransientError, match="after the request was sent"):
+        be.submit(circuits(), shots=None, name="mine-j0", deadline=time.perf_counter() + 5)
+    lost = next(j["id"] for j in emu.jobs.values() if j["name"] == "mine-j0")
+    other_jobs(emu, 30)
+    pages = []
+    count_listing(emu, pages)
+    deadline = time.perf_counter() + DEADLINE
+    assert be.find_job("mine-j0", deadline=deadline, after=at) == lost
+    assert len(pages) == 2  # 30 newer, then the lost job among older ones: stop there, not 10 pages
+    pages.clear()
+    assert be.find_job("mine-j0", deadline=deadline) == lost  # an older journal, without the time
+    assert len(pages) == 2  # stops clock_skew_s before the match
+    pages.clear()
+    assert be.find_job("never-sent", deadline=deadline, after=time.time()) is None  # not there: None
+    assert len(pages) == 2 and time.perf_counter() < deadline  # up to the first older job
+    assert len(emu.jobs) == 231  # looking up creates nothing
+
+
+def test_a_lookup_that_cannot_reach_back_far_enough_is_uncertain_not_none(emu):
+    emu.list_page_max = 25
+    be = IonQBackend(api_key=KEY, api_url=emu.url, seed=0)
+    at = time.time()
+    other_jobs(emu, 100)
+    be.list_max_pages = 2
+    with pytest.raises(SubmissionUncertainError, match=r"50 jobs in 2 pages did not reach back.*not resubmitted"):
+        be.find_job("mine-j0", deadline=time.perf_counter() + DEADLINE, after=at - 1000)
+
+
+def test_a_listing_answer_that_is_not_the_documented_shape_is_refused(emu):
+    be = IonQBackend(api_key=KEY, api_url=emu.url, seed=0)
+    for answer in ({"jobs": [{"id": "a", "name": "x"}]}, {"jobs": "x", "next": None}, [],
+                   {"jobs": [1], "next": None}, {"jobs": [], "next": 5}):
+        emu.tamper = lambda m, p, s, b, answer=answer: (200, answer) if p == "/v0.4/jobs" else (s, b)
+        with pytest.raises(IonQResponseError, match="not a job list"):
+            be.find_job("x", deadline=time.perf_counter() + DEADLINE)
+    loop = {"jobs": [{"id": "a", "name": "y"}], "next": "a"}  # a cursor that pages in a loop
+    emu.tamper = lambda m, p, s, b: (200, loop) if p == "/v0.4/jobs" else (s, b)
+    with pytest.raises(IonQResponseError, match="loop"):
+        be.find_job("x", deadline=time.perf_counter() + DEADLINE)
+
+
+def test_a_service_without_a_listing_stops_the_resume_with_a_clear_error_and_no_new_job(reference, tmp_path):
+    with Emulator(latency_scale=0.0005) as emu:
+        path, err, _ = interrupt_at_step(emu, tmp_path, 3, lambda e: e.add_fault("drop@POST"))
+        assert isinstance(err, SubmissionUncertainError)
+        emu.tamper = lambda m, p, s, b: (404, {"error": "not found"}) if p == "/v0.4/jobs" else (s, b)
+        t = time.perf_counter()
+        with pytest.raises(SubmissionUncertainError, match=r"no job listing \(GET /jobs: HTTP 404\).*-s3-j0|"
+                                                           r"-s3-j0.*no job listing \(GET /jobs: HTTP 404\)"):
+            qnb.QuantumTrainer.resume(path, backend=emu.backend(seed=0), progress=False)
+        assert time.perf_counter() - t < DEADLINE
+        assert len(ours(emu)) == 4  # steps 0..3: the resume sent nothing
+        emu.tamper = None  # the listing is back: the same checkpoint resumes without a duplicate
+        resumed = qnb.QuantumTrainer.resume(path, backend=emu.backend(seed=0), progress=False)
+        assert len(ours(emu)) == len(delivered(emu)) == STEPS
+        assert np.array_equal(resumed.model.parameters, reference)
+
+
+def test_a_stalled_listing_ends_by_the_deadline(emu):
+    be = IonQBackend(api_key=KEY, api_url=emu.url, seed=0)
+    emu.add_fault("stall@GET")
+    t = time.perf_counter()
+    with pytest.raises(BatchTimeoutError, match="looking up the job named 'x'"):
+        be.find_job("x", deadline=t + 1.0)
+    assert time.perf_counter() - t < 1.0 + 0.5
+
+
+# -- 2. a journaled job the service deleted is resubmitted once -----------------------------------
+
+def test_a_journaled_job_the_service_deleted_is_resubmitted_once(reference, tmp_path):
+    with Emulator(latency_scale=0.0005) as emu:
+        path, err, took = interrupt_at_step(emu, tmp_path, 3, lambda e: e.add_fault("hang"))
+        assert isinstance(err, BatchTimeoutError) and took < 4 * DEADLINE + 5
+        journaled = json.loads(path.read_text())["pending"]["jobs"][0]
+        assert journaled["id"] in emu.jobs and isinstance(journaled["journaled_at"], float)
+        emu.delete_job(journaled["id"])  # deleted or expired: 404 on every read
+        be, misses = emu.backend(seed=0), []  # the resume's own reads (a poll of the interrupted run
+        status = be.status                    # may still reach the emulator late: not counted)
+
+        def counted(job):
+            try:
+                return status(job)
+            except JobNotFoundError:
+                misses.append(job.id)
+                raise
+        be.status = counted
+        resumed = qnb.QuantumTrainer.resume(path, backend=be, progress=False)
+        assert misses == [journaled["id"]] * 2  # believed on the second 404, then resubmitted
+        assert emu.stats["jobs_created"] == STEPS + 1  # the deleted one, once
+        assert len(ours(emu)) == len(delivered(emu)) == STEPS
+        assert np.array_equal(resumed.model.parameters, reference)
+        assert resumed.history["steps"][3]["wall_s"] < DEADLINE
+
+
+def test_a_job_of_this_run_that_disappears_is_an_error_not_a_resubmission(emu):
+    m = manager(emu)
+    emu.tamper = lambda meth, p, s, b: (404, {"error": "gone"}) if re.fullmatch(r"/v0\.4/jobs/[\w-]+", p) else (s, b)
+    t = time.perf_counter()
+    with pytest.raises(JobNotFoundError, match=r"job [\w-]+ ended with status 'not found': .*HTTP 404"):
+        m.execute_batch(circuits(), shots=None)
+    assert time.perf_counter() - t < 1.0 and emu.stats["jobs_created"] == 1
 
 
 # -- 3. Retry-After as an HTTP-date, and never past the deadline ----------------------------------
