@@ -262,7 +262,7 @@ class BatchSPSAOptimizer:
         return self.step_and_cost(qnode, params, X, y, loss)[0]
 
     def step_and_cost(self, qnode, params, X, y, loss=square_loss):
-        """As ``step``; returns ``(new_params, batch_loss)``. The loss comes from the step's own
+        r"""As ``step``; returns ``(new_params, batch_loss)``. The loss comes from the step's own
         circuits, with no extra execution: the mean of :math:`L_S(\theta \pm c_k\Delta)` over the
         subsample, which differs from the loss at ``params`` by :math:`O(c_k^2)` and by the subsample
         (``qml.SPSAOptimizer.step_and_cost`` spends a third execution on the loss at ``params``)."""

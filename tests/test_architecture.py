@@ -94,3 +94,12 @@ def test_a_module_stays_one_room(module):
     """No module grows back into several concepts: the longest is kept under 500 lines."""
     path = PKG / (module.split(".", 1)[1].replace(".", "/") + ".py")
     assert len(path.read_text().splitlines()) < 500
+
+
+def test_every_module_compiles_without_warnings():
+    """A docstring with TeX in a non-raw string turns \\t into a tab and \\p into a warning."""
+    import warnings
+    for path in PKG.rglob("*.py"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            compile(path.read_text(), str(path), "exec")
