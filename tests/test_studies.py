@@ -92,3 +92,9 @@ def test_a_document_config_crosses_to_a_worker_process():
     d = DocumentConfig(qnb.TrainingConfig(gradient_method="spsa_parallel"), ("params_minus_leak",))
     back = pickle.loads(pickle.dumps(d))
     assert back == d and back.gradient_method == "spsa_parallel" and back.to_dict()["defects"] == ["params_minus_leak"]
+
+
+def test_a_table_escapes_a_bar_inside_a_cell():
+    """`max |difference|` as a column once split the table in JupyterLab: every row must keep its cells."""
+    md = E.table([{"max |difference|": 1.0, "note": "a|b"}])
+    assert all(line.replace("\\|", "").count("|") == 3 for line in md.splitlines())

@@ -49,8 +49,9 @@ def table(rows: list[dict], name: str | None = None, floatfmt: str = ".2f") -> s
     every key of every row, in order of first appearance (a key a row lacks is left blank).
     With ``name`` and an output folder (``figures_dir``), also written to NAME.md and NAME.csv."""
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    md = "\n".join(["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-                   + ["| " + " | ".join(_cell(r.get(k), floatfmt) for k in keys) + " |" for r in rows])
+    esc = lambda text: str(text).replace("|", "\\|")  # a bare | inside a cell splits it (JupyterLab, markdown-it)
+    md = "\n".join(["| " + " | ".join(map(esc, keys)) + " |", "|" + "---|" * len(keys)]
+                   + ["| " + " | ".join(esc(_cell(r.get(k), floatfmt)) for k in keys) + " |" for r in rows])
     out = figures_dir()
     if name and out:
         os.makedirs(out, exist_ok=True)
