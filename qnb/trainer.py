@@ -388,6 +388,35 @@ class QuantumTrainer:
         """Restore ``state()`` exactly; every field is checked before anything changes (ValueError
         naming the field, prefixed with ``name``)."""
         bad = lambda field_, why: ValueError(f"checkpoint {name}: {field_}: {why}")
+        self._check_run(state, name, bad)
+        order, params, h, run_id = state.get("order"), np.asarray(state["parameters"], dtype=float), state["history"], \
+            state["run_id"]
+        order_rng = np.random.default_rng()
+        try:
+            order_rng.bit_generator.state = state.get("order_rng")
+        except (TypeError, ValueError, KeyError, OverflowError) as e:
+            raise bad("order_rng", f"not a generator state ({type(e).__name__})") from None
+        p = state.get("pending")
+        self._check_pending(p, len(h["steps"]), run_id, bad)
+        optimizer = self.config.optimizer_for(cls=type(self.optimizer))
+        for key, load in (("optimizer", lambda v: optimizer.load_state(v, self.model.n_params)),
+                          ("backend", self.backend.load_state)):  # each checks its own state; the backend's last
+            try:
+                load(state[key])
+            except (TypeError, ValueError, KeyError) as e:
+                raise bad(key, f"not a valid {key} state ({type(e).__name__}: {str(e)[:100]})") from None
+        self.optimizer = optimizer
+        self.model.update_parameters(params)
+        self.epoch, self.batch = state["epoch"], state["batch"]
+        self.order = None if order is None else np.array(order)
+        self.order_rng = order_rng
+        self.history = h
+        self.run_id = run_id
+        self._pending = p
+
+    def _check_run(self, state: dict, name: str, bad) -> None:
+        """The trainer's own fields of a state: the same configuration, model, loss and data; an
+        epoch, batch, order, parameters, history and run id this run can continue from."""
         for key, kind in (("config", dict), ("parameters", list), ("epoch", int), ("batch", int),
                           ("history", dict), ("dataset", list), ("optimizer", dict), ("backend", dict)):
             if not isinstance(state.get(key), kind) or (kind is int and isinstance(state[key], bool)):
@@ -433,38 +462,21 @@ class QuantumTrainer:
         run_id = state.get("run_id")
         if not (isinstance(run_id, str) and re.fullmatch(r"[0-9a-f]{12}", run_id)):
             raise bad("run_id", "expected 12 hexadecimal digits (it names this run's paid jobs)")
-        order_rng = np.random.default_rng()
-        try:
-            order_rng.bit_generator.state = state.get("order_rng")
-        except (TypeError, ValueError, KeyError, OverflowError) as e:
-            raise bad("order_rng", f"not a generator state ({type(e).__name__})") from None
-        p = state.get("pending")
+
+    @staticmethod
+    def _check_pending(p, n_steps: int, run_id: str, bad) -> None:
+        """The journal of an interrupted step: jobs of this run's next step, named as this run names them."""
         if p is not None and not (isinstance(p, dict) and isinstance(p.get("step"), int) and isinstance(p.get("jobs"), list)
                                   and all(isinstance(j, dict) and isinstance(j.get("name"), str)
                                           and isinstance(j.get("id"), (str, type(None))) for j in p["jobs"])):
             raise bad("pending", "expected {step, jobs: [{name, id}]}")
         if p is not None:
-            step = len(h["steps"]) if p["step"] >= 0 else -1
+            step = n_steps if p["step"] >= 0 else -1
             label = "cal" if step < 0 else f"s{step}"
             if p["step"] != step or any(not j["name"].startswith(f"qnb-{run_id}-{label}-j") or (
                     j["id"] is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", j["id"])) for j in p["jobs"]):
                 raise bad("pending", f"expected jobs of this run's next step ({label}), named qnb-{run_id}-{label}-j<k>, "
                                      "with valid job ids")
-        optimizer = self.config.optimizer_for(cls=type(self.optimizer))
-        for key, load in (("optimizer", lambda v: optimizer.load_state(v, self.model.n_params)),
-                          ("backend", self.backend.load_state)):  # each checks its own state; the backend's last
-            try:
-                load(state[key])
-            except (TypeError, ValueError, KeyError) as e:
-                raise bad(key, f"not a valid {key} state ({type(e).__name__}: {str(e)[:100]})") from None
-        self.optimizer = optimizer
-        self.model.update_parameters(params)
-        self.epoch, self.batch = state["epoch"], state["batch"]
-        self.order = None if order is None else np.array(order)
-        self.order_rng = order_rng
-        self.history = h
-        self.run_id = run_id
-        self._pending = p
 
     def _load_state(self, path) -> None:
         self.load_state(ckpt.read(path), Path(path).name)
