@@ -123,13 +123,17 @@ def job_input(body) -> tuple[str, list, int, int | None]:
 
 
 def parse_fault(spec: str) -> tuple[str, str | None, int]:
-    m = re.fullmatch(r"(\w+)(?:@(GET|POST))?(?::(\d+))?", spec)
+    """(kind, method or None, count) of ``KIND[@GET|@POST][:COUNT]``; COUNT is 1..10**9 (default 1)."""
+    m = re.fullmatch(r"(\w+)(?:@(GET|POST))?(?::([0-9]{1,10}))?", spec) if isinstance(spec, str) else None
     if not m or m.group(1) not in HTTP_FAULTS + JOB_FAULTS:
-        raise ValueError(f"fault: cannot parse {spec!r}; expected KIND[@GET|@POST][:COUNT] with KIND in "
+        raise ValueError(f"fault: cannot parse {str(spec)[:60]!r}; expected KIND[@GET|@POST][:COUNT] with KIND in "
                          f"{', '.join(HTTP_FAULTS + JOB_FAULTS)}")
     if m.group(2) and m.group(1) in JOB_FAULTS:
         raise ValueError(f"fault: {m.group(1)!r} applies to jobs, not to an HTTP method")
-    return m.group(1), m.group(2), int(m.group(3) or 1)
+    count = int(m.group(3) or 1)
+    if not 1 <= count <= 10 ** 9:
+        raise ValueError(f"fault: COUNT must be in 1..{10 ** 9}, got {count}")
+    return m.group(1), m.group(2), count
 
 
 class Emulator:
@@ -204,7 +208,9 @@ class Emulator:
             start = time.monotonic()
             histograms = [probabilities(c, n) for c in circuits]
         except (BadRequest, UnsupportedGate) as e:
-            return 400, {"error": f"invalid job: {e}"}
+            return 400, {"error": f"invalid job: {str(e)[:300]}"}
+        except OverflowError:  # a JSON integer too large for a float (a rotation of 10**400): no number
+            return 400, {"error": "invalid job: a number is too large to be a float (more than about 1.8e308)"}
         fault = self._take_fault(JOB_FAULTS)
         duration = self.latency_scale * self.latency.job_time(len(circuits), shots)
         job_id = str(uuid.uuid4())
@@ -413,24 +419,53 @@ def _handler(emu: Emulator):
     return Handler
 
 
+# -- the command line: every bad flag is an argparse error (usage, one line, exit code 2), no traceback
 def _scale(text: str) -> float:
     try:
-        return _nonnegative("--latency-scale", float(text))
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text[:40]!r}") from None
+    try:
+        return _nonnegative("latency scale", value)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _port(text: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,5}", text.strip()) or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port in 0..65535 (0 picks a free one), got {text[:40]!r}")
+    return int(text)
+
+
+def _fault(text: str) -> str:
+    try:
+        parse_fault(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("fault: ")) from None
+    return text
+
+
+def _env_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", text):
+        raise argparse.ArgumentTypeError(f"not an environment variable name: {text[:40]!r}")
+    return text
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    ap = argparse.ArgumentParser(prog="python -m qnb.emulator", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--port", type=_port, default=0, help="0 picks a free port")
     ap.add_argument("--latency-scale", type=_scale, default=0.01, help="job time = S x the seed-calibrated model")
-    ap.add_argument("--fault", action="append", default=[], help="KIND[@GET|@POST][:COUNT]; repeatable")
-    ap.add_argument("--api-key-env", default="QNB_EMULATOR_KEY",
+    ap.add_argument("--fault", type=_fault, action="append", default=[], help="KIND[@GET|@POST][:COUNT]; repeatable")
+    ap.add_argument("--api-key-env", type=_env_name, default="QNB_EMULATOR_KEY",
                     help=f"environment variable holding the accepted key (default key: {DEFAULT_KEY})")
     args = ap.parse_args(argv)
     import os
-    emu = Emulator(args.port, os.environ.get(args.api_key_env, DEFAULT_KEY), latency_scale=args.latency_scale,
-                   faults=args.fault)
+    try:
+        emu = Emulator(args.port, os.environ.get(args.api_key_env, DEFAULT_KEY), latency_scale=args.latency_scale,
+                       faults=args.fault)
+    except OSError as e:  # the port is taken, or needs privileges: an error of --port, said as argparse says it
+        ap.error(f"argument --port: cannot listen on 127.0.0.1:{args.port}: {e.strerror or type(e).__name__}")
     print(f"QNB_IONQ_URL={emu.url}", flush=True)
     try:
         emu.server.serve_forever(poll_interval=0.05)

@@ -7,8 +7,11 @@ import math
 import pickle
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pennylane as qml
@@ -485,6 +488,12 @@ BAD_BODIES = {
     "targets not a list": job([{"gate": "zz", "targets": "01", "rotation": 0.1}]),
     "name a number": job(name=5),
     "10,001 gates": job([{"gate": "x", "target": 0}] * 10_001),
+    # JSON numbers past a float: an integer of 401 digits (OverflowError as a float: was HTTP 500), 1e400 (inf)
+    "angle 10**400": job([{"gate": "rx", "target": 0, "rotation": 10 ** 400}]),
+    "angle -10**400, two-qubit gate": job([{"gate": "zz", "targets": [0, 1], "rotation": -10 ** 400}]),
+    "angle 1e400": job([{"gate": "rx", "target": 0, "rotation": 1}]).replace(b'"rotation": 1', b'"rotation": 1e400'),
+    "target 10**400": job([{"gate": "x", "target": 10 ** 400}]), "qubits 10**400": job(n=10 ** 400),
+    "shots 10**400": job(shots=10 ** 400),
     "1,001 circuits": job(type="ionq.multi-circuit.v1", input={"qubits": 1, "circuits": [{"circuit": []}] * 1_001}),
 }
 
@@ -493,7 +502,8 @@ BAD_BODIES = {
 def test_the_emulator_answers_a_malformed_job_with_400(emu, case):
     status, body = raw(emu, BAD_BODIES[case])
     assert status == 400 and isinstance(body.get("error"), str), (status, body)
-    assert emu.stats["jobs_created"] == 0
+    assert set(body) == {"error"} and len(body["error"]) <= 400  # the emulator's error shape, short
+    assert emu.stats["jobs_created"] == 0 and emu.stats["internal_errors"] == 0
 
 
 @pytest.mark.parametrize("length,status", [("-5", 400), ("abc", 400), ("1.5", 400), ("0x10", 400),
@@ -520,6 +530,60 @@ def test_the_command_line_refuses_a_bad_latency_scale(text, capsys):
     with pytest.raises(SystemExit) as exit_:
         emulator_main(["--latency-scale", text])
     assert exit_.value.code == 2 and "--latency-scale" in capsys.readouterr().err
+
+
+BAD_FLAGS = {
+    "port negative": ["--port", "-1"], "port over 65535": ["--port", "70000"],
+    "port of 20 digits": ["--port", "9" * 20], "port not a number": ["--port", "http"], "port 1e3": ["--port", "1e3"],
+    "port in use": ["--port", "{busy}"],
+    "fault unknown": ["--fault", "bogus"], "fault empty": ["--fault", ""], "fault method PUT": ["--fault", "500@PUT"],
+    "fault of a job with a method": ["--fault", "fail@GET"], "fault count 0": ["--fault", "500:0"],
+    "fault count not a number": ["--fault", "500:x"], "fault count negative": ["--fault", "500:-1"],
+    "fault count of 30 digits": ["--fault", "drop:" + "9" * 30], "second fault bad": ["--fault", "500", "--fault", "x"],
+    "latency scale 1e400": ["--latency-scale", "1e400"], "latency scale -0.5": ["--latency-scale", "-0.5"],
+    "latency scale empty": ["--latency-scale", ""], "api key variable empty": ["--api-key-env", ""],
+    "api key variable with =": ["--api-key-env", "A=B"], "unknown flag": ["--verbose"], "port without a value": ["--port"],
+}
+
+
+@pytest.fixture
+def busy_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+def _flags(case, busy_port):
+    return [a.replace("{busy}", str(busy_port)) for a in BAD_FLAGS[case]]
+
+
+def assert_argparse_error(code, out, err):
+    """usage, then one line ``python -m qnb.emulator: error: ...``, exit code 2; no traceback, nothing served."""
+    lines = err.strip().splitlines()
+    assert code == 2 and "Traceback" not in err and "QNB_IONQ_URL" not in out, (code, out, err)
+    assert lines[0].startswith("usage: python -m qnb.emulator") and lines[-1].startswith("python -m qnb.emulator: error: ")
+    assert sum("error:" in line for line in lines) == 1, err
+
+
+@pytest.mark.parametrize("case", BAD_FLAGS)
+def test_every_bad_command_line_flag_is_an_argparse_error(case, busy_port, capsys, monkeypatch):
+    def served(self, *a, **kw):  # bounded: flags taken by mistake would serve forever
+        raise AssertionError("the flags were accepted: the emulator started serving")
+    monkeypatch.setattr(qnb.emulator._Server, "serve_forever", served)
+    with pytest.raises(SystemExit) as exit_:
+        emulator_main(_flags(case, busy_port))
+    out = capsys.readouterr()
+    assert_argparse_error(exit_.value.code, out.out, out.err)
+
+
+@pytest.mark.parametrize("case", ["port over 65535", "port in use", "fault unknown", "fault of a job with a method",
+                                  "fault count 0"])
+def test_bad_flags_of_python_m_qnb_emulator_print_no_traceback(case, busy_port):
+    """The flags that printed a Python traceback (exit code 1), as a user runs them."""
+    r = subprocess.run([sys.executable, "-m", "qnb.emulator", *_flags(case, busy_port)], capture_output=True,
+                       text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert_argparse_error(r.returncode, r.stdout, r.stderr)
 
 
 # -- 7. threads: one IonQBackend per thread ---------------------------------------------------------
