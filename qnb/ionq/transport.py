@@ -10,7 +10,6 @@ not requested (urllib3 logs URLs at DEBUG). :func:`scrub` takes the key, in any 
 JSON-, URL- or HTML-escaped, out of any text the service sent: error bodies are scrubbed here."""
 from __future__ import annotations
 
-import math
 import os
 import re
 import socket
@@ -332,14 +331,23 @@ class _Client(APIClient):
     """The plugin's client (headers, paths) with a transport that holds a deadline. Each request
     gets a fresh connection, as with the plugin: no stale pooled connection can make a POST
     uncertain, and the watchdog knows which socket to shut. The key is a :class:`Secret`; the plugin's
-    ``AUTHENTICATION_TOKEN`` reads it back as a masked str, and ``HEADERS`` never holds it."""
+    ``AUTHENTICATION_TOKEN`` reads it back as a masked str, and ``HEADERS`` never holds it.
+
+    ``IONQ_DEBUG`` is not read: the plugin's ``APIClient.__init__`` (not called) parses it with
+    ``json.loads`` (``IONQ_DEBUG=yes`` raised a bare JSONDecodeError) to keep every request, its
+    headers and so the key included, in ``errors``/``responses`` of its own ``request``, which this
+    transport never uses. ``DEBUG`` is always False here."""
 
     AUTHENTICATION_TOKEN = property(lambda self: _Masked(self._key.reveal()), lambda self, value: None)
 
     def __init__(self, api_key, api_url, timeout):
         self._key = api_key if isinstance(api_key, Secret) else Secret(api_key)
         del api_key
-        super().__init__(max_retries=0, timeout=timeout)  # the plugin's headers, paths and timeout, no key
+        # what APIClient.__init__ sets, less the key and IONQ_DEBUG: the plugin's headers and paths
+        self.DEBUG = False
+        self.HEADERS = {"User-Agent": self.USER_AGENT}
+        self.TIMEOUT_SECONDS = float(timeout)
+        self.max_retries, self.retry_delay = 0, 0.0
         self.BASE_URL = api_url
         self._origin = _origin(api_url)
 
@@ -443,11 +451,3 @@ class _Client(APIClient):
                                               "nothing was sent"))
         lost = f"no answer within {left:.3g} s" if late else f"the connection broke ({name})"
         raise TransientError(self.scrub(f"{what}: {lost}" + (" after the request was sent" if verb == "POST" else "")))
-
-
-def _retry_after(value) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) and value >= 0 else None

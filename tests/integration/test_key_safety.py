@@ -555,3 +555,22 @@ def test_an_https_service_with_a_trusted_certificate_works(sinks, cert, monkeypa
     status, _, body = be._client.call("GET", "jobs?name=exp", "probe")
     assert status == 200 and json.loads(body)["jobs"][0]["id"] == "j-1"
     assert b"GET /v0.4/jobs?name=exp" in server.received() and f"apiKey {KEY}".encode() in server.received()
+
+
+# -- 8. IONQ_DEBUG in the environment -----------------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["yes", "true", "1", "{", ""])
+def test_ionq_debug_in_the_environment_is_ignored(emu, monkeypatch, value):
+    from pennylane_ionq.api_client import APIClient
+    monkeypatch.delenv("IONQ_DEBUG", raising=False)
+    plugin = set(vars(APIClient(api_key="k", debug=False))) - {"AUTHENTICATION_TOKEN"}
+    monkeypatch.setenv("IONQ_DEBUG", value)
+    if value in ("yes", "{", ""):  # the control: the plugin's client parses it as JSON
+        with pytest.raises(json.JSONDecodeError):
+            APIClient(api_key="k")
+    be = backend(emu.url, request_timeout_s=7)
+    client = be._client
+    assert client.DEBUG is False and not hasattr(client, "responses") and not hasattr(client, "errors")
+    assert all(hasattr(client, name) for name in plugin)  # what the plugin's __init__ sets, set here too
+    assert client.HEADERS == {"User-Agent": APIClient.USER_AGENT} and client.TIMEOUT_SECONDS == 7.0
+    assert_exact(qnb.CircuitBatchManager(be, timeout_s=5.0).execute_batch(circuits(), shots=None), circuits())
