@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 
 from .affine import CircuitBatch
 from .prices import circuits_gate_counts, price_sheet
+from .validation import integer, positive
 from .jobs import (FINAL_BAD, FINAL_OK, BatchTimeoutError, JobFailedError, JobNotFoundError,  # noqa: F401
                    RejectedSubmission, SubmissionUncertainError, TransientError, check_shots)
 
@@ -98,17 +99,13 @@ class CircuitBatchManager:
 
     def __init__(self, backend, max_batch_size: int = 100, timeout_s: float = 60.0,
                  max_retries: int = 3, backoff_s: float = 0.05, poll_s: float = 0.01, price=None):
-        if not isinstance(max_batch_size, int) or max_batch_size < 1:
-            raise ValueError(f"max_batch_size: must be an integer >= 1, got {max_batch_size!r}")
-        for name, v in (("timeout_s", timeout_s), ("backoff_s", backoff_s), ("poll_s", poll_s)):
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
-                raise ValueError(f"{name}: must be a finite number > 0, got {v!r}")
-        if not isinstance(max_retries, int) or max_retries < 0:
-            raise ValueError(f"max_retries: must be an integer >= 0, got {max_retries!r}")
+        # qnb.validation: True is refused, numpy integers and floats are taken (as Python numbers)
+        self.max_batch_size = integer("max_batch_size", max_batch_size, 1)
+        self.timeout_s = positive("timeout_s", timeout_s)
+        self.max_retries = integer("max_retries", max_retries, 0)
+        self.backoff_s, self.poll_s = positive("backoff_s", backoff_s), positive("poll_s", poll_s)
         self.backend = backend
         self.price = None if price is None else price_sheet(price)  # dollars of each job, from what it holds
-        self.max_batch_size, self.timeout_s, self.max_retries = max_batch_size, float(timeout_s), max_retries
-        self.backoff_s, self.poll_s = float(backoff_s), float(poll_s)
         self.stats = BatchStats()  # everything since creation
         self._pool = None
         # paid-job bookkeeping for checkpoints (the trainer sets these; see begin_step)
@@ -133,7 +130,8 @@ class CircuitBatchManager:
         while self.adopt:
             record = self.adopt.pop(0)
             at = record.get("journaled_at")  # absent in journals written before it was recorded
-            at = float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) and math.isfinite(at) else None
+            # unix seconds; compared, not math.isfinite: a JSON integer of 400 digits overflows a float
+            at = float(at) if isinstance(at, (int, float)) and not isinstance(at, bool) and 0 <= at < 1e12 else None
             job_id = record.get("id") or self.backend.find_job(record["name"], deadline=deadline, after=at)
             job = self.backend.recover(job_id, chunk, shots) if job_id else None
             if job is not None:

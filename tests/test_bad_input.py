@@ -110,3 +110,79 @@ def test_estimator_and_call_arguments_are_checked(batch, model):
         qnb.LocalBackend("gpu")
     with pytest.raises(ValueError, match=r"kind: unknown data set 'mnist'"):
         qnb.make_dataset("mnist")
+
+
+@pytest.mark.parametrize("name", ["max_batch_size", "timeout_s", "max_retries", "backoff_s", "poll_s"])
+def test_manager_refuses_true_and_takes_numpy_numbers(name):
+    with pytest.raises(ValueError, match=rf"^{name}: must be (an integer|a finite number) .*, got True$"):
+        qnb.CircuitBatchManager(qnb.LocalBackend(), **{name: True})
+    with pytest.raises(ValueError, match=rf"^{name}: must be"):
+        qnb.CircuitBatchManager(qnb.LocalBackend(), **{name: np.bool_(True)})
+    integral = name in ("max_batch_size", "max_retries")
+    value = np.int64(3) if integral else np.float32(0.25)
+    m = qnb.CircuitBatchManager(qnb.LocalBackend(), **{name: value})
+    got = getattr(m, name)
+    assert got == value and type(got) is (int if integral else float)  # stored as a Python number
+    if integral:
+        with pytest.raises(ValueError, match=rf"^{name}: must be an integer"):
+            qnb.CircuitBatchManager(qnb.LocalBackend(), **{name: np.float64(3.0)})
+    else:
+        assert getattr(qnb.CircuitBatchManager(qnb.LocalBackend(), **{name: np.int64(2)}), name) == 2.0
+        with pytest.raises(ValueError, match=rf"^{name}: must be a finite number > 0, got "):
+            qnb.CircuitBatchManager(qnb.LocalBackend(), **{name: np.float64("nan")})
+
+
+def test_a_manager_with_numpy_arguments_runs():
+    import pennylane as qml
+    from pennylane.tape import QuantumScript
+    m = qnb.CircuitBatchManager(qnb.LocalBackend(seed=0), max_batch_size=np.int32(1), timeout_s=np.float64(5),
+                                max_retries=np.uint8(2), backoff_s=np.float16(0.01), poll_s=np.int64(1))
+    tapes = [QuantumScript([qml.RX(0.3 * i, 0)], [qml.probs(wires=[0])]) for i in range(3)]
+    assert len(m.execute_batch(tapes, shots=100)) == 3 and m.stats.jobs == 3
+
+
+IONQ = dict(api_key="sk-test-DO-NOT-LEAK-0bad1", api_url="http://127.0.0.1:9/v0.4")  # nothing is sent
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(wires=True), r"wires: must be an integer >= 1 \(the minimum width\) or None, got True"),
+    (dict(wires=np.bool_(True)), r"wires: must be an integer >= 1 \(the minimum width\) or None, got "),
+    (dict(wires=0), r"wires: must be an integer >= 1 \(the minimum width\) or None, got 0"),
+    (dict(wires=2.0), r"wires: must be an integer >= 1 \(the minimum width\) or None, got 2.0"),
+    (dict(request_timeout_s=True), r"request_timeout_s: must be a finite number > 0, got True"),
+    (dict(request_timeout_s=0), r"request_timeout_s: must be a finite number > 0, got 0"),
+    (dict(request_timeout_s=np.float64("inf")), r"request_timeout_s: must be a finite number > 0, got "),
+    (dict(request_timeout_s="30"), r"request_timeout_s: must be a finite number > 0, got '30'"),
+])
+def test_ionq_backend_rejects(kwargs, message):
+    from qnb.ionq import IonQBackend
+    with pytest.raises(ValueError, match=message):
+        IonQBackend(**IONQ, **kwargs)
+
+
+def test_ionq_backend_takes_numpy_numbers():
+    from qnb.ionq import IonQBackend
+    be = IonQBackend(**IONQ, wires=np.int64(4), request_timeout_s=np.float32(2.5))
+    assert be.min_wires == 4 and type(be.min_wires) is int
+    assert be._client.TIMEOUT_SECONDS == 2.5 and type(be._client.TIMEOUT_SECONDS) is float
+    assert IonQBackend(**IONQ, request_timeout_s=np.int64(3))._client.TIMEOUT_SECONDS == 3.0
+
+
+def test_a_journal_record_with_an_absurd_time_is_looked_up_without_one():
+    """journaled_at (unix seconds, from a checkpoint) of 401 digits overflowed math.isfinite: now it is
+    treated as absent, like any value that is not a time."""
+    import pennylane as qml
+    from pennylane.tape import QuantumScript
+    seen = []
+
+    class Finder(qnb.LocalBackend):
+        def find_job(self, name, deadline=None, after=None):
+            seen.append(after)
+            return None
+
+    m = qnb.CircuitBatchManager(Finder(seed=0))
+    tapes = [QuantumScript([qml.RX(0.3, 0)], [qml.probs(wires=[0])])]
+    for at in (10 ** 400, -10 ** 400, float("inf"), float("nan"), -1, True, "1700000000", 1_700_000_000.5):
+        m.begin_step("p", adopt=[{"name": "p-j0", "id": None, "journaled_at": at}])
+        assert len(m.execute_batch(tapes, shots=100)) == 1
+    assert seen == [None] * 7 + [1_700_000_000.5]

@@ -23,7 +23,6 @@ Threads: use one IonQBackend per thread (its plugin devices are reused).
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 
@@ -42,6 +41,7 @@ from ..jobs import (
     TransientError,
 )
 from ..latency import LatencyModel
+from ..validation import integer, positive
 from .answers import _check_histogram, _names_job, iso_time, retry_after
 from .transport import (
     _JOB_ID,
@@ -83,17 +83,18 @@ class IonQBackend(Backend):
         if not key:
             raise IonQAuthError(f"no IonQ API key: pass api_key= or set {' or '.join(KEY_VARIABLES)}")
         _check_key(key)
-        if isinstance(request_timeout_s, bool) or not isinstance(request_timeout_s, (int, float)) or not (
-                math.isfinite(request_timeout_s) and request_timeout_s > 0):
-            raise ValueError(f"request_timeout_s: must be a finite number > 0, got {request_timeout_s!r}")
-        if wires is not None and (isinstance(wires, bool) or not isinstance(wires, int) or wires < 1):
-            raise ValueError(f"wires: must be an integer >= 1 (the minimum width) or None, got {wires!r}")
+        request_timeout_s = positive("request_timeout_s", request_timeout_s)
+        if wires is not None:
+            try:
+                wires = integer("wires", wires, 1)
+            except ValueError:
+                raise ValueError(f"wires: must be an integer >= 1 (the minimum width) or None, got {wires!r}") from None
         super().__init__(latency, seed)
         self.device_name = device
         self.api_url = _api_url(api_url or os.environ.get("QNB_IONQ_URL") or APIClient.BASE_URL)
         self.job_name = str(job_name)
         self.min_wires = wires or 1
-        self._client = _Client(key, self.api_url, float(request_timeout_s))
+        self._client = _Client(key, self.api_url, request_timeout_s)
         self._devices = {}
         self._gate_set = set(self._device(1).operations)
 
