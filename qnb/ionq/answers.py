@@ -53,24 +53,30 @@ def iso_time(value) -> float | None:
     return when.timestamp()
 
 
-def _check_histogram(h, n: int, where: str) -> None:
+def _check_histogram(h, n: int, where: str, scrub=str) -> None:
     """A histogram of probabilities over the basis states of ``n`` qubits, refused unless it is
     one: decimal outcome keys < 2**n, each state once ("1" and "01" are one state), values finite
     in [0, 1], summing to 1 within ``SUM_TOLERANCE``. Nothing is renormalised: a histogram that
-    does not sum to 1 has lost or gained outcomes, and training on it would use wrong numbers."""
+    does not sum to 1 has lost or gained outcomes, and training on it would use wrong numbers.
+    ``scrub`` (the client's: text -> text without the API key) is applied to every key or value
+    quoted in an error, before it is cut to length."""
     if not isinstance(h, dict) or not h:
         raise IonQResponseError(f"{where}: the histogram is not a non-empty JSON object")
     states = {}
     for k, v in h.items():
         if not (len(k) <= 20 and k.isascii() and k.isdigit() and int(k) < 2 ** n):
-            raise IonQResponseError(f"{where}: outcome {k[:30]!r} is not a basis state of {n} qubits")
+            raise IonQResponseError(f"{where}: outcome {scrub(k)[:30]!r} is not a basis state of {n} qubits")
         if int(k) in states:
-            raise IonQResponseError(f"{where}: outcomes {states[int(k)]!r} and {k!r} are the same basis state")
+            raise IonQResponseError(f"{where}: outcomes {scrub(states[int(k)])!r} and {scrub(k)!r} are the same "
+                                    "basis state")
         states[int(k)] = k
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            raise IonQResponseError(f"{where}: probability {str(v)[:30]} of outcome {k} is not a finite number >= 0")
+        # (compared, not math.isfinite: an integer of 400 digits, which JSON allows, overflows a float)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < math.inf:
+            raise IonQResponseError(f"{where}: probability {scrub(str(v))[:30]} of outcome {k} is not a finite "
+                                    "number >= 0")
         if v > 1 + SUM_TOLERANCE:
-            raise IonQResponseError(f"{where}: probability {v:.6g} of outcome {k} is over 1")
+            shown = f"{v:.6g}" if isinstance(v, float) else str(v)[:30]
+            raise IonQResponseError(f"{where}: probability {shown} of outcome {k} is over 1")
     total = math.fsum(h.values())
     if not total > 0:
         raise IonQResponseError(f"{where}: the histogram sums to 0")

@@ -17,7 +17,12 @@ and retries. Nor is the transport, which a flaky or hostile service would get pa
   ``limit`` and ``next``, newest first), matched by name on the client side: the API has no name filter.
 
 The key is checked up front, never put in a repr, a log line or an exception (nor in their
-``__cause__``/``__context__`` chains), and a backend refuses to be pickled.
+``__cause__``/``__context__`` chains), nor held plain by a local of the constructor, and a backend
+refuses to be pickled. What the service sends back is scrubbed of it (``_Client.scrub``: any letter
+case or escaping) before qnb shows or keeps it: failure messages, the stored status payload (each
+string, keys included), URLs, cursors, child ids and histogram keys quoted in errors, error bodies
+and Retry-After hints; a job id that holds the key is refused (a submission answered with one is
+uncertain, not resubmitted).
 Threads: use one IonQBackend per thread (its plugin devices are reused).
 """
 from __future__ import annotations
@@ -47,14 +52,18 @@ from .transport import (
     _JOB_ID,
     _NO_PICKLE,
     KEY_VARIABLES,
+    MASK,
     RETRIABLE,
     RETRIABLE_GET,
     IonQAuthError,
     IonQResponseError,
+    Secret,
     _api_url,
     _check_key,
     _Client,
 )
+
+MAX_ANSWER_DEPTH = 64  # a status answer nested deeper than this is refused (its strings are scrubbed one by one)
 
 
 class IonQBackend(Backend):
@@ -77,9 +86,13 @@ class IonQBackend(Backend):
     def __init__(self, device: str = "ionq.simulator", api_key: str | None = None, api_url: str | None = None,
                  latency: LatencyModel | None = None, seed=None, wires: int | None = None,
                  request_timeout_s: float = 30.0, job_name: str = "qnb"):
+        # the key is a Secret from the first line on, and no local holds it plain: a traceback that
+        # prints locals (pytest -l, %xmode Verbose) of a constructor that fails shows '***'
+        key = api_key if isinstance(api_key, Secret) else None if api_key is None else Secret(api_key)
+        del api_key
+        key = key or next((Secret(os.environ[v]) for v in KEY_VARIABLES if os.environ.get(v)), None)
         if device not in self.DEVICES:
             raise ValueError(f"device: unknown IonQ device {device!r}; allowed: {', '.join(self.DEVICES)}")
-        key = api_key or next((os.environ[v] for v in KEY_VARIABLES if os.environ.get(v)), None)
         if not key:
             raise IonQAuthError(f"no IonQ API key: pass api_key= or set {' or '.join(KEY_VARIABLES)}")
         _check_key(key)
@@ -91,7 +104,8 @@ class IonQBackend(Backend):
                 raise ValueError(f"wires: must be an integer >= 1 (the minimum width) or None, got {wires!r}") from None
         super().__init__(latency, seed)
         self.device_name = device
-        self.api_url = _api_url(api_url or os.environ.get("QNB_IONQ_URL") or APIClient.BASE_URL)
+        url = api_url or os.environ.get("QNB_IONQ_URL") or APIClient.BASE_URL
+        self.api_url = _api_url(url)  # (its own line: a verbose traceback shows the values on the failing line)
         self.job_name = str(job_name)
         self.min_wires = wires or 1
         self._client = _Client(key, self.api_url, request_timeout_s)
@@ -173,10 +187,29 @@ class IonQBackend(Backend):
             cls = RejectedSubmission if (submit and status == 429) else TransientError
             hint = headers.get("Retry-After")
             wait = retry_after(hint, time.time())
-            raise cls(f"{what}: HTTP {status}" + (f" (Retry-After: {str(hint)[:40]})" if hint is not None else ""),
-                      wait)
-        text = body[:4096].decode("utf-8", "replace").replace(self._client.AUTHENTICATION_TOKEN, "[API key]")
+            raise cls(f"{what}: HTTP {status}" + (f" (Retry-After: {self._client.scrub(hint)[:40]})"
+                                                  if hint is not None else ""), wait)
+        text = self._client.scrub(body[:4096])  # (the transport scrubbed it too) before it is cut
         raise RuntimeError(f"{what}: HTTP {status}: {text[:300]}")
+
+    def _own_id(self, job_id) -> bool:
+        """Is ``job_id`` an id qnb may use and show: a string of IonQ's id characters that does not
+        hold the API key (a service answering with the key as a job id would put it in every repr,
+        message and URL of that job)."""
+        return isinstance(job_id, str) and bool(_JOB_ID.fullmatch(job_id)) and self._client.scrub(job_id) == job_id
+
+    def _scrubbed(self, value, what: str, depth: int = 0):
+        """``value`` (a JSON answer) with the API key scrubbed out of every string in it, keys of
+        objects included; its structure is kept (the JSON text is not scrubbed as a whole)."""
+        if depth > MAX_ANSWER_DEPTH:
+            raise IonQResponseError(f"{what}: the answer nests deeper than {MAX_ANSWER_DEPTH} levels")
+        if isinstance(value, str):
+            return self._client.scrub(value)
+        if isinstance(value, dict):
+            return {self._client.scrub(k): self._scrubbed(v, what, depth + 1) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._scrubbed(v, what, depth + 1) for v in value]
+        return value
 
     def submit(self, circuits, shots, name: str | None = None, deadline: float | None = None) -> Job:
         """ONE job; ``name`` (default ``job_name``) is how it can be found if its answer is lost."""
@@ -197,7 +230,7 @@ class IonQBackend(Backend):
         what = f"submitting job named {name!r}"
         answer = self._request("POST", "jobs", what, data, submit=True, deadline=deadline)
         job_id = answer.get("id") if isinstance(answer, dict) else None
-        if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
+        if not self._own_id(job_id):  # (an id holding the API key is not one qnb can show or use)
             raise SubmissionUncertainError(f"{what}: the answer holds no valid job id, yet a job may exist: "
                                            "look it up by its name; not resubmitted")
         job = self._job(job_id, circuits, shots, payload={"status": "submitted"})
@@ -241,8 +274,9 @@ class IonQBackend(Backend):
                 t = iso_time(j.get("submitted_at"))
                 if j.get("name") == name:
                     job_id = j.get("id")
-                    if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
-                        raise IonQResponseError(f"{what}: the job listed under that name has no valid id")
+                    if not self._own_id(job_id):
+                        raise IonQResponseError(f"{what}: the job listed under that name has no valid id "
+                                                "(not IonQ's id characters, or it holds the API key)")
                     if job_id not in found:
                         found.append(job_id)
                     if cutoff is None and t is not None:
@@ -252,7 +286,7 @@ class IonQBackend(Backend):
                 break
             if nxt in cursors or not jobs:
                 raise IonQResponseError(f"{what}: the job list does not advance (an empty page, or cursor "
-                                        f"{nxt[:60]!r} again): it pages in a loop")
+                                        f"{self._client.scrub(nxt)[:60]!r} again): it pages in a loop")
             cursors.add(nxt)
             cursor = nxt
         else:
@@ -267,8 +301,9 @@ class IonQBackend(Backend):
     def recover(self, job_id: str, circuits, shots) -> Job:
         """The job an interrupted run submitted for these circuits, to be waited on (not resubmitted)."""
         circuits = self._checked(circuits, shots)
-        if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
-            raise ValueError(f"job id: not a valid IonQ job id: {str(job_id)[:60]!r}")
+        if not self._own_id(job_id):
+            raise ValueError(f"job id: not a valid IonQ job id (IonQ's id characters, without the API key): "
+                             f"{self._client.scrub(job_id)[:60]!r}")
         n = self._width(circuits)
         job = self._job(job_id, circuits, shots, payload={"status": "submitted"})
         job.layout = n, [self._readout(t, n) for t in circuits]
@@ -286,16 +321,16 @@ class IonQBackend(Backend):
             raise IonQResponseError(f"{what}: the answer is not a JSON object with this job's id and a status")
         named = body.get("name")
         if job.name is not None and named is not None and named != job.name:
-            raise IonQResponseError(f"{what}: the answer is for a job named {str(named)[:80]!r}, not {job.name!r}: "
-                                    "another job's status; not used")
-        job.payload = body
-        return body["status"].lower()
+            raise IonQResponseError(f"{what}: the answer is for a job named {self._client.scrub(named)[:80]!r}, "
+                                    f"not {self._client.scrub(job.name)!r}: another job's status; not used")
+        job.payload = self._scrubbed(body, what)  # every string shown later (failure, status) is scrubbed
+        return job.payload["status"].lower()
 
     def failure_message(self, job: Job) -> str:
         failure = job.payload.get("failure") if isinstance(job.payload, dict) else None
         if isinstance(failure, dict):
             failure = failure.get("error") or failure.get("code")
-        return str(failure)[:300] if failure else ""
+        return self._client.scrub(failure)[:300] if failure else ""  # scrubbed before it is cut
 
     def results(self, job: Job) -> list[np.ndarray]:
         what = f"reading results of job {job.id}"
@@ -303,11 +338,15 @@ class IonQBackend(Backend):
         ref = job.payload.get("results")
         ref = ref.get("probabilities") if isinstance(ref, dict) else None
         url = (ref.get("url") if isinstance(ref, dict) else None) or f"jobs/{job.id}/results/probabilities"
+        scrubbed = self._client.scrub(url)
+        shown = scrubbed[:200]  # scrubbed before it is cut
         if not isinstance(url, str) or not self._client.same_origin(url):
-            raise IonQResponseError(f"{what}: refused the results URL {str(url)[:200]!r}: "
+            raise IonQResponseError(f"{what}: refused the results URL {shown!r}: "
                                     f"the API key goes only to {self.api_url}")
+        if MASK in url or scrubbed != url:  # it held the key (status stores the payload scrubbed: MASK)
+            raise IonQResponseError(f"{what}: refused the results URL {shown!r}: it held the API key")
         if not _names_job(url, job.id):
-            raise IonQResponseError(f"{what}: refused the results URL {url[:200]!r}: it names another job, "
+            raise IonQResponseError(f"{what}: refused the results URL {shown!r}: it names another job, "
                                     f"not {job.id}")
         data = self._request("GET", url.split("/v0.4/", 1)[-1], what, deadline=job.deadline,
                              not_found=JobNotFoundError(job.id, "its results are gone (HTTP 404): deleted or expired"))
@@ -322,18 +361,18 @@ class IonQBackend(Backend):
             missing = [c for c in children if c not in data]
             if missing:
                 raise IonQResponseError(f"{what}: no results for {len(missing)} of {job.n_circuits} circuits "
-                                        f"(child job {missing[0][:60]!r})")
+                                        f"(child job {self._client.scrub(missing[0])[:60]!r})")
             extra = [c for c in data if c not in ours]
             if extra:
                 raise IonQResponseError(f"{what}: results for {len(extra)} jobs that are not this job's circuits "
-                                        f"(e.g. {str(extra[0])[:60]!r})")
+                                        f"(e.g. {self._client.scrub(extra[0])[:60]!r})")
             histograms = [data[c] for c in children]
         elif job.n_circuits == 1:
             histograms = [data]
         else:
             raise IonQResponseError(f"{what}: {job.n_circuits} circuits but no child job ids")
         for i, h in enumerate(histograms):
-            _check_histogram(h, n, f"{what}, circuit {i}")
+            _check_histogram(h, n, f"{what}, circuit {i}", self._client.scrub)
         dev = self._device(n)
         dev.histograms = histograms
         probs = []

@@ -338,6 +338,9 @@ BAD_HISTOGRAMS = {
     "a spurious outcome": (_add_one, r"sum to 1\.25, not 1.*missing or spurious"),
     "a value over 1": (lambda b: _first(b, {"0": 1.5}), r"probability 1.5 of outcome 0 is over 1"),
     "one state twice": (lambda b: _first(b, {"1": 0.5, "01": 0.5}), r"outcomes '1' and '01' are the same"),
+    # JSON integers past a float: math.isfinite raised OverflowError, not a clear error
+    "a value of 401 digits": (lambda b: _first(b, {"0": 10 ** 400}), r"probability 1000000000\d* of outcome 0 is over 1"),
+    "a value of -10**400": (lambda b: _first(b, {"0": -10 ** 400}), r"probability -100000\d* of outcome 0 is not a finite"),
 }
 
 

@@ -5,6 +5,7 @@ import html
 import http.client
 import json
 import logging
+import math
 import pickle
 import re
 import shutil
@@ -25,7 +26,8 @@ import urllib3.connection
 from pennylane.tape import QuantumScript
 
 import qnb
-from qnb.batching import BatchTimeoutError, RejectedSubmission, SubmissionUncertainError, TransientError
+from qnb.batching import (BatchTimeoutError, JobFailedError, RejectedSubmission, SubmissionUncertainError,
+                          TransientError)
 from qnb.emulator import Emulator
 from qnb.ionq import IonQAuthError, IonQBackend, IonQConnectError, IonQResponseError
 from qnb.ionq.transport import MASK, Secret, scrub
@@ -408,13 +410,13 @@ def test_no_frame_of_a_failed_request_shows_the_key(emu, sinks, monkeypatch, cas
     elif "bug" in case:
         _inject(monkeypatch, RuntimeError("a bug"))
     if case == "malformed key":
-        err = caught(lambda: backend(url, key=KEY + "\n"))
+        err = caught(lambda: _construct("key with a line break"))  # no frame or source line of the test holds it
         assert isinstance(err, IonQAuthError)
-        tb = err.__traceback__  # (IonQBackend.__init__, above, holds the key it was given: see the report)
+        tb = err.__traceback__
         while tb.tb_frame.f_code.co_name != "_check_key":
             tb = tb.tb_next
         assert tb.tb_next is None and not any(leaks(t) for v in tb.tb_frame.f_locals.values() for t in reprs(v))
-        assert not any(leaks(t) for x in chain(err) for t in (str(x), repr(x.args)))
+        assert_no_key_in_traceback(err)  # IonQBackend.__init__ too: it holds the key only as a Secret
         return
     be = backend(url)
     expected = {"POST, connection closed": TransientError, "GET, connection closed": TransientError,
@@ -492,10 +494,9 @@ def test_a_url_holding_the_key_is_not_requested(emu):
         return (201, {**b, "id": KEY}) if m == "POST" else (s, b)
     emu.tamper = tamper
     be = backend(emu.url)
-    job = be.submit(circuits(), shots=None)  # the service names the job after the key
-    err = caught(lambda: be.status(job))
-    assert isinstance(err, IonQResponseError) and "URL that holds the API key" in str(err)
-    assert not leaks(str(err)) and not leaks(repr(err.args))  # (frames: the Job holds the id; see the report)
+    err = caught(lambda: be.submit(circuits(), shots=None))  # the service names the job after the key
+    assert isinstance(err, SubmissionUncertainError) and "not resubmitted" in str(err)  # refused: see section 6
+    assert not leaks(str(err)) and not leaks(repr(err.args))
     for path in (f"jobs/x/results?k={urllib.parse.quote(KEY)}", f"jobs/{KEY.upper()}", "jobs/%73k-test-DO-NOT-LEAK"):
         err = caught(lambda path=path: be._client.call("GET", path, f"reading {path}"))
         assert isinstance(err, IonQResponseError) and not leaks(str(err))
@@ -555,6 +556,236 @@ def test_an_https_service_with_a_trusted_certificate_works(sinks, cert, monkeypa
     status, _, body = be._client.call("GET", "jobs?name=exp", "probe")
     assert status == 200 and json.loads(body)["jobs"][0]["id"] == "j-1"
     assert b"GET /v0.4/jobs?name=exp" in server.received() and f"apiKey {KEY}".encode() in server.received()
+
+
+# -- 6. every string the service sends back that qnb shows is scrubbed (issue 19) ---------------------
+# The emulator's tamper hook plays a service that echoes the key, as is and in upper case, in each place
+# qnb quotes: a failure message, a job's name, any field of its status, a results URL, a histogram's
+# outcomes and probabilities, child job ids, and job ids (the POST answer, the listing, a resume).
+
+ECHO = {"as is": KEY, "upper case": KEY.upper()}
+
+
+def on_status(emu, fn):
+    """The emulator's status answers (GET jobs/{id}) rewritten: fn(body) -> body."""
+    def tamper(method, path, status, body):
+        if method == "GET" and re.fullmatch(r"/v0\.4/jobs/[\w-]+", path) and status == 200:
+            return status, fn(body)
+        return status, body
+    emu.tamper = tamper
+
+
+def on_results(emu, fn):
+    def tamper(method, path, status, body):
+        return (status, fn(body)) if path.endswith("/results/probabilities") and status == 200 else (status, body)
+    emu.tamper = tamper
+
+
+def assert_clean(err):
+    """No key in the message, repr, args or attributes of the exception or anything it chains to."""
+    for x in chain(err):
+        for text in (str(x), repr(x), repr(x.args), repr(getattr(x, "__dict__", {}))):
+            assert not leaks(text), text
+
+
+def assert_clean_job(job):
+    for text in [*reprs(job), *reprs(job.payload, depth=10), json.dumps(job.payload)]:
+        assert not leaks(text), text
+
+
+def completed_job(be, tapes, timeout_s=5.0):
+    """A job of ``tapes`` polled (bounded) until its status is final."""
+    job = be.submit(tapes, shots=None)
+    end = time.monotonic() + timeout_s
+    while be.status(job) not in ("completed", "failed", "canceled"):
+        assert time.monotonic() < end, "the emulated job did not finish"
+        time.sleep(0.005)
+    return job
+
+
+def manager_of(emu, **kw):
+    return qnb.CircuitBatchManager(backend(emu.url), timeout_s=5.0, backoff_s=0.01, **kw)
+
+
+@pytest.mark.parametrize("echo", ECHO)
+def test_a_failure_echoing_the_key_is_scrubbed_in_the_message_the_job_and_its_payload(emu, echo):
+    shown = ECHO[echo]
+    on_status(emu, lambda b: {**b, "status": "failed", "failure": {"error": f"key {shown} refused", "code": shown}})
+    be = backend(emu.url)
+    job = completed_job(be, circuits())
+    assert job.payload["status"] == "failed" and be.failure_message(job) == f"key {MASK} refused"
+    assert_clean_job(job)
+    err = caught(lambda: manager_of(emu).execute_batch(circuits(), shots=None))
+    assert isinstance(err, JobFailedError) and err.message == f"key {MASK} refused", repr(err)
+    assert_clean(err)
+    on_status(emu, lambda b: {**b, "status": "failed", "failure": {"code": shown}})  # the code alone
+    err = caught(lambda: manager_of(emu).execute_batch(circuits(), shots=None))
+    assert isinstance(err, JobFailedError) and err.message == MASK
+    assert_clean(err)
+    # scrubbed before it is cut to 300 characters: a payload set by hand (status stores it scrubbed)
+    job.payload = {"status": "failed", "failure": {"error": "x" * 295 + shown}}
+    assert be.failure_message(job) == "x" * 295 + MASK[:5]
+
+
+@pytest.mark.parametrize("echo", ECHO)
+def test_a_status_answer_echoing_the_key_anywhere_is_stored_scrubbed(emu, echo):
+    shown = ECHO[echo]
+    extra = {"note": f"for {shown}", "nested": {"list": [1, {"deep": [shown, 2.5, None, True]}], shown: "a key"},
+             "stats": {"qubits": 4, "echo": f"apiKey {shown}"}}
+    on_status(emu, lambda b: {**b, **extra})
+    be = backend(emu.url)
+    tapes = circuits()
+    job = completed_job(be, tapes)
+    assert job.payload["status"] == "completed" and job.payload["note"] == f"for {MASK}"
+    assert job.payload["nested"] == {"list": [1, {"deep": [MASK, 2.5, None, True]}], MASK: "a key"}
+    assert_clean_job(job)
+    assert_exact(be.results(job), tapes)  # and the rest of the payload (results URL, child ids) still works
+    on_status(emu, lambda b: {**b, "name": f"job of {shown}"})  # another job's status, named after the key
+    err = caught(lambda: be.status(be.submit(tapes, shots=None)))
+    assert isinstance(err, IonQResponseError) and "another job's status" in str(err) and MASK in str(err)
+    assert_clean(err)
+    nested = {}
+    for _ in range(100):
+        nested = {"n": nested}
+    on_status(emu, lambda b: {**b, "nested": nested})  # too deep to scrub string by string: refused
+    err = caught(lambda: be.status(be.submit(tapes, shots=None)))
+    assert isinstance(err, IonQResponseError) and "nests deeper" in str(err)
+
+
+@pytest.mark.parametrize("echo", ECHO)
+@pytest.mark.parametrize("form", ["/v0.4/jobs/{id}/results/probabilities?key={key}",
+                                  "http://127.0.0.1:{port}/v0.4/jobs/{key}/results/probabilities",
+                                  "/v0.4/jobs/{id}/results/{key}", "https://elsewhere.example/{key}",
+                                  "/v0.4/jobs/other/{key}"])
+def test_a_results_url_holding_the_key_is_refused_without_showing_it(emu, echo, form):
+    shown, port = ECHO[echo], emu.server.server_address[1]
+    paths = []
+
+    def tamper(method, path, status, body):
+        paths.append(path)
+        if method == "GET" and re.fullmatch(r"/v0\.4/jobs/[\w-]+", path) and body.get("status") == "completed":
+            url = form.format(id=body["id"], key=urllib.parse.quote(shown), port=port)
+            return status, {**body, "results": {"probabilities": {"url": url}}}
+        return status, body
+    emu.tamper = tamper
+    err = caught(lambda: manager_of(emu).execute_batch(circuits(), shots=None))
+    assert isinstance(err, IonQResponseError) and "refused the results URL" in str(err), repr(err)
+    assert_clean(err)
+    assert not any("/results" in p for p in paths)  # nothing was requested
+    be = backend(emu.url)  # a payload that was not scrubbed (set by hand): the URL is refused all the same
+    job = be.submit(circuits(), shots=None)
+    job.payload = {"status": "completed", "results": {"probabilities": {
+        "url": form.format(id=job.id, key=shown, port=port)}}}
+    err = caught(lambda: be.results(job))
+    assert isinstance(err, IonQResponseError) and "refused the results URL" in str(err)
+    assert_clean(err)
+
+
+HISTOGRAM_ECHOES = {
+    "an outcome": lambda k: {k: 1.0},
+    "a probability": lambda k: {"0": k, "1": 0.5},
+    "a probability, long": lambda k: {"0": "x" * 25 + k},
+    "the same state twice": lambda k: {"0": 0.5, "00": 0.5},  # (no key: the control)
+}
+
+
+@pytest.mark.parametrize("echo", ECHO)
+@pytest.mark.parametrize("case", HISTOGRAM_ECHOES)
+def test_a_histogram_echoing_the_key_is_refused_without_showing_it(emu, echo, case):
+    shown = ECHO[echo]
+    on_results(emu, lambda b: {child: HISTOGRAM_ECHOES[case](shown) for child in b})  # each circuit's
+    err = caught(lambda: manager_of(emu).execute_batch(circuits(), shots=None))
+    assert isinstance(err, IonQResponseError) and "circuit 0" in str(err), repr(err)
+    assert_clean(err)
+    if case.startswith("a probability"):
+        assert "probability " + MASK[:5] in str(err) or "probability " + "x" * 25 + MASK[:5] in str(err)
+
+
+@pytest.mark.parametrize("echo", ECHO)
+def test_child_job_ids_echoing_the_key_are_refused_without_showing_it(emu, echo):
+    shown = ECHO[echo]
+    on_results(emu, lambda b: {**b, shown: {"0": 1.0}})  # results for a job that is not this job's child
+    err = caught(lambda: manager_of(emu).execute_batch(circuits(), shots=None))
+    assert isinstance(err, IonQResponseError) and "not this job's circuits" in str(err) and MASK in str(err)
+    assert_clean(err)
+    on_status(emu, lambda b: {**b, "child_job_ids": [shown, *b.get("child_job_ids", [])[1:]]})
+    err = caught(lambda: manager_of(emu).execute_batch(circuits(), shots=None))
+    assert isinstance(err, IonQResponseError) and "no results for 1 of 2" in str(err) and MASK in str(err)
+    assert_clean(err)
+
+
+@pytest.mark.parametrize("echo", ECHO)
+def test_a_job_id_that_holds_the_key_is_refused_everywhere(emu, echo):
+    shown = ECHO[echo]
+    # the POST answer: uncertain (a job may exist), and not resubmitted
+    emu.tamper = lambda m, p, s, b: (s, {**b, "id": shown}) if m == "POST" else (s, b)
+    err = caught(lambda: backend(emu.url).submit(circuits(), shots=None))
+    assert isinstance(err, SubmissionUncertainError) and "not resubmitted" in str(err)
+    assert_clean(err)
+    err = caught(lambda: manager_of(emu, max_retries=3).execute_batch(circuits(), shots=None))
+    assert isinstance(err, SubmissionUncertainError) and "qnb-j0" in str(err)
+    assert_clean(err)
+    assert emu.stats["jobs_created"] == 2  # one per submit above: none resubmitted
+    # the listing (a lost POST answer looked up by name): the job of that name has the key as its id
+    emu.tamper = None
+    be = backend(emu.url)
+    be.submit(circuits(), shots=None, name="lost")
+
+    def listing(method, path, status, body):
+        if method == "GET" and path == "/v0.4/jobs":
+            body = {**body, "jobs": [{**j, "id": shown} if j["name"] == "lost" else j for j in body["jobs"]]}
+        return status, body
+    emu.tamper = listing
+    err = caught(lambda: be.find_job("lost", deadline=time.perf_counter() + 5.0, after=time.time() - 60))
+    assert isinstance(err, IonQResponseError) and "no valid id" in str(err)
+    assert_clean(err)
+    # a resume: the journal (a checkpoint) names a job after the key
+    err = caught(lambda: be.recover(shown, circuits(), None))
+    assert isinstance(err, ValueError) and "not a valid IonQ job id" in str(err) and MASK in str(err)
+    assert_clean(err)
+    # a Retry-After hint that echoes it
+    emu.tamper = lambda m, p, s, b: (429, {"error": "slow down"}, [("Retry-After", shown)]) if m == "POST" else (s, b)
+    err = caught(lambda: backend(emu.url).submit(circuits(), shots=None))
+    assert isinstance(err, RejectedSubmission) and "Retry-After" in str(err)
+    assert_clean(err)
+
+
+# -- 7. a constructor that fails shows no key in a verbose traceback -----------------------------------
+# The arguments are built inside the call, never bound to a name in the test: the only frames that
+# could hold the key are IonQBackend's own.
+
+CONSTRUCTOR_FAILURES = {
+    "api_url not http": (ValueError, lambda: dict(api_key=KEY, api_url="ftp://example.com/v0.4")),
+    "plain http to another host": (ValueError, lambda: dict(api_key=KEY, api_url="http://example.com/v0.4")),
+    "api_url not a URL": (ValueError, lambda: dict(api_key=KEY, api_url="http://[::1")),
+    "key with a line break": (IonQAuthError, lambda: dict(api_key=KEY + "\n", api_url="http://127.0.0.1:9/v0.4")),
+    "key with a space inside": (IonQAuthError, lambda: dict(api_key=KEY + " " + KEY, api_url="http://127.0.0.1:9")),
+    "key with a typographic dash": (IonQAuthError, lambda: dict(api_key=KEY + "\u2013x", api_url="http://127.0.0.1:9")),
+    "key as bytes": (IonQAuthError, lambda: dict(api_key=KEY.encode(), api_url="http://127.0.0.1:9/v0.4")),
+    "unknown device": (ValueError, lambda: dict(device="ionq.gpu", api_key=KEY)),
+    "wires True": (ValueError, lambda: dict(api_key=KEY, wires=True)),
+    "request_timeout_s NaN": (ValueError, lambda: dict(api_key=KEY, request_timeout_s=math.nan)),
+    "key from the environment, bad api_url": (ValueError, lambda: dict(api_url="https://")),
+}
+
+
+def _construct(case):
+    return IonQBackend(**CONSTRUCTOR_FAILURES[case][1]())  # the keyword dict is no local of this frame
+
+
+@pytest.mark.parametrize("case", CONSTRUCTOR_FAILURES)
+def test_a_failing_constructor_shows_no_key_in_any_frame(case, monkeypatch):
+    monkeypatch.setenv("IONQ_API_KEY", KEY)
+    monkeypatch.delenv("PENNYLANE_IONQ_API_KEY", raising=False)
+    err = caught(lambda: _construct(case))
+    assert type(err) is CONSTRUCTOR_FAILURES[case][0], repr(err)
+    names = []
+    tb = err.__traceback__
+    while tb is not None:
+        names.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    assert "__init__" in names  # IonQBackend.__init__'s frame is one of those walked
+    assert_no_key_in_traceback(err)
 
 
 # -- 8. IONQ_DEBUG in the environment -----------------------------------------------------------------
