@@ -19,6 +19,7 @@ from pennylane.tape import QuantumScript
 
 from .affine import CircuitBatch, compile_affine  # noqa: F401  (CircuitBatch: what build_circuits returns)
 from .data import check_data
+from .losses import square_loss
 from .recording import _structure, measured, parity_readout, record
 
 
@@ -268,3 +269,10 @@ class CircuitModel:
             return qml.probs(wires=list(self.readout_wires))
 
         return qml.draw_mpl(qml.QNode(drawn, qml.device("default.qubit", wires=self.n_wires)), **kwargs)()
+
+
+def accuracy(model, X, Y, backend, loss_function=None) -> tuple[float, float]:
+    """(accuracy, mean loss) of the model on X, Y with exact outputs."""
+    loss_function = loss_function or square_loss
+    out = model.outputs(X, backend)
+    return float(np.mean(np.where(out >= 0, 1, -1) == Y)), float(np.mean(loss_function(out, Y)))

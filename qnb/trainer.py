@@ -25,6 +25,7 @@ from .config import BACKENDS, USER_DATA, TrainingConfig
 from .data import check_data, make_dataset, user_data
 from .latency import LatencyModel
 from .losses import check_loss, square_loss
+from .circuits import accuracy
 from .model import QuantumModel
 from .estimators import plus_minus_circuits
 from .optimizer import BatchSPSAOptimizer
@@ -37,12 +38,6 @@ def make_backend(config: TrainingConfig, seed=None, latency: LatencyModel | None
         from .ionq import IonQBackend  # imported lazily: the local path never needs requests
         return IonQBackend(device=config.device or BACKENDS["ionq"][0], latency=latency, seed=seed)
     return LocalBackend(device=config.device or BACKENDS["local"][0], latency=latency, seed=seed)
-
-
-def accuracy(model, X, Y, backend, loss_function=square_loss) -> tuple[float, float]:
-    """(accuracy, mean loss) of the model on X, Y with exact outputs."""
-    out = model.outputs(X, backend)
-    return float(np.mean(np.where(out >= 0, 1, -1) == Y)), float(np.mean(loss_function(out, Y)))
 
 
 class QuantumTrainer:
@@ -292,23 +287,22 @@ class QuantumTrainer:
         cal = (self.history.get("calibration") or {}).get("modeled_s", 0.0)
         return float(cal + self._tally()[0])
 
-    def _tally(self) -> tuple[float, float]:
-        """(sum, max) of the steps' modeled seconds, added up from where it left off: a long run
-        asks after every step, and summing its whole history each time would be quadratic."""
+    def _tally(self) -> tuple[float, float, float]:
+        """(sum, max) of the steps' modeled seconds and the sum of their dollars, added up from where
+        it left off: a long run asks after every step, and summing its whole history would be quadratic."""
         steps = self.history["steps"]
-        seen, total, dearest, ref = getattr(self, "_tallied", (0, 0, 0.0, None))
+        seen, total, dearest, usd, ref = getattr(self, "_tallied", (0, 0, 0.0, 0.0, None))
         if ref is not steps or seen > len(steps):  # a new or reloaded history: start again
-            seen, total, dearest = 0, 0, 0.0
+            seen, total, dearest, usd = 0, 0, 0.0, 0.0
         for s in steps[seen:]:
-            total, dearest = total + s["modeled_s"], max(dearest, s["modeled_s"])
-        self._tallied = (len(steps), total, dearest, steps)
-        return total, dearest
+            total, dearest, usd = total + s["modeled_s"], max(dearest, s["modeled_s"]), usd + s.get("usd", 0.0)
+        self._tallied = (len(steps), total, dearest, usd, steps)
+        return total, dearest, usd
 
     @property
     def usd_spent(self) -> float:
         """Dollars of every job so far under ``config.price`` (calibration included; 0 without a sheet)."""
-        cal = (self.history.get("calibration") or {}).get("usd", 0.0)
-        return float(cal + sum(s.get("usd", 0.0) for s in self.history["steps"]))
+        return float((self.history.get("calibration") or {}).get("usd", 0.0) + self._tally()[2])
 
     def _next_usd(self, batch_x, batch_y) -> float:
         """Dollars of the next step, priced from its planned circuits (nothing is sent)."""

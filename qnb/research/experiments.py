@@ -19,7 +19,8 @@ from ..optimizer import Gains
 from ..latency import LatencyModel
 from ..model import QuantumModel, make_dataset
 from ..config import TrainingConfig
-from ..trainer import QuantumTrainer, accuracy
+from ..circuits import accuracy
+from ..trainer import QuantumTrainer
 
 B, N, STEPS_PER_EPOCH, EPOCHS = 10, 48, 10, 5
 

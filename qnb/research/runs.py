@@ -11,7 +11,8 @@ from ..fastsim import exact_gradient
 from ..gradients import make_estimator
 from ..latency import LatencyModel
 from ..model import QuantumModel, make_dataset
-from ..trainer import QuantumTrainer, accuracy
+from ..circuits import accuracy
+from ..trainer import QuantumTrainer
 
 # -- time to quality: a true ceiling, then a race to 95 % of it --------------------------------
 RACE_DATASETS = ("blobs", "xor", "iris", "breast_cancer")
