@@ -27,3 +27,14 @@ def strip_wall(history):
     """Histories without wall-clock seconds, the only field that may differ between runs."""
     return {k: [{f: v for f, v in r.items() if f != "wall_s"} for r in rows] if isinstance(rows, list) else rows
             for k, rows in history.items()}
+
+
+def chain(e):
+    """The exception and everything reachable through __cause__ and __context__."""
+    out, todo = [], [e]
+    while todo:
+        x = todo.pop()
+        if x is not None and all(x is not y for y in out):
+            out.append(x)
+            todo += [x.__cause__, x.__context__]
+    return out

@@ -19,6 +19,7 @@ import pytest
 import requests
 from pennylane.tape import QuantumScript
 
+from conftest import chain
 import qnb
 from qnb.batching import BatchTimeoutError, JobFailedError, RejectedSubmission, SubmissionUncertainError, TransientError
 from qnb.emulator import Emulator, main as emulator_main
@@ -61,17 +62,6 @@ def exact(tapes):
 
 def circuits(n=2):
     return [layers(4, seed=s) for s in range(n)]
-
-
-def chain(e):
-    """The exception and everything reachable through __cause__ and __context__."""
-    out, todo = [], [e]
-    while todo:
-        x = todo.pop()
-        if x is not None and all(x is not y for y in out):
-            out.append(x)
-            todo += [x.__cause__, x.__context__]
-    return out
 
 
 def assert_clean(err, key=KEY):

@@ -25,6 +25,7 @@ import requests
 import urllib3.connection
 from pennylane.tape import QuantumScript
 
+from conftest import chain
 import qnb
 from qnb.batching import (BatchTimeoutError, JobFailedError, RejectedSubmission, SubmissionUncertainError,
                           TransientError)
@@ -80,16 +81,6 @@ def leaks(text, key=KEY) -> bool:
     """Whether ``text`` shows the key, or 8 of its first or last characters, in any case or escaping."""
     k = key.casefold()
     return any(k[:8] in t or k[-8:] in t for t in map(str.casefold, _readings(str(text))))
-
-
-def chain(e):
-    out, todo = [], [e]
-    while todo:
-        x = todo.pop()
-        if x is not None and all(x is not y for y in out):
-            out.append(x)
-            todo += [x.__cause__, x.__context__]
-    return out
 
 
 def caught(fn):
