@@ -166,10 +166,10 @@ class IonQBackend(Backend):
         return out
 
     def _request(self, verb: str, path: str, what: str, data: bytes | None = None, submit: bool = False,
-                 deadline: float | None = None, not_found: Exception | None = None):
+                 deadline: float | None = None, not_found: Exception | None = None, max_bytes: int | None = None):
         """The JSON answer of one request, ended by ``deadline`` (a ``time.perf_counter()`` instant),
         or the manager's exception for a bad status (``not_found`` for HTTP 404, if given)."""
-        status, headers, body = self._client.call(verb, path, what, deadline, data)
+        status, headers, body = self._client.call(verb, path, what, deadline, data, max_bytes)
         if status in (200, 201):
             try:
                 return json.loads(body)
@@ -348,7 +348,9 @@ class IonQBackend(Backend):
         if not _names_job(url, job.id):
             raise IonQResponseError(f"{what}: refused the results URL {shown!r}: it names another job, "
                                     f"not {job.id}")
-        data = self._request("GET", url.split("/v0.4/", 1)[-1], what, deadline=job.deadline,
+        # the most a truthful answer can hold: every circuit's histogram over its 2^n outcomes
+        bound = (1 << 20) + job.n_circuits * (2 ** min(n, 22)) * 64
+        data = self._request("GET", url.split("/v0.4/", 1)[-1], what, deadline=job.deadline, max_bytes=bound,
                              not_found=JobNotFoundError(job.id, "its results are gone (HTTP 404): deleted or expired"))
         children = job.payload.get("child_job_ids")
         if children:  # match by child job id, never by the order of the result dict

@@ -34,7 +34,7 @@ from ..jobs import (
 KEY_VARIABLES = ("PENNYLANE_IONQ_API_KEY", "IONQ_API_KEY")
 RETRIABLE = {429, 500, 502, 503, 504, *range(520, 530)}
 RETRIABLE_GET = RETRIABLE | {409}  # the plugin's rule: 409 (a Cloudflare hiccup) is retried on reads only
-MAX_ANSWER_BYTES = 1 << 28
+MAX_ANSWER_BYTES = 1 << 24  # a status, a listing page or an error: far below this; results pass their own bound
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 _JOB_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 _NO_PICKLE = "an IonQ backend cannot be pickled or copied: it holds the API key; make a new one where it is needed"
@@ -371,8 +371,8 @@ class _Client(APIClient):
         return {**self.HEADERS, **({"Content-Type": "application/json"} if json_body else {}),
                 "Authorization": _Masked("apiKey " + self._key.reveal())}
 
-    def _exchange(self, verb: str, url: str, data: bytes | None, left: float):
-        """(status, headers, body) of one request, or None if the body is over MAX_ANSWER_BYTES.
+    def _exchange(self, verb: str, url: str, data: bytes | None, left: float, limit: int):
+        """(status, headers, body) of one request, or None if the body is over ``limit`` bytes.
         Headers (the first 100) and an error body (not 200/201) come back scrubbed of the key. Its
         own frame, so the session and response (whose request holds the header) are no locals of
         ``call``."""
@@ -385,7 +385,7 @@ class _Client(APIClient):
                 body = bytearray()
                 for chunk in r.iter_content(1 << 16):
                     body += chunk
-                    if len(body) > MAX_ANSWER_BYTES:
+                    if len(body) > limit:
                         return None
                 if r.status_code not in (200, 201):
                     body = self.scrub(bytes(body[:1 << 16])).encode()
@@ -393,11 +393,13 @@ class _Client(APIClient):
                     {self.scrub(k): self.scrub(v) for k, v in list(r.headers.items())[:100]})
                 return r.status_code, headers, bytes(body)
 
-    def call(self, verb: str, path: str, what: str, deadline: float | None = None, data: bytes | None = None):
+    def call(self, verb: str, path: str, what: str, deadline: float | None = None, data: bytes | None = None,
+             max_bytes: int | None = None):
         """One request, ended by ``deadline`` (a perf_counter instant) or ``TIMEOUT_SECONDS``, whichever
         is first. Returns (status, headers, body); an error body is scrubbed of the key. Errors are
         raised outside any ``except`` block, keep no reference to requests' exception (which holds
         the request and so its headers), and their messages are scrubbed."""
+        limit = MAX_ANSWER_BYTES if max_bytes is None else min(int(max_bytes), 1 << 28)
         url = self.join_path(path)
         if not self.same_origin(path):
             raise IonQResponseError(self.scrub(f"{what}: refused to send the API key to "
@@ -425,7 +427,7 @@ class _Client(APIClient):
         _watch.state = state
         timer.start()
         try:
-            answer = self._exchange(verb, url, data, left)
+            answer = self._exchange(verb, url, data, left, limit)
         except requests.exceptions.RequestException as e:
             error = type(e).__name__, _unsent_reason(e, state)
         except BaseException as e:  # noqa: BLE001 - re-raised below, cut
@@ -439,7 +441,8 @@ class _Client(APIClient):
             raise _cut(escaped, self._key)
         if error is None:
             if answer is None:
-                raise IonQResponseError(self.scrub(f"{what}: the answer is over {MAX_ANSWER_BYTES} bytes"))
+                raise IonQResponseError(self.scrub(f"{what}: the answer is over {limit} bytes, more than this "
+                                                   "request can hold; not read further"))
             return answer
         name, unsent = error
         late = fired.is_set() or time.perf_counter() - start >= left

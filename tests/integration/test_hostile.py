@@ -601,3 +601,19 @@ def test_one_backend_per_thread_runs_concurrently(emu):
         for rnd in got[i]:
             np.testing.assert_allclose(rnd, want[i], atol=1e-9)
     assert emu.stats["jobs_created"] == 9
+
+
+@pytest.mark.parametrize("where", ["results", "status"])
+def test_an_answer_larger_than_the_job_can_hold_is_refused_early(emu, where):
+    """250 MB once took 10.8 s against a 3 s deadline and 2.2 GB: the read stops at what the job
+    can truthfully hold (results: its circuits' 2^n outcomes; any other answer: 16 MB)."""
+    import time
+    padding = b'{"pad": "' + b"x" * (40 << 20) + b'"}'  # 40 MB
+    if where == "results":
+        on_results(emu, lambda body: (200, padding))
+    else:
+        on_status(emu, lambda body: (200, padding))
+    start = time.perf_counter()
+    with pytest.raises(IonQResponseError, match=r"the answer is over \d+ bytes"):
+        manager(emu.url, timeout_s=3.0, max_retries=0).execute_batch(circuits(2), shots=100)
+    assert time.perf_counter() - start < 3.0
