@@ -38,3 +38,25 @@ def chain(e):
             out.append(x)
             todo += [x.__cause__, x.__context__]
     return out
+
+
+def interrupt_at_step(emu, tmp_path, step, fault, config):
+    """Train ``config`` on the emulator with a checkpoint; ``fault(emu)`` is armed just before
+    ``step``, and the run fails there with that step's one job journaled. Returns the checkpoint's
+    path, the error and the seconds the run took."""
+    import json
+    import time
+    path = tmp_path / "run.ckpt.json"
+
+    def arm(trainer, rec):
+        if rec["step"] == step - 1:
+            fault(emu)
+
+    trainer = qnb.QuantumTrainer(config, backend=emu.backend(seed=0))
+    t = time.perf_counter()
+    with pytest.raises(Exception) as err:
+        trainer.fit(checkpoint=path, progress=False, callback=arm)
+    pending = json.loads(path.read_text())["pending"]
+    assert pending["step"] == step and len(pending["jobs"]) == 1
+    assert pending["jobs"][0]["name"].endswith(f"-s{step}-j0")
+    return path, err.value, time.perf_counter() - t

@@ -14,6 +14,7 @@ import pennylane as qml
 import pytest
 from pennylane.tape import QuantumScript
 
+from conftest import interrupt_at_step
 import qnb
 from qnb.backends import sample_probabilities
 from qnb.batching import BatchTimeoutError, RejectedSubmission, SubmissionUncertainError, TransientError
@@ -65,23 +66,6 @@ def reference():
         t.fit(progress=False)
         assert len(delivered(emu)) == len(emu.jobs) == STEPS
         return t.model.parameters.copy()
-
-
-def interrupt_at_step(emu, tmp_path, step, fault):
-    """Train with a checkpoint; ``fault(emu)`` is armed just before ``step``; the run fails there."""
-    path = tmp_path / "run.ckpt.json"
-
-    def arm(trainer, rec):
-        if rec["step"] == step - 1:
-            fault(emu)
-
-    trainer = qnb.QuantumTrainer(qnb.TrainingConfig(**SMALL), backend=emu.backend(seed=0))
-    t = time.perf_counter()
-    with pytest.raises(Exception) as err:
-        trainer.fit(checkpoint=path, progress=False, callback=arm)
-    pending = json.loads(path.read_text())["pending"]
-    assert pending["step"] == step and len(pending["jobs"]) == 1
-    return path, err.value, time.perf_counter() - t
 
 
 def circuits(n=2, width=4):
@@ -144,7 +128,7 @@ def test_the_emulator_serves_the_documented_job_listing_only(emu):
 def test_a_lost_post_answer_is_found_past_30_newer_jobs_on_25_job_pages(reference, tmp_path):
     with Emulator(latency_scale=0.0005) as emu:
         emu.list_page_max = 25  # the documented default page, whatever limit is asked for
-        path, err, took = interrupt_at_step(emu, tmp_path, 3, lambda e: e.add_fault("drop@POST"))
+        path, err, took = interrupt_at_step(emu, tmp_path, 3, lambda e: e.add_fault("drop@POST"), qnb.TrainingConfig(**SMALL))
         assert isinstance(err, SubmissionUncertainError) and "-s3-j0" in str(err)
         assert took < 3 * DEADLINE + 5
         other_jobs(emu, 30)  # the account goes on working before the resume
@@ -209,7 +193,7 @@ def test_a_listing_answer_that_is_not_the_documented_shape_is_refused(emu):
 
 def test_a_service_without_a_listing_stops_the_resume_with_a_clear_error_and_no_new_job(reference, tmp_path):
     with Emulator(latency_scale=0.0005) as emu:
-        path, err, _ = interrupt_at_step(emu, tmp_path, 3, lambda e: e.add_fault("drop@POST"))
+        path, err, _ = interrupt_at_step(emu, tmp_path, 3, lambda e: e.add_fault("drop@POST"), qnb.TrainingConfig(**SMALL))
         assert isinstance(err, SubmissionUncertainError)
         emu.tamper = lambda m, p, s, b: (404, {"error": "not found"}) if p == "/v0.4/jobs" else (s, b)
         t = time.perf_counter()
@@ -237,7 +221,7 @@ def test_a_stalled_listing_ends_by_the_deadline(emu):
 
 def test_a_journaled_job_the_service_deleted_is_resubmitted_once(reference, tmp_path):
     with Emulator(latency_scale=0.0005) as emu:
-        path, err, took = interrupt_at_step(emu, tmp_path, 3, lambda e: e.add_fault("hang"))
+        path, err, took = interrupt_at_step(emu, tmp_path, 3, lambda e: e.add_fault("hang"), qnb.TrainingConfig(**SMALL))
         assert isinstance(err, BatchTimeoutError) and took < 4 * DEADLINE + 5
         journaled = json.loads(path.read_text())["pending"]["jobs"][0]
         assert journaled["id"] in emu.jobs and isinstance(journaled["journaled_at"], float)
@@ -384,7 +368,7 @@ def test_a_post_answered_with_another_steps_job_id_is_uncertain_and_resumes_with
         def older_id(e):
             first = next(iter(e.jobs))  # step 0's job: the same size as step 3's
             e.tamper = lambda m, p, s, b: (200, {"id": first, "status": "submitted"}) if m == "POST" else (s, b)
-        path, err, took = interrupt_at_step(emu, tmp_path, 3, older_id)
+        path, err, took = interrupt_at_step(emu, tmp_path, 3, older_id, qnb.TrainingConfig(**SMALL))
         assert isinstance(err, SubmissionUncertainError) and took < 3 * DEADLINE + 5
         assert re.search(r"job qnb-\w+-s3-j0: the submission was answered with the id [\w-]+, a job this run "
                          r"already has \(another step's\).*not resubmitted", str(err))

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import interrupt_at_step
 import qnb
 from qnb.emulator import Emulator
 
@@ -37,22 +38,6 @@ def reference():
         return t.model.parameters.copy()
 
 
-def interrupt_at_step(emu, tmp_path, step, fault):
-    path = tmp_path / "run.ckpt.json"
-
-    def arm(trainer, rec):
-        if rec["step"] == step - 1:
-            fault(emu)
-
-    trainer = qnb.QuantumTrainer(qnb.TrainingConfig(**SMALL), backend=emu.backend(seed=0))
-    with pytest.raises(Exception) as err:
-        trainer.fit(checkpoint=path, progress=False, callback=arm)
-    pending = json.loads(path.read_text())["pending"]
-    assert pending["step"] == step and len(pending["jobs"]) == 1
-    assert pending["jobs"][0]["name"].endswith(f"-s{step}-j0")
-    return path, err.value
-
-
 def finish_hung_jobs(emu):
     for j in emu.jobs.values():
         if j["fault"] == "hang":
@@ -68,7 +53,7 @@ def finish_hung_jobs(emu):
 def test_an_interrupted_run_resumes_without_a_duplicate_paid_job(reference, tmp_path, label, fault, after):
     with Emulator(latency_scale=0.0005) as emu:
         start = time.perf_counter()
-        path, err = interrupt_at_step(emu, tmp_path, 3, fault)
+        path, err, _ = interrupt_at_step(emu, tmp_path, 3, fault, qnb.TrainingConfig(**SMALL))
         assert time.perf_counter() - start < 2.0 * 3 + 5  # every wait ended within its deadline
         if label == "POST answer dropped":
             assert isinstance(err, qnb.SubmissionUncertainError) and "-s3-j0" in str(err) and "resume" in str(err)
