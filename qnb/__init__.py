@@ -7,7 +7,7 @@ never imports it.
 from .backends import Backend, LocalBackend
 from .batching import BatchResult, BatchStats, CircuitBatchManager
 from .circuits import CircuitModel, parity_readout
-from .config import PRESETS, TrainingConfig
+from .config import PRESETS, TrainingConfig, make_backend
 from .data import DATASETS, check_data, make_dataset
 from .estimators import METHODS, GradientResult, StepPlan
 from .gradients import GradientEstimator, make_estimator
@@ -16,8 +16,9 @@ from .latency import SEED_TIMING_ROWS, LatencyModel, fit_latency
 from .losses import logistic_loss, square_loss
 from .model import QuantumModel
 from .optimizer import BatchSPSAOptimizer, Gains, StepRule
+from .noise import NOISE_MODELS, NoiseModel
 from .prices import PRICES, PriceSheet
-from .trainer import QuantumTrainer, make_backend
+from .trainer import QuantumTrainer
 
 
 def __getattr__(name):  # imported when first asked for: the IonQ path needs requests, the classifier scikit-learn's conventions only
@@ -54,5 +55,5 @@ __all__ = [
     "GradientResult", "StepPlan", "GradientEstimator", "make_estimator", "BatchTimeoutError", "Job", "JobFailedError",
     "SubmissionUncertainError", "TransientError", "SEED_TIMING_ROWS", "LatencyModel", "fit_latency", "logistic_loss",
     "square_loss", "QuantumModel", "BatchSPSAOptimizer", "Gains", "StepRule", "QuantumTrainer", "QuantumClassifier",
-    "make_backend", "watermark", "PRICES", "PriceSheet",
+    "make_backend", "watermark", "PRICES", "PriceSheet", "NOISE_MODELS", "NoiseModel",
 ]

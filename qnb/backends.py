@@ -11,6 +11,7 @@ import pennylane as qml
 from pennylane.tape import QuantumScript
 
 from . import fastsim
+from .noise import noise_model, simulate as noise_simulate
 from .affine import CircuitBatch
 from .jobs import FINAL_OK, Job, check_shots
 from .latency import LatencyModel
@@ -201,17 +202,22 @@ class LocalBackend(Backend):
     ``qml.execute`` call per structure). ``fast=False`` always uses default.qubit.
     ``"lightning.qubit"`` does not broadcast natively, so it gets one ``qml.execute`` call over the
     list. The virtual clock advances by the latency model, so local runs report modeled cloud time.
+    ``noise`` (a ``qnb.NOISE_MODELS`` name or a ``NoiseModel``): every circuit runs as a density
+    matrix under that model's channels (``qnb.noise``), on the numpy simulator's gates only.
     """
 
     name = "local"
     DEVICES = ("default.qubit", "lightning.qubit")
 
     def __init__(self, device: str = "default.qubit", latency: LatencyModel | None = None, seed=None,
-                 wires: int | None = None, fast: bool = True):
+                 wires: int | None = None, fast: bool = True, noise=None):
         if device not in self.DEVICES:
             raise ValueError(f"device: unknown local device {device!r}; allowed: {', '.join(self.DEVICES)}")
         super().__init__(latency, seed)
         self.device_name = device
+        self.noise = None if noise is None or noise == "ideal" else noise_model(noise)
+        if self.noise is not None and (device != "default.qubit" or not fast):
+            raise ValueError("noise: runs on the numpy simulator only (device='default.qubit', fast=True)")
         self.fast = bool(fast) and device == "default.qubit"
         self.min_wires = wires or 1
         self._devices = {}
@@ -224,7 +230,13 @@ class LocalBackend(Backend):
         return self._devices[n_wires]
 
     def __repr__(self):
-        return f"{type(self).__name__}(device={self.device_name!r}, latency={self.latency})"
+        noise = f", noise={self.noise.name!r}" if self.noise else ""
+        return f"{type(self).__name__}(device={self.device_name!r}, latency={self.latency}{noise})"
+
+    def _simulate(self, template, angles, n_wires: int, readout_wires) -> np.ndarray:
+        if self.noise is None:
+            return fastsim.simulate(template, angles, n_wires, readout_wires)
+        return noise_simulate(template, angles, n_wires, readout_wires, self.noise)
 
     def run_compiled(self, compiled, angles: np.ndarray, n_wires: int, readout_wires) -> np.ndarray | None:
         """Exact read-out probabilities of a compiled model's circuits from their gate angles, as
@@ -233,18 +245,25 @@ class LocalBackend(Backend):
         if not self.fast or any(op.name not in fastsim.GATES for op in compiled.template):
             return None
         self._job(f"{self.name}-{self._n_jobs + 1}", range(len(angles)), None, None)
-        return fastsim.simulate(compiled.template, angles, n_wires, readout_wires)
+        return self._simulate(compiled.template, angles, n_wires, readout_wires)
 
     def _probabilities(self, circuits) -> np.ndarray:
         if self.fast and isinstance(circuits, CircuitBatch) and all(op.name in fastsim.GATES
                                                                     for op in circuits.compiled.template):
-            return fastsim.simulate(circuits.compiled.template, circuits.angles, 1 + max(int(w) for w in circuits[0].wires),
-                                    circuits.measurement.wires)
+            return self._simulate(circuits.compiled.template, circuits.angles, 1 + max(int(w) for w in circuits[0].wires),
+                                  circuits.measurement.wires)
         circuits = list(circuits)
         if self.fast and fastsim.supported(circuits[0]) and same_structure(circuits):
             first = circuits[0]
-            return fastsim.simulate(first.operations, stacked_angles(circuits), 1 + max(int(w) for w in first.wires),
-                                    first.measurements[0].wires)
+            return self._simulate(first.operations, stacked_angles(circuits), 1 + max(int(w) for w in first.wires),
+                                  first.measurements[0].wires)
+        if self.noise is not None:
+            groups = structure_groups(circuits)
+            if len(groups) > 1 and all(fastsim.supported(circuits[g[0]]) for g in groups):
+                return run_grouped(self._probabilities, circuits, groups)
+            gates = sorted({op.name for t in circuits for op in t.operations} - fastsim.GATES)
+            raise ValueError(f"noise: the noisy simulator runs circuits of {', '.join(sorted(fastsim.GATES))} ending "
+                             f"in one qml.probs; these also use {', '.join(gates) or 'another measurement'}")
         merged = broadcast_tapes(circuits) if self.device_name == "default.qubit" else None
         width = lambda tapes: self.device(1 + max((w for t in tapes for w in t.wires), default=0))
         if merged is not None:
@@ -263,3 +282,4 @@ class NumpyBackend(LocalBackend):
 
     def __init__(self, latency: LatencyModel | None = None, seed=None):
         super().__init__("default.qubit", latency=latency, seed=seed)
+

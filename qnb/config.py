@@ -6,10 +6,12 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
+from .backends import LocalBackend
 from .data import DATASETS, dataset_sizes
 from .estimators import METHODS, make_plan
 from .optimizer import RULES, BatchSPSAOptimizer, Gains
 from . import validation as check
+from .noise import IONQ_NOISE_MODELS, noise_model
 from .prices import price_sheet
 
 BACKENDS = {"local": ("default.qubit", "lightning.qubit"), "ionq": ("ionq.simulator", "ionq.qpu")}
@@ -82,6 +84,8 @@ class TrainingConfig:
     blocking: bool = False  # undo a step whose loss rose beyond shot noise, checked inside the next step's job
     regularization: float | None = None  # QN-SPSA: the metric from 4 more circuits in the job, this beta
     price: str | None = None  # a qnb.PRICES sheet: every job's dollars in the history, fit(budget_usd=...), estimate()
+    noise_model: str | None = None  # local: a qnb.NOISE_MODELS name; ionq.simulator: any of IonQ's noise models
+    noise_seed: int | None = None  # IonQ's simulator only: its noise generator's seed, 1..2**31-1
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)
@@ -130,10 +134,29 @@ class TrainingConfig:
                 raise ValueError(f"price: the name of a sheet in qnb.PRICES, got {type(self.price).__name__}; add "
                                  "your own sheet with qnb.PRICES['mine'] = qnb.PriceSheet('mine', ...)")
             price_sheet(self.price)
+        self._check_noise()
         if self.optimizer not in RULES:
             raise ValueError(f"optimizer: unknown optimizer {self.optimizer!r}; allowed: {', '.join(RULES)}")
         for name in ("beta1", "beta2"):
             set_(name, check.number(name, getattr(self, name), 0, 1, strict_hi=True))
+
+    def _check_noise(self):
+        if self.noise_model is not None:
+            if not isinstance(self.noise_model, str):
+                raise ValueError(f"noise_model: a model's name, got {type(self.noise_model).__name__}; add your "
+                                 "own with qnb.NOISE_MODELS['mine'] = qnb.NoiseModel('mine', ...)")
+            if self.backend == "local":
+                noise_model(self.noise_model)
+            elif (self.device or BACKENDS["ionq"][0]) != "ionq.simulator":
+                raise ValueError("noise_model: IonQ applies noise models on its simulator only (device='ionq.simulator')")
+            elif self.noise_model not in IONQ_NOISE_MODELS:
+                raise ValueError(f"noise_model: IonQ's simulator has no model {self.noise_model[:60]!r}; allowed: "
+                                 f"{', '.join(IONQ_NOISE_MODELS)}")
+        if self.noise_seed is not None:
+            if self.backend != "ionq" or self.noise_model is None:
+                raise ValueError("noise_seed: seeds IonQ's noisy simulator (backend='ionq' with a noise_model); a "
+                                 "local noisy run's shots follow seed=")
+            object.__setattr__(self, "noise_seed", check.integer("noise_seed", self.noise_seed, 1, 2 ** 31 - 1))
 
     @property
     def gains(self) -> Gains:
@@ -204,3 +227,14 @@ PRESETS = {
     "split_shots": TrainingConfig(gradient_method="spsa_subsampled", gradient_subsample_size=5, num_directions=2,
                                   shots_per_circuit=500, optimizer="momentum", spsa_a=1.0, batch_size=10, epochs=10),
 }
+
+
+def make_backend(config, seed=None, latency=None):
+    """The backend a ``TrainingConfig`` names: the local simulator or IonQ through pennylane-ionq,
+    with its device and noise model."""
+    device = {"device": config.device} if config.device else {}
+    if config.backend == "ionq":
+        from .ionq import IonQBackend  # imported lazily: the local path never needs requests
+        return IonQBackend(latency=latency, seed=seed, noise_model=config.noise_model, noise_seed=config.noise_seed,
+                           **device)
+    return LocalBackend(latency=latency, seed=seed, noise=config.noise_model, **device)

@@ -75,10 +75,16 @@ def simulate(template, angles: np.ndarray, n_wires: int, readout_wires) -> np.nd
         else:
             view = psi.reshape(n, 2 ** w[0], 2, 2 ** (n_wires - w[0] - 1))
             psi = (U[:, None] @ view).reshape(n, -1)
-    p = (psi.real ** 2 + psi.imag ** 2).reshape((n,) + (2,) * n_wires)
+    return marginal(psi.real ** 2 + psi.imag ** 2, n_wires, readout_wires)
+
+
+def marginal(p: np.ndarray, n_wires: int, readout_wires) -> np.ndarray:
+    """Probabilities of ``readout_wires`` (in that order) from those of all wires, (n, 2**n_wires)
+    with wire 0 the most significant bit."""
+    p = p.reshape((len(p),) + (2,) * n_wires)
     keep = [int(v) + 1 for v in readout_wires]
     rest = tuple(i for i in range(1, n_wires + 1) if i not in keep)
-    return np.transpose(p.sum(axis=rest), [0] + [sorted(keep).index(k) + 1 for k in keep]).reshape(n, -1)
+    return np.transpose(p.sum(axis=rest), [0] + [sorted(keep).index(k) + 1 for k in keep]).reshape(len(p), -1)
 
 
 def supported(tape) -> bool:

@@ -21,7 +21,7 @@ from . import checkpoint as ckpt
 from .backends import LocalBackend
 from .batching import CircuitBatchManager
 from . import validation as check
-from .config import BACKENDS, USER_DATA, TrainingConfig
+from .config import USER_DATA, TrainingConfig, make_backend
 from .data import check_data, make_dataset, user_data
 from .latency import LatencyModel
 from .losses import check_loss, square_loss
@@ -29,15 +29,8 @@ from .circuits import accuracy
 from .model import QuantumModel
 from .estimators import plus_minus_circuits
 from .optimizer import BatchSPSAOptimizer
+from .noise import NOISE_MODELS
 from .prices import PRICES, circuits_gate_counts, price_sheet
-
-
-def make_backend(config: TrainingConfig, seed=None, latency: LatencyModel | None = None):
-    """The backend a config names: local simulator or IonQ through pennylane-ionq."""
-    if config.backend == "ionq":
-        from .ionq import IonQBackend  # imported lazily: the local path never needs requests
-        return IonQBackend(device=config.device or BACKENDS["ionq"][0], latency=latency, seed=seed)
-    return LocalBackend(device=config.device or BACKENDS["local"][0], latency=latency, seed=seed)
 
 
 class QuantumTrainer:
@@ -103,7 +96,9 @@ class QuantumTrainer:
                                            timeout_s=config.batch_submission_timeout, price=config.price)
         self.optimizer = config.optimizer_for(seed=s_est, cls=optimizer_class)
         self.order_rng = np.random.default_rng(s_order)
-        self.evaluator = evaluator if evaluator is not None else LocalBackend(latency=LatencyModel.zero())
+        # accuracy as the machine would score it: under the run's noise model where qnb has it locally
+        noise = config.noise_model if config.noise_model in NOISE_MODELS else None
+        self.evaluator = evaluator if evaluator is not None else LocalBackend(latency=LatencyModel.zero(), noise=noise)
         self.history = {"steps": [], "epochs": [], "calibration": None}
         self.epoch, self.batch, self.order = 0, 0, None
         self.run_id = uuid.uuid4().hex[:12]  # names this run's cloud jobs: qnb-<run_id>-s<step>-j<k>

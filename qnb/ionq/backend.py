@@ -46,6 +46,7 @@ from ..jobs import (
     TransientError,
 )
 from ..latency import LatencyModel
+from ..noise import IONQ_NOISE_MODELS
 from ..validation import integer, positive
 from .answers import _check_histogram, _names_job, iso_time, retry_after
 from .transport import (
@@ -72,8 +73,9 @@ class IonQBackend(Backend):
     ``api_url`` (or the ``QNB_IONQ_URL`` variable) points it at ``python -m qnb.emulator``.
     Circuits may use wires 0..n-1 for any n (``wires``: a minimum width); each must end with one
     ``qml.probs``. With the simulator, which returns exact probabilities, shot noise is drawn
-    locally from the backend's seeded generator (as the plugin does); a QPU's histograms are used
-    as they come. Not thread-safe: use one IonQBackend per thread.
+    locally from the backend's seeded generator (as the plugin does); a QPU's histograms, and those
+    of the simulator under a ``noise_model`` (IonQ's names; ``noise_seed`` in 1..2**31-1 seeds it),
+    are used as they come. Not thread-safe: use one IonQBackend per thread.
     """
 
     name = "ionq"
@@ -85,7 +87,8 @@ class IonQBackend(Backend):
 
     def __init__(self, device: str = "ionq.simulator", api_key: str | None = None, api_url: str | None = None,
                  latency: LatencyModel | None = None, seed=None, wires: int | None = None,
-                 request_timeout_s: float = 30.0, job_name: str = "qnb"):
+                 request_timeout_s: float = 30.0, job_name: str = "qnb", noise_model: str | None = None,
+                 noise_seed: int | None = None):
         # the key is a Secret from the first line on, and no local holds it plain: a traceback that
         # prints locals (pytest -l, %xmode Verbose) of a constructor that fails shows '***'
         key = api_key if isinstance(api_key, Secret) else None if api_key is None else Secret(api_key)
@@ -102,8 +105,18 @@ class IonQBackend(Backend):
                 wires = integer("wires", wires, 1)
             except ValueError:
                 raise ValueError(f"wires: must be an integer >= 1 (the minimum width) or None, got {wires!r}") from None
+        if noise_model is not None and (device != "ionq.simulator" or noise_model not in IONQ_NOISE_MODELS):
+            raise ValueError(f"noise_model: IonQ's simulator (device='ionq.simulator') takes one of "
+                             f"{', '.join(IONQ_NOISE_MODELS)}; got {str(noise_model)[:60]!r} on {device}")
+        if noise_seed is not None:
+            if noise_model is None:
+                raise ValueError("noise_seed: seeds a noise_model; pass one")
+            noise_seed = integer("noise_seed", noise_seed, 1, 2 ** 31 - 1)
         super().__init__(latency, seed)
         self.device_name = device
+        self.noise_model, self.noise_seed = noise_model, noise_seed
+        # a QPU's and a noisy simulation's histograms are sampled by the service: used as they come
+        self.sampled = device == "ionq.qpu" or noise_model not in (None, "ideal")
         url = api_url or os.environ.get("QNB_IONQ_URL") or APIClient.BASE_URL
         self.api_url = _api_url(url)  # (its own line: a verbose traceback shows the values on the failing line)
         self.job_name = str(job_name)
@@ -113,8 +126,9 @@ class IonQBackend(Backend):
         self._gate_set = set(self._device(1).operations)
 
     def __repr__(self):  # no key here, ever; safe on a half-built backend (its __init__ raised)
+        noise = f", noise_model={self.noise_model!r}" if getattr(self, "noise_model", None) else ""
         return (f"IonQBackend(device={getattr(self, 'device_name', None)!r}, "
-                f"api_url={getattr(self, 'api_url', None)!r})")
+                f"api_url={getattr(self, 'api_url', None)!r}{noise})")
 
     def __reduce_ex__(self, protocol):
         raise TypeError(_NO_PICKLE)
@@ -124,7 +138,8 @@ class IonQBackend(Backend):
         histograms, and is given no key: it never sends anything."""
         if n not in self._devices:
             cls = SimulatorDevice if self.device_name == "ionq.simulator" else QPUDevice
-            self._devices[n] = cls(wires=n, job_name=self.job_name)
+            noise = {"noise_model": self.noise_model, "noise_seed": self.noise_seed} if self.noise_model else {}
+            self._devices[n] = cls(wires=n, job_name=self.job_name, **noise)
         return self._devices[n]
 
     def _width(self, circuits) -> int:
@@ -215,8 +230,9 @@ class IonQBackend(Backend):
         """ONE job; ``name`` (default ``job_name``) is how it can be found if its answer is lost."""
         circuits = self._checked(circuits, shots)
         name = self.job_name if name is None else str(name)
-        if shots is None and self.device_name == "ionq.qpu":
-            raise ValueError("shots: a QPU cannot give exact probabilities; pass a number of shots")
+        if shots is None and self.sampled:
+            raise ValueError(f"shots: {'a noisy simulation' if self.noise_model else 'a QPU'} cannot give exact "
+                             "probabilities; pass a number of shots")
         n = self._width(circuits)
         readout = [self._readout(t, n) for t in circuits]
         # the simulator returns exact probabilities whatever the shots; 1000 is only its job's label
@@ -382,6 +398,6 @@ class IonQBackend(Backend):
             dev.set_current_circuit_index(i)
             probs.append(np.asarray(dev.probability(wires=Wires(wires))))
         dev.set_current_circuit_index(None)
-        if self.device_name == "ionq.qpu":
+        if self.sampled:
             return probs
         return [sample_probabilities(p[None], job.shots, self.rng)[0] for p in probs]
