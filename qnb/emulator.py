@@ -2,30 +2,34 @@
 
     python -m qnb.emulator [--port 0] [--latency-scale S] [--fault KIND[@METHOD][:COUNT] ...]
 
-It listens on 127.0.0.1 only and prints ``QNB_IONQ_URL=http://127.0.0.1:PORT/v0.4``. Jobs
-(``ionq.circuit.v1`` and ``ionq.multi-circuit.v1``, qis gates) are simulated exactly; jobs run
-one after another in a single queue, each taking ``S x LatencyModel.job_time`` seconds. Faults:
+It listens on 127.0.0.1 only, prints ``QNB_IONQ_URL=http://127.0.0.1:PORT/v0.4`` and serves IonQ's
+documented v0.4 contract (details and sources: ``qnb.emulator_api``): ``POST /jobs`` (201),
+``GET /jobs/{id}``, ``GET /jobs/{id}/results/probabilities``, ``GET /jobs/{id}/cost``,
+``PUT /jobs/{id}/status/cancel``, ``DELETE /jobs/{id}``, ``GET /jobs`` (newest first, ``limit``
+1..1000 default 25, ``next`` cursor, ``ids``/``status`` filters, no name filter), ``GET /jobs/estimate``,
+``GET /backends`` and ``GET /backends/{backend}`` (no key needed). Jobs (``ionq.circuit.v1``,
+``ionq.multi-circuit.v1``; qis gates with target(s), control(s), multi-controlled) are simulated
+exactly, or under ``noise: {model, seed}`` with a model of: ideal, harmony, aria-1, aria-2, forte-1,
+forte-enterprise-1 (any other is a 400). Jobs run one after another in a single queue, each taking
+``S x LatencyModel.job_time`` seconds; status goes submitted, ready, started, then completed. Errors
+are IonQ's ``{"statusCode", "error", "message"}``: a malformed request is a 4xx (a bad job 400, a bad
+Content-Length 400, a body over 16 MB 413), never a traceback or a dropped connection. Faults:
 
-* ``409``, ``429``, ``500``, ``503`` — the next COUNT requests (of METHOD, if given) get that status
+* ``409``, ``429``, ``500``, ``503`` - the next COUNT requests (of METHOD, if given) get that status
   (429 with a Retry-After header: ``retry_after_s`` seconds, or that as an HTTP-date if
   ``retry_after_date`` is set);
-* ``drop`` — the next COUNT requests are processed (a POST creates its job) and the connection is
+* ``drop`` - the next COUNT requests are processed (a POST creates its job) and the connection is
   then closed without an answer: the worst case for a client;
-* ``stall`` — processed, then answered only after ``stall_s`` seconds (or when the emulator stops);
-* ``drip``, ``driphead`` — processed, then the body (``drip``) or the whole answer (``driphead``) is
+* ``stall`` - processed, then answered only after ``stall_s`` seconds (or when the emulator stops);
+* ``drip``, ``driphead`` - processed, then the body (``drip``) or the whole answer (``driphead``) is
   sent one byte every ``drip_s`` seconds: every socket read succeeds, the answer never ends in time;
-* ``fail``, ``cancel``, ``hang`` — the next COUNT jobs end failed, canceled, or never finish;
-* ``slow`` — the next COUNT jobs take 20 times longer.
+* ``fail``, ``cancel``, ``hang`` - the next COUNT jobs end failed, canceled, or never finish;
+* ``slow`` - the next COUNT jobs take 20 times longer.
 
-The job list (``GET /v0.4/jobs``) serves IonQ's documented contract only: newest first, paged by
-``limit`` (default 25, at most 1000; fewer if ``list_page_max`` is lower) and the ``next`` cursor
-of the previous page, filtered by ``ids`` and ``status``; any other parameter (such as ``name``) is
-ignored. ``delete_job(id)`` plays a job the service deleted or let expire (404 on every read).
+``delete_job(id)`` plays a job the service deleted or let expire (404 on every read).
 
-Requests are checked like a strict service: a malformed job (not a JSON object, wrong types,
-bad shots, non-finite angles, bad qubits, unknown gates, more than 12 qubits, 10,000 gates per
-circuit or 1,000 circuits) gets a 400 with a JSON error, a bad Content-Length a 400, a body over
-16 MB a 413; never a traceback or a dropped connection.
+Clients: pennylane-ionq (``api_client.APIClient.BASE_URL = URL``; key ``IONQ_API_KEY``) and
+qiskit-ionq (``IonQProvider(token=KEY, url=URL)``, and ``IONQ_API_URL=URL`` for its backend lookup).
 
 In-process: ``with Emulator(latency_scale=0.01) as emu: emu.backend(seed=0), emu.url, emu.stats`` —
 without ``api_key`` it makes a throwaway key that nothing prints. Tests may set
@@ -35,6 +39,7 @@ without ``api_key`` it makes a throwaway key that nothing prints. Tests may set
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import math
 import re
@@ -44,108 +49,33 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
 from email.utils import formatdate
 from http.client import responses
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from .emulator_api import (BACKENDS, HTTP_FAULTS, JOB_FAULTS, LIST_MAX, STATUS_FAULTS, BadRequest, _env_name, _fault,
+                           _nonnegative, _port, _scale, backend_record, error, estimate, gate_counts, iso, job_input,
+                           list_page, parse_fault, sample)
 from .latency import LatencyModel
 from .qis import UnsupportedGate, probabilities
 
-STATUS_FAULTS = ("409", "429", "500", "503")
-HTTP_FAULTS = STATUS_FAULTS + ("drop", "stall", "drip", "driphead")
-JOB_FAULTS = ("fail", "cancel", "hang", "slow")
 DEFAULT_KEY = "qnb-emulator-key"
-MAX_QUBITS, MAX_GATES, MAX_CIRCUITS, MAX_SHOTS = 12, 10_000, 1_000, 1_000_000
 MAX_BODY = 16 << 20  # bytes
-# GET /jobs as IonQ documents it: https://docs.ionq.com/api-reference/v0.4/jobs/get-jobs, built from
-# the v0.4 OpenAPI document https://api.ionq.co/v0.4/api-docs (operation GetJobs; the copy read was
-# "Last updated: April 30, 2026", and the one vendored in github.com/ionq/ionq-core-python,
-# openapi.json, agrees). Query parameters: ids, parent_job_id, status, target, session_id,
-# submitter_id, limit (int32; v0.4 states no default or bound) and next (string); NO name filter.
-# Answer: GetJobsResponse {"jobs": [BaseJob], "next": string or null}, both required; each BaseJob
-# has id, status, type, backend, name (nullable), submitted_at (ISO 8601, "2025-05-28T20:47:05.440Z")
-# and more. The v0.3 reference (https://docs.ionq.com/api-reference/v0.3/jobs/get-jobs) gives limit
-# "default: 25" and next as the "ID of next batch of resources to load": so here, 25 by default and
-# the id of the next page's first job. The maximum 1000 is this emulator's choice (none documented),
-# and newest first is the order qnb relies on (the example shows one job; the order is not stated).
-LIST_DEFAULT, LIST_MAX = 25, 1000
-
-
-class BadRequest(ValueError):
-    """A request the service refuses with HTTP 400."""
-
-
-def _short(v) -> str:
-    return repr(v)[:40]
-
-
-def _nonnegative(name: str, v) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-        raise ValueError(f"{name}: must be a finite number >= 0, got {v!r}")
-    return float(v)
-
-
-def job_input(body) -> tuple[str, list, int, int | None]:
-    """(type, circuits, qubits, shots) of a job body; BadRequest names the first thing wrong."""
-    if not isinstance(body, dict):
-        raise BadRequest(f"the body must be a JSON object, got {type(body).__name__}")
-    kind, inp = body.get("type"), body.get("input")
-    if not isinstance(inp, dict):
-        raise BadRequest("input must be a JSON object")
-    if kind == "ionq.circuit.v1":
-        circuits = [inp.get("circuit")]
-    elif kind == "ionq.multi-circuit.v1":
-        items = inp.get("circuits")
-        if not isinstance(items, list) or not items or not all(isinstance(c, dict) for c in items):
-            raise BadRequest("input.circuits must be a non-empty list of objects")
-        circuits = [c.get("circuit") for c in items]
-    else:
-        raise BadRequest(f"unsupported job type {_short(kind)}")
-    if len(circuits) > MAX_CIRCUITS:
-        raise BadRequest(f"{len(circuits)} circuits; at most {MAX_CIRCUITS} per job")
-    if not all(isinstance(c, list) for c in circuits):
-        raise BadRequest("each circuit must be a list of gates")
-    if max(len(c) for c in circuits) > MAX_GATES:
-        raise BadRequest(f"a circuit has more than {MAX_GATES} gates")
-    n = inp.get("qubits")
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_QUBITS:
-        raise BadRequest(f"input.qubits must be an integer in 1..{MAX_QUBITS}, got {_short(n)}")
-    if inp.get("gateset", "qis") != "qis":
-        raise BadRequest(f"gateset {_short(inp.get('gateset'))} is not emulated; use qis")
-    if not isinstance(body.get("name", ""), str):
-        raise BadRequest("name must be a string")
-    shots = body.get("shots")
-    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or not 1 <= shots <= MAX_SHOTS):
-        raise BadRequest(f"shots must be an integer in 1..{MAX_SHOTS}, got {_short(shots)}")
-    return kind, circuits, n, shots
-
-
-def parse_fault(spec: str) -> tuple[str, str | None, int]:
-    """(kind, method or None, count) of ``KIND[@GET|@POST][:COUNT]``; COUNT is 1..10**9 (default 1)."""
-    m = re.fullmatch(r"(\w+)(?:@(GET|POST))?(?::([0-9]{1,10}))?", spec) if isinstance(spec, str) else None
-    if not m or m.group(1) not in HTTP_FAULTS + JOB_FAULTS:
-        raise ValueError(f"fault: cannot parse {str(spec)[:60]!r}; expected KIND[@GET|@POST][:COUNT] with KIND in "
-                         f"{', '.join(HTTP_FAULTS + JOB_FAULTS)}")
-    if m.group(2) and m.group(1) in JOB_FAULTS:
-        raise ValueError(f"fault: {m.group(1)!r} applies to jobs, not to an HTTP method")
-    count = int(m.group(3) or 1)
-    if not 1 <= count <= 10 ** 9:
-        raise ValueError(f"fault: COUNT must be in 1..{10 ** 9}, got {count}")
-    return m.group(1), m.group(2), count
 
 
 class Emulator:
     """The emulated service: state, faults and an HTTP server on 127.0.0.1."""
 
     def __init__(self, port: int = 0, api_key: str | None = None, latency: LatencyModel | None = None,
-                 latency_scale: float = 0.01, faults=(), retry_after_s: float = 0.05):
+                 latency_scale: float = 0.01, faults=(), retry_after_s: float = 0.05, rate_usd_per_s: float = 0.0):
+        self.rate_usd_per_s = _nonnegative("rate_usd_per_s", rate_usd_per_s)  # a QPU's price, for estimates and costs
         self.latency_scale = _nonnegative("latency_scale", latency_scale)
         self.retry_after_s = _nonnegative("retry_after_s", retry_after_s)
         self.api_key = api_key or "qnb-local-" + secrets.token_hex(8)
         self.stall_s, self.drip_s = 60.0, 0.25  # ``stall`` and ``drip`` faults
         self.retry_after_date = False  # 429's Retry-After as an HTTP-date (now + retry_after_s) instead of seconds
+        self.children_reversed = False  # a multi-circuit answer's keys in reverse order (JSON gives no order)
         self.list_page_max = LIST_MAX  # a service may give fewer jobs per page than the limit asked for
         self.tamper = None  # tests: f(method, path, status, body) -> (status, body[, headers])
         self._stopping = threading.Event()  # wakes stalled and dripping answers at stop()
@@ -203,103 +133,190 @@ class Emulator:
 
     # -- the job API ----------------------------------------------------------------------
     def create_job(self, body) -> tuple[int, dict]:
+        """``POST /jobs``: 201 and ``{id, status, session_id}``, or 400 naming what is wrong."""
         try:
-            kind, circuits, n, shots = job_input(body)
+            job = job_input(body)
             start = time.monotonic()
-            histograms = [probabilities(c, n) for c in circuits]
+            job["histograms"] = self._results_for(job)  # every gate checked here: a bad one is a 400
         except (BadRequest, UnsupportedGate) as e:
-            return 400, {"error": f"invalid job: {str(e)[:300]}"}
+            return 400, error(400, f"invalid job: {e}")
         except OverflowError:  # a JSON integer too large for a float (a rotation of 10**400): no number
-            return 400, {"error": "invalid job: a number is too large to be a float (more than about 1.8e308)"}
+            return 400, error(400, "invalid job: a number is too large to be a float (more than about 1.8e308)")
         fault = self._take_fault(JOB_FAULTS)
-        duration = self.latency_scale * self.latency.job_time(len(circuits), shots)
+        n, shots = len(job["circuits"]), job["shots"]
+        duration = self.latency_scale * self.latency.job_time(n, shots)
         job_id = str(uuid.uuid4())
-        children = [str(uuid.uuid4()) for _ in circuits] if kind == "ionq.multi-circuit.v1" else []
+        children = [str(uuid.uuid4()) for _ in range(n)] if job["type"] == "ionq.multi-circuit.v1" else []
         with self._lock:  # one queue: jobs run one after another, as the document says IonQ's do
-            done_at = max(start, self._busy_until) + duration * (20 if fault == "slow" else 1)
+            begins = max(start, self._busy_until)
+            done_at = begins + duration * (20 if fault == "slow" else 1)
             if fault != "hang":
                 self._busy_until = done_at
-            self.jobs[job_id] = {"id": job_id, "name": body.get("name"), "type": kind, "fault": fault,
-                                 "n": len(circuits), "shots": shots, "qubits": n, "submitted_at": time.time(),
-                                 "done_at": done_at,
-                                 "histograms": histograms, "children": children, "polls": 0}
+            now = time.time()
+            job.update(id=job_id, fault=fault, n=n, submitted_at=now, starts_at=now + begins - start,
+                       done_at=done_at, ends_at=now + done_at - start, children=children, polls=0, canceled=False,
+                       gate_counts=gate_counts(self._widths(job["circuits"])),
+                       predicted_us=math.ceil(self.latency.job_time(n, shots) * 1e6))
+            del job["circuits"]
+            self.jobs[job_id] = job
             self.stats["jobs_created"] += 1
-            self.stats["circuits"] += len(circuits)
-            self.stats["shots"] += len(circuits) * (shots or 0)
-        return 200, {"id": job_id, "status": "submitted"}
+            self.stats["circuits"] += n
+            self.stats["shots"] += n * shots
+        return 201, {"id": job_id, "status": "submitted", "session_id": None}
+
+    def _results_for(self, job: dict) -> list[dict]:
+        """THE call site for results: exact probabilities for the ideal simulator (and a QPU: the
+        emulator has no model of its noise); for another model, ``qnb.noise.noisy_histogram``
+        sampled with the job's shots and noise seed (circuit i: a generator seeded [seed, i]). A
+        model IonQ names but qnb.noise has no figures for gets the exact probabilities sampled
+        with the shots, and the job's ``output.emulator`` says so."""
+        exact = [probabilities(c, job["qubits"]) for c in job["circuits"]]
+        model = (job["noise"] or {}).get("model", "ideal")
+        job["output"] = {}
+        if model == "ideal" or job["dry_run"]:
+            return exact
+        try:
+            from .noise import NOISE_MODELS as LOCAL, noisy_histogram
+        except ImportError:
+            LOCAL, noisy_histogram = (), None
+        seed = job["noise"].get("seed")
+        seeds = [None if seed is None else [seed % 2 ** 32, i] for i in range(len(exact))]
+        if model in LOCAL:
+            try:
+                return [noisy_histogram(c, job["qubits"], model, job["shots"], s)
+                        for c, s in zip(job["circuits"], seeds)]
+            except ValueError as e:
+                raise BadRequest(f"noise model {model!r}: {e}") from None
+        job["output"] = {"emulator": f"no local noise model for {model!r}: exact probabilities sampled with the shots"}
+        return [sample(h, job["shots"], s) for h, s in zip(exact, seeds)]
+
+    @staticmethod
+    def _widths(circuits):
+        for c in circuits:
+            for g in c:
+                yield sum(1 if k in g else len(g.get(k + "s", [])) for k in ("target", "control"))
 
     def delete_job(self, job_id: str) -> None:
         """The service forgets a job (deleted, or expired): every read of it is a 404 from now on."""
         with self._lock:
             self.jobs.pop(job_id, None)
 
-    @staticmethod
-    def _iso(t: float) -> str:
-        return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(t * 1000) % 1000:03d}Z"
+    def cancel_job(self, job_id: str) -> tuple[int, dict]:
+        """``PUT /jobs/{id}/status/cancel``: a job not yet final ends canceled; a final one is unchanged."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return 404, error(404, f"job {job_id} not found")
+        if self._status(job, job["polls"]) not in ("completed", "failed"):
+            job["canceled"] = True
+        return 200, {"id": job_id, "status": "canceled"}
+
+    def _status(self, job: dict, polls: int) -> str:
+        if job["canceled"]:
+            return "canceled"
+        if job["fault"] == "hang" or time.monotonic() < job["done_at"]:
+            return ("submitted", "ready", "started")[min(max(polls, 1), 3) - 1]
+        return {"fail": "failed", "cancel": "canceled"}.get(job["fault"], "completed")
 
     def _record(self, job: dict, polls: int) -> dict:
-        """A job as the service describes it, after ``polls`` reads of its status."""
-        out = {"id": job["id"], "type": job["type"], "name": job["name"], "backend": "simulator",
-               "submitted_at": self._iso(job["submitted_at"]), "shots": job["shots"],
-               "stats": {"qubits": job["qubits"], "circuits": job["n"]}, "request": 0, "response": None}
-        finished = time.monotonic() >= job["done_at"]
-        if job["fault"] == "hang" or not finished:
-            out["status"] = ("submitted", "ready", "running")[min(max(polls, 1), 3) - 1]
-        elif job["fault"] == "fail":
-            out.update(status="failed", failure={"code": "SimulationError", "error": "emulated failure"})
-        elif job["fault"] == "cancel":
-            out["status"] = "canceled"
-        else:
-            out.update(status="completed",
-                       results={"probabilities": {"url": f"/v0.4/jobs/{job['id']}/results/probabilities"}})
+        """A job as the service describes it (v0.4 ``SingleCircuitJob``/``MultiCircuitJob``), after
+        ``polls`` reads of its status."""
+        status = self._status(job, polls)
+        ran, done = status in ("started", "completed", "failed"), status in ("completed", "failed")
+        sim = job["backend"] == "simulator"
+        ideal = sim and job["noise"]["model"] == "ideal"
+        stats = {"qubits": job["qubits"], "circuits": job["n"], "gate_counts": job["gate_counts"],
+                 "predicted_quantum_compute_time_us": job["predicted_us"]}
+        if done and not job["dry_run"]:
+            stats["billed_quantum_compute_time_us"] = 0 if sim else job["predicted_us"]
+        out = {"id": job["id"], "status": status, "type": job["type"], "backend": job["backend"],
+               "dry_run": job["dry_run"], "submitter_id": "qnb-emulator", "project_id": None, "parent_job_id": None,
+               "session_id": None, "metadata": job["metadata"], "name": job["name"],
+               "submitted_at": iso(job["submitted_at"]), "started_at": iso(job["starts_at"]) if ran else None,
+               "completed_at": iso(job["ends_at"]) if done else None, "predicted_wait_time_ms": None,
+               "predicted_execution_duration_ms": math.ceil(job["predicted_us"] / 1000),
+               "execution_duration_ms": math.ceil((job["ends_at"] - job["starts_at"]) * 1000) if done else None,
+               "failure": {"code": "SimulationError", "message": "emulated failure"} if status == "failed" else None,
+               "cost_model": "QCT", "output": job["output"], "settings": job["settings"], "stats": stats, "results": None,
+               "child_job_ids": job["children"] or None}
+        if not ideal:  # "shots are not included with ideal simulator backend"
+            out["shots"] = job["shots"]
+        if sim:  # "only present in the response when backend is simulator"
+            out["noise"] = job["noise"]
+        if status == "completed" and not job["dry_run"]:
+            out["results"] = {"probabilities": {"url": f"/v0.4/jobs/{job['id']}/results/probabilities"}}
         return out
 
     def job_status(self, job_id: str) -> tuple[int, dict]:
         job = self.jobs.get(job_id)
         if job is None:
-            return 404, {"error": f"job {job_id} not found"}
+            return 404, error(404, f"job {job_id} not found")
         job["polls"] += 1
-        out = self._record(job, job["polls"])
-        if job["children"]:
-            out["child_job_ids"] = job["children"]
+        return 200, self._record(job, job["polls"])
+
+    def job_cost(self, job_id: str) -> tuple[int, dict]:
+        """``GET /jobs/{id}/cost``: the estimate from the model, the cost once the job has run."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return 404, error(404, f"job {job_id} not found")
+        rate = 0.0 if job["backend"] == "simulator" or job["dry_run"] else self.rate_usd_per_s
+        usd = {"value": round(rate * job["predicted_us"] / 1e6, 6), "unit": "usd"}
+        out = {"dry_run": job["dry_run"], "estimated_cost": usd}
+        if self._status(job, job["polls"]) in ("completed", "failed"):
+            out["cost"] = dict(usd)
         return 200, out
 
     def list_jobs(self, query: str) -> tuple[int, dict]:
-        """``GET /jobs``: newest first, ``limit`` per page from the ``next`` cursor on, filtered by
-        ``ids`` (repeated or comma-separated) and ``status``; other parameters are ignored."""
-        q = parse_qs(query, keep_blank_values=True)
-        limit = q.get("limit", [str(LIST_DEFAULT)])[-1]
-        if not re.fullmatch(r"[0-9]{1,5}", limit) or not 1 <= int(limit) <= LIST_MAX:
-            return 400, {"error": f"limit must be an integer in 1..{LIST_MAX}"}
-        ids = {i for v in q.get("ids", []) + q.get("ids[]", []) for i in v.split(",") if i}
-        status = q.get("status", [None])[-1]
+        """``GET /jobs`` as documented (see ``qnb.emulator_api.list_page``)."""
         with self._lock:
             jobs = list(self.jobs.values())[::-1]  # newest first: the order they were created in, reversed
-        out = []
-        for job in jobs:
-            if ids and job["id"] not in ids:
-                continue
-            record = self._record(job, job["polls"])
-            if status is None or record["status"] == status:
-                out.append(record)
-        start = 0
-        cursor = q.get("next", [None])[-1]
-        if cursor is not None:  # the id of the first job of the page asked for
-            start = next((i for i, r in enumerate(out) if r["id"] == cursor), None)
-            if start is None:
-                return 400, {"error": "next: not a cursor of this job list"}
-        n = min(int(limit), self.list_page_max)
-        page = out[start:start + n]
-        return 200, {"jobs": page, "next": out[start + n]["id"] if start + n < len(out) else None}
+        return list_page([self._record(job, job["polls"]) for job in jobs], parse_qs(query, keep_blank_values=True),
+                         self.list_page_max)
 
     def job_probabilities(self, job_id: str) -> tuple[int, dict]:
         job = self.jobs.get(job_id)
-        if job is None or job["fault"] in ("fail", "cancel", "hang") or time.monotonic() < job["done_at"]:
-            return 404, {"error": f"no results for job {job_id}"}
-        if job["children"]:
-            # in reverse order on purpose: a client must match children by id, not by dict order
-            return 200, {cid: h for cid, h in reversed(list(zip(job["children"], job["histograms"])))}
+        if job is None or self._status(job, job["polls"]) != "completed" or job["dry_run"]:
+            return 404, error(404, f"no results for job {job_id}")
+        if job["children"]:  # child job id -> histogram, in child_job_ids order (as the documented example);
+            pairs = list(zip(job["children"], job["histograms"]))  # reversed: a client must match by id
+            return 200, dict(pairs[::-1] if self.children_reversed else pairs)
         return 200, job["histograms"][0]
+
+    def route(self, method: str, path: str, query: str, raw: bytes, authorized: bool) -> tuple[int, dict]:
+        """The answer to one request (after faults): the documented routes, 404 for any other."""
+        if method == "GET" and path == "/v0.4/backends":  # public, as documented (security: [])
+            return 200, [backend_record(b, 0.0, time.time()) for b in BACKENDS]
+        if method == "GET" and (m := re.fullmatch(r"/v0\.4/backends/([\w.-]+)", path)):
+            if m.group(1) not in BACKENDS:
+                return 404, error(404, f"no backend {m.group(1)[:60]!r}; backends: {', '.join(BACKENDS)}")
+            return 200, backend_record(m.group(1), 0.0, time.time())
+        if not authorized:
+            return 401, error(401, "invalid API key")
+        if method == "POST" and path == "/v0.4/jobs":
+            try:
+                body = json.loads(raw or b"{}")
+            except (ValueError, RecursionError):
+                return 400, error(400, "body is not JSON")
+            return self.create_job(body)
+        if method == "GET" and path == "/v0.4/jobs/estimate":
+            try:
+                return 200, estimate(parse_qs(query), self.latency.job_time, self.rate_usd_per_s, time.time())
+            except BadRequest as e:
+                return 400, error(400, str(e))
+        m = re.fullmatch(r"/v0\.4/jobs/([\w-]+)(/results/probabilities|/cost|/status/cancel)?", path)
+        routes = {("GET", None): self.job_status, ("GET", "/results/probabilities"): self.job_probabilities,
+                  ("GET", "/cost"): self.job_cost, ("PUT", "/status/cancel"): self.cancel_job}
+        if m and (method, m.group(2)) in routes:
+            return routes[method, m.group(2)](m.group(1))
+        if m and method == "DELETE" and m.group(2) is None:
+            if m.group(1) not in self.jobs:
+                return 404, error(404, f"job {m.group(1)} not found")
+            self.delete_job(m.group(1))
+            return 200, {"id": m.group(1), "status": "deleted"}
+        if method == "GET" and path == "/v0.4/jobs":  # the documented listing: no name filter
+            return self.list_jobs(query)
+        if method == "GET" and path == "/v0.4/_emulator/stats":
+            return 200, dict(self.stats)
+        return 404, error(404, f"no route {method} {path[:100]}")
 
 
 class _Server(ThreadingHTTPServer):
@@ -320,7 +337,7 @@ def _handler(emu: Emulator):
 
         def send_error(self, code, message=None, explain=None):  # JSON, like every other answer
             self.close_connection = True
-            self._send(code, {"error": f"{code} {message or responses.get(code, '')}"})
+            self._send(code, error(code, f"{code} {message or responses.get(code, '')}"))
 
         def _send(self, status, body, headers=(), drip=None):
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -348,7 +365,7 @@ def _handler(emu: Emulator):
                 problem = 413, f"body over {MAX_BODY} bytes"
             if problem:
                 self.close_connection = True  # the body was not read: this connection cannot go on
-                self._send(problem[0], {"error": problem[1]})
+                self._send(problem[0], error(*problem))
                 return None
             length = int(lengths[0]) if lengths else 0
             return self.rfile.read(length) if length else b""
@@ -361,7 +378,7 @@ def _handler(emu: Emulator):
             except Exception:  # never a traceback or a silently dropped connection
                 emu.stats["internal_errors"] += 1
                 self.close_connection = True
-                self._send(500, {"error": "internal emulator error"})
+                self._send(500, error(500, "internal emulator error"))
 
         def _serve(self, method):
             raw = self._body()
@@ -374,28 +391,11 @@ def _handler(emu: Emulator):
                 hint = (formatdate(math.ceil(time.time() + emu.retry_after_s), usegmt=True) if emu.retry_after_date
                         else str(emu.retry_after_s))
                 headers = [("Retry-After", hint)] if fault == "429" else []
-                return self._send(int(fault), {"error": f"emulated HTTP {fault}"}, headers)
-            if self.headers.get("Authorization") != f"apiKey {emu.api_key}":
-                emu.stats[f"{method} 401"] += 1
-                return self._send(401, {"error": "invalid API key"})
-            path = self.path.split("?")[0].rstrip("/")
-            if method == "POST" and path == "/v0.4/jobs":
-                try:
-                    body = json.loads(raw or b"{}")
-                except (ValueError, RecursionError):
-                    status, out = 400, {"error": "body is not JSON"}
-                else:
-                    status, out = emu.create_job(body)
-            elif method == "GET" and (m := re.fullmatch(r"/v0\.4/jobs/([\w-]+)", path)):
-                status, out = emu.job_status(m.group(1))
-            elif method == "GET" and (m := re.fullmatch(r"/v0\.4/jobs/([\w-]+)/results/probabilities", path)):
-                status, out = emu.job_probabilities(m.group(1))
-            elif method == "GET" and path == "/v0.4/jobs":  # the documented listing: no name filter
-                status, out = emu.list_jobs(urlsplit(self.path).query)
-            elif method == "GET" and path == "/v0.4/_emulator/stats":
-                status, out = 200, dict(emu.stats)
-            else:
-                status, out = 404, {"error": f"no route {method} {path[:100]}"}
+                return self._send(int(fault), error(int(fault), f"emulated HTTP {fault}"), headers)
+            parts = urlsplit(self.path)
+            path = parts.path.rstrip("/")
+            authorized = self.headers.get("Authorization") == f"apiKey {emu.api_key}"
+            status, out = emu.route(method, path, parts.query, raw, authorized)
             emu.stats[f"{method} {status}"] += 1
             headers = ()
             if emu.tamper is not None:
@@ -416,39 +416,13 @@ def _handler(emu: Emulator):
         def do_POST(self):
             self._handle("POST")
 
+        def do_PUT(self):
+            self._handle("PUT")
+
+        def do_DELETE(self):
+            self._handle("DELETE")
+
     return Handler
-
-
-# -- the command line: every bad flag is an argparse error (usage, one line, exit code 2), no traceback
-def _scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text[:40]!r}") from None
-    try:
-        return _nonnegative("latency scale", value)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _port(text: str) -> int:
-    if not re.fullmatch(r"[0-9]{1,5}", text.strip()) or int(text) > 65535:
-        raise argparse.ArgumentTypeError(f"must be a TCP port in 0..65535 (0 picks a free one), got {text[:40]!r}")
-    return int(text)
-
-
-def _fault(text: str) -> str:
-    try:
-        parse_fault(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e).removeprefix("fault: ")) from None
-    return text
-
-
-def _env_name(text: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", text):
-        raise argparse.ArgumentTypeError(f"not an environment variable name: {text[:40]!r}")
-    return text
 
 
 def main(argv=None) -> int:
@@ -460,7 +434,6 @@ def main(argv=None) -> int:
     ap.add_argument("--api-key-env", type=_env_name, default="QNB_EMULATOR_KEY",
                     help=f"environment variable holding the accepted key (default key: {DEFAULT_KEY})")
     args = ap.parse_args(argv)
-    import os
     try:
         emu = Emulator(args.port, os.environ.get(args.api_key_env, DEFAULT_KEY), latency_scale=args.latency_scale,
                        faults=args.fault)

@@ -44,9 +44,10 @@ def delivered(emu):
 def other_jobs(emu, n, age_s=0.0):
     """``n`` jobs of someone else's (same account), submitted ``age_s`` seconds ago."""
     for i in range(n):
-        status, out = emu.create_job({"type": "ionq.circuit.v1", "name": f"other-{i}", "shots": 100,
-                                      "input": {"qubits": 1, "circuit": [{"gate": "h", "target": 0}]}})
-        assert status == 200
+        status, out = emu.create_job({"type": "ionq.circuit.v1", "backend": "simulator", "name": f"other-{i}",
+                                      "shots": 100, "input": {"qubits": 1, "gateset": "qis",
+                                                              "circuit": [{"gate": "h", "target": 0}]}})
+        assert status == 201
         emu.jobs[out["id"]]["submitted_at"] -= age_s
 
 
@@ -132,11 +133,11 @@ def test_a_lost_post_answer_is_found_past_30_newer_jobs_on_25_job_pages(referenc
         assert isinstance(err, SubmissionUncertainError) and "-s3-j0" in str(err)
         assert took < 3 * DEADLINE + 5
         other_jobs(emu, 30)  # the account goes on working before the resume
-        posts, pages = emu.stats["POST 200"], []
+        posts, pages = emu.stats["POST 201"], []
         count_listing(emu, pages)
         t = time.perf_counter()
         resumed = qnb.QuantumTrainer.resume(path, backend=emu.backend(seed=0), progress=False)
-        assert emu.stats["POST 200"] - posts == 4  # steps 4..7; step 3's job was found, not sent again
+        assert emu.stats["POST 201"] - posts == 4  # steps 4..7; step 3's job was found, not sent again
         assert pages == [200, 200]  # 34 jobs, newest first, 25 a page: found on the second page
         assert len(ours(emu)) == len(delivered(emu)) == STEPS  # as many as an uninterrupted run
         assert np.array_equal(resumed.model.parameters, reference)

@@ -394,7 +394,7 @@ def test_a_nan_angle_is_refused_before_anything_is_sent(emu):
     bad = QuantumScript([qml.RX(math.nan, 0)], [qml.probs(wires=[0])])
     with pytest.raises(ValueError, match="NaN"):
         manager(emu.url).execute_batch([bad], shots=None)
-    assert emu.stats["POST 200"] == 0 and emu.stats["jobs_created"] == 0
+    assert emu.stats["POST 201"] == 0 and emu.stats["jobs_created"] == 0
 
 
 # -- 5. any width ----------------------------------------------------------------------------------
@@ -445,7 +445,8 @@ def raw(emu, body: bytes, headers=None, method="POST", path="/v0.4/jobs"):
 
 def job(circuit=None, n=2, shots=100, **over):
     circuit = [{"gate": "h", "target": 0}] if circuit is None else circuit
-    body = {"type": "ionq.circuit.v1", "shots": shots, "input": {"qubits": n, "gateset": "qis", "circuit": circuit}}
+    body = {"type": "ionq.circuit.v1", "backend": "simulator", "shots": shots,
+            "input": {"qubits": n, "gateset": "qis", "circuit": circuit}}
     body.update(over)
     return json.dumps(body).encode()
 
@@ -492,7 +493,8 @@ BAD_BODIES = {
 def test_the_emulator_answers_a_malformed_job_with_400(emu, case):
     status, body = raw(emu, BAD_BODIES[case])
     assert status == 400 and isinstance(body.get("error"), str), (status, body)
-    assert set(body) == {"error"} and len(body["error"]) <= 400  # the emulator's error shape, short
+    assert set(body) == {"statusCode", "error", "message"} and body["statusCode"] == 400  # IonQ's error shape
+    assert len(body["message"]) <= 400  # short
     assert emu.stats["jobs_created"] == 0 and emu.stats["internal_errors"] == 0
 
 
@@ -504,9 +506,9 @@ def test_the_emulator_refuses_a_bad_content_length(emu, length, status):
 
 def test_the_emulator_refuses_chunked_bodies_and_unknown_methods(emu):
     assert raw(emu, b"", {"Transfer-Encoding": "chunked"})[0] == 411
-    assert raw(emu, b"", method="PUT")[0] == 501
+    assert raw(emu, b"", method="PATCH")[0] == 501
     assert raw(emu, b"", method="GET", path="/v0.4/nowhere")[0] == 404
-    assert raw(emu, job())[0] == 200  # and a good job still goes through
+    assert raw(emu, job())[0] == 201  # and a good job still goes through (201 Created, as documented)
 
 
 @pytest.mark.parametrize("scale", [math.nan, math.inf, -1.0, True, "1"])
