@@ -66,6 +66,9 @@ E.save_figure(fig, "03_max_batch_size")
 plt.show()
 
 # %% [markdown]
+# **What to see:** the same circuits cost less in fewer, larger jobs, because each job pays the
+# queue once; the curve flattens as the circuits' own execution time takes over.
+#
 # ## Non-blocking submission
 # `wait_for_results=False` returns a handle; `.result(timeout)` collects in input order.
 
