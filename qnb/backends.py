@@ -280,6 +280,6 @@ class NumpyBackend(LocalBackend):
 
     name = "numpy"
 
-    def __init__(self, latency: LatencyModel | None = None, seed=None):
-        super().__init__("default.qubit", latency=latency, seed=seed)
+    def __init__(self, latency: LatencyModel | None = None, seed=None, noise=None):
+        super().__init__("default.qubit", latency=latency, seed=seed, noise=noise)
 

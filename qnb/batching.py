@@ -42,6 +42,8 @@ class BatchStats:
     wall_s: float = 0.0
     retries: int = 0
     usd: float = 0.0  # dollars under the manager's price sheet (0 without one)
+    gate_shots_1q: int = 0  # one-qubit gates x shots, after compilation to IonQ's gates: what any sheet prices
+    gate_shots_2q: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -170,9 +172,12 @@ class CircuitBatchManager:
         """Jobs needed for ``n_circuits`` circuits (at most ``circuits_per_job`` per job)."""
         return math.ceil(n_circuits / min(circuits_per_job or self.max_batch_size, self.max_batch_size))
 
-    def job_usd(self, circuits, shots) -> float:
-        """Dollars of one job of ``circuits`` under the price sheet (0 without one)."""
-        return 0.0 if self.price is None else self.price.job_usd(len(circuits), shots, *circuits_gate_counts(circuits))
+    def job_usd(self, circuits, shots, gates: tuple[int, int] | None = None) -> float:
+        """Dollars of one job of ``circuits`` (holding ``gates`` one- and two-qubit gates, counted if
+        not given) under the price sheet (0 without one)."""
+        if self.price is None:
+            return 0.0
+        return self.price.job_usd(len(circuits), shots, *(gates or circuits_gate_counts(circuits)))
 
     def quote(self, circuits, circuits_per_job: int | None, shots) -> BatchStats:
         """What sending ``circuits``, ``circuits_per_job`` at a time (None: as few jobs as the job size
@@ -181,8 +186,10 @@ class CircuitBatchManager:
         out = BatchStats()
         for i in range(0, len(circuits), n):
             chunk = circuits[i:i + n]
-            out.add(BatchStats(jobs=1, circuits=len(chunk), shots=len(chunk) * (shots or 0), usd=self.job_usd(chunk, shots),
-                               modeled_s=self.backend.latency.job_time(len(chunk), shots)))
+            g1, g2 = circuits_gate_counts(chunk)
+            out.add(BatchStats(jobs=1, circuits=len(chunk), shots=len(chunk) * (shots or 0),
+                               usd=self.job_usd(chunk, shots, (g1, g2)), gate_shots_1q=g1 * (shots or 0),
+                               gate_shots_2q=g2 * (shots or 0), modeled_s=self.backend.latency.job_time(len(chunk), shots)))
         return out
 
     def price_s(self, n_circuits: int, circuits_per_job: int | None, shots) -> float:
@@ -220,7 +227,10 @@ class CircuitBatchManager:
                 call.circuits += len(chunk)
                 call.shots += len(chunk) * (shots or 0)
                 call.modeled_s += job.modeled_s
-                call.usd += self.job_usd(chunk, shots)
+                g1, g2 = circuits_gate_counts(chunk)
+                call.gate_shots_1q += g1 * (shots or 0)
+                call.gate_shots_2q += g2 * (shots or 0)
+                call.usd += self.job_usd(chunk, shots, (g1, g2))
                 jobs.append(job)
             results = []
             for job, chunk in zip(jobs, chunks):

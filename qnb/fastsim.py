@@ -65,17 +65,27 @@ def simulate(template, angles: np.ndarray, n_wires: int, readout_wires) -> np.nd
     for op, U in zip(template, _matrices(template, angles)):
         w = [int(v) for v in op.wires]
         if op.name in ("CNOT", "CZ"):
-            s = psi.reshape((n,) + (2,) * n_wires)
-            idx = [slice(None)] * (n_wires + 1)
-            idx[w[0] + 1] = 1
-            sub = s[tuple(idx)]  # a view with the control axis removed
-            t = w[1] if w[1] < w[0] else w[1] - 1
-            s[tuple(idx)] = np.flip(sub, axis=t + 1) if op.name == "CNOT" else sub * np.where(
-                np.arange(2) == 1, -1, 1).reshape([-1 if i == t + 1 else 1 for i in range(n_wires)])
+            controlled(psi, op.name, w[0], w[1], n_wires)
         else:
-            view = psi.reshape(n, 2 ** w[0], 2, 2 ** (n_wires - w[0] - 1))
-            psi = (U[:, None] @ view).reshape(n, -1)
+            psi = one_qubit(psi, U, w[0], n_wires)
     return marginal(psi.real ** 2 + psi.imag ** 2, n_wires, readout_wires)
+
+
+def one_qubit(psi: np.ndarray, U: np.ndarray, w: int, n_wires: int) -> np.ndarray:
+    """U (2, 2) or one per row (n, 2, 2) on wire w of n states (n, 2**n_wires): one matmul."""
+    view = psi.reshape(len(psi), 2 ** w, 2, 2 ** (n_wires - w - 1))
+    return ((U[:, None] if U.ndim == 3 else U) @ view).reshape(len(psi), -1)
+
+
+def controlled(psi: np.ndarray, name: str, c: int, t: int, n_wires: int) -> None:
+    """CNOT or CZ (control c, target t) on n states (n, 2**n_wires), in place."""
+    s = psi.reshape((len(psi),) + (2,) * n_wires)
+    idx = [slice(None)] * (n_wires + 1)
+    idx[c + 1] = 1
+    sub = s[tuple(idx)]  # a view with the control axis removed
+    t = t if t < c else t - 1
+    s[tuple(idx)] = np.flip(sub, axis=t + 1) if name == "CNOT" else sub * np.where(
+        np.arange(2) == 1, -1, 1).reshape([-1 if i == t + 1 else 1 for i in range(n_wires)])
 
 
 def marginal(p: np.ndarray, n_wires: int, readout_wires) -> np.ndarray:
@@ -93,10 +103,12 @@ def supported(tape) -> bool:
             and type(tape.measurements[0]).__name__ == "ProbabilityMP")
 
 
-def exact_gradient(model, X, Y, params=None, loss_function=None) -> tuple[np.ndarray, float]:
+def exact_gradient(model, X, Y, params=None, loss_function=None, simulator=None) -> tuple[np.ndarray, float]:
     """(gradient, loss) of the mean batch loss with exact outputs: the two-term shift rule on every
     gate angle, chained through the compiled affine map. Needs a compiled model whose
-    parametrised gates are all RX/RY/RZ/Rot (the seed's model is); else ValueError."""
+    parametrised gates are all RX/RY/RZ/Rot (the seed's model is); else ValueError.
+    ``simulator``: ``simulate``'s stand-in, e.g. a noisy one; the rule stays exact under channels
+    that do not depend on the angles (the output is still a trigonometric polynomial of each)."""
     from .losses import square_loss
     loss_function = loss_function or square_loss
     cc = model.compiled
@@ -112,7 +124,7 @@ def exact_gradient(model, X, Y, params=None, loss_function=None) -> tuple[np.nda
     for i, j in enumerate(live):
         shifted[1 + 2 * i, :, j] += np.pi / 2
         shifted[2 + 2 * i, :, j] -= np.pi / 2
-    probs = simulate(cc.template, shifted.reshape(-1, A.shape[1]), model.n_wires, model.readout_wires)
+    probs = (simulator or simulate)(cc.template, shifted.reshape(-1, A.shape[1]), model.n_wires, model.readout_wires)
     out = model.outputs_from(probs).reshape(len(shifted), len(X))
     f = out[0]
     dfda = (out[1::2] - out[2::2]) / 2  # (n_live, B)

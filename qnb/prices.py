@@ -66,6 +66,12 @@ class PriceSheet:
         return (self.per_job + n_circuits * (self.per_circuit + shots * self.per_shot)
                 + shots * (self.per_1q_gate_shot * gates_1q + self.per_2q_gate_shot * gates_2q))
 
+    def usd(self, stats) -> float:
+        """Dollars of everything a ``BatchStats`` counts (jobs, circuits, shots, gate-shots), every
+        job of it run with shots: the formula is linear in these counts."""
+        return (self.per_job * stats.jobs + self.per_circuit * stats.circuits + self.per_shot * stats.shots
+                + self.per_1q_gate_shot * stats.gate_shots_1q + self.per_2q_gate_shot * stats.gate_shots_2q)
+
 
 _BRAKET = "https://aws.amazon.com/braket/pricing/ (per task 0.30 USD; per shot: IonQ Aria 0.03, IonQ Forte 0.08)"
 _AZURE = ("https://learn.microsoft.com/azure/quantum/pricing (IonQ: AQT = m + 0.000220 N1q C + 0.000975 N2q C, "
@@ -112,9 +118,11 @@ def gate_counts(circuit) -> tuple[int, int]:
 
 def circuits_gate_counts(circuits) -> tuple[int, int]:
     """Gates of all circuits of a job; circuits of one compiled gate sequence are counted once."""
-    template = getattr(getattr(circuits, "compiled", None), "template", None)
-    if template is not None:  # a CircuitBatch: one gate sequence, n sets of angles
-        one, two = gate_counts(circuits[0])
+    compiled = getattr(circuits, "compiled", None)
+    if compiled is not None:  # a CircuitBatch: one gate sequence, n sets of angles, counted once per sequence
+        if "_gate_counts" not in vars(compiled):
+            object.__setattr__(compiled, "_gate_counts", gate_counts(circuits[0]))
+        one, two = compiled._gate_counts
         return one * len(circuits), two * len(circuits)
     counts = [gate_counts(c) for c in circuits]
     return sum(c[0] for c in counts), sum(c[1] for c in counts)

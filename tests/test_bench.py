@@ -67,7 +67,8 @@ def test_race_rule_never_overshoots_and_stops_at_the_target(name, kw):
 
 
 def test_race_rule_budget_is_parameter_shifts_slowest_arrival():
-    runs = [[{"test_accuracy": 0.5, "modeled_s": 0.0}, {"test_accuracy": a, "modeled_s": t}] for a, t in
+    runs = [[{"test_accuracy": 0.5, "modeled_s": 0.0, "bill": [0] * 5}, {"test_accuracy": a, "modeled_s": t,
+                                                                       "bill": [0] * 5}] for a, t in
             [(0.9, 100.0), (0.9, 300.0), (0.5, 900.0), (0.9, 200.0)]]
     target, budget, t_eq = race.race_rule({"target": 0.85, "runs": runs})
     assert (target, budget) == (0.85, 300.0) and t_eq == pytest.approx(25.0)  # slowest arrival; median (200+300)/2
@@ -75,15 +76,35 @@ def test_race_rule_budget_is_parameter_shifts_slowest_arrival():
     assert cut == runs[2][:1]  # the record at 900 s lies past the budget
 
 
-def test_ratio_against_a_peer_that_never_arrives_is_a_bound():
-    rows = [{"method": "ours", "median_min": 2.0}, {"method": race.PS_NAME, "median_min": 30.0},
-            {"method": "qml.SPSAOptimizer (matched gains)", "median_min": math.inf}]
-    out = race.ratio_targets({"d": {"rows": rows, "budget_min": 50.0}}, "ours")
-    assert out[0]["ratio"] == pytest.approx(2 / 30) and out[0]["met"]
-    assert out[1]["ratio"] == "< 0.04" and out[1]["met"] and out[1]["theirs_min"].startswith("> 50")
-    rows[0]["median_min"] = 40.0
-    out = race.ratio_targets({"d": {"rows": rows, "budget_min": 50.0}}, "ours")
-    assert out[1]["ratio"] == "< 0.8" and not out[1]["met"]  # a bound above the limit decides nothing: not met
+def _runs(ttq, spent=50.0):
+    return [{"ttq_s": t, "spent_s": spent, "usd": {k: t for k in qnb.PRICES}, "spent_usd": {k: spent for k in qnb.PRICES}}
+            for t in ttq]
+
+
+def test_ratio_targets_carry_intervals_and_a_never_arriving_peer_makes_a_bound():
+    ours, ps = _runs([60.0, 120.0, 120.0, 180.0]), _runs([1800.0, 1800.0, 1900.0, 1700.0])
+    per = {"ours": ours, race.PS_NAME: ps, "qml.SPSAOptimizer (matched gains)": _runs([math.inf] * 4, spent=3000.0)}
+    out = race.ratio_targets({"d": {"per_run": per}}, "ours")
+    assert len(out) == 2 + len(qnb.PRICES) and {r["measure"] for r in out[2:]} == {f"$ {k}" for k in qnb.PRICES}
+    assert out[0]["ratio"] == pytest.approx(2 / 30) and out[0]["lo"] <= out[0]["ratio"] <= out[0]["hi"]
+    assert out[0]["verdict"] == "met" and not out[0]["bound"]  # the whole interval below 1/10
+    assert out[1]["bound"] and out[1]["ratio"] == pytest.approx(120 / 3000) and out[1]["verdict"] == "met"
+    slow = dict(per, ours=_runs([2400.0] * 4))
+    out = race.ratio_targets({"d": {"per_run": slow}}, "ours")
+    assert out[0]["verdict"] == "missed" and out[1]["verdict"] == "undecided"  # a bound above the limit decides nothing
+    mixed = dict(per, ours=_runs([60.0, 60.0, 900.0, 900.0]))
+    assert race.ratio_targets({"d": {"per_run": mixed}}, "ours")[0]["verdict"] == "undecided"
+
+
+def test_dollars_to_quality_prices_the_bill_of_the_first_record_at_the_target():
+    recs = [{"test_accuracy": 0.5, "modeled_s": 0.0, "bill": [0, 0, 0, 0, 0]},
+            {"test_accuracy": 0.9, "modeled_s": 10.0, "bill": [2, 40, 40_000, 100_000, 30_000]},
+            {"test_accuracy": 0.95, "modeled_s": 20.0, "bill": [4, 80, 80_000, 200_000, 60_000]}]
+    sheet = qnb.PRICES["azure-ionq"]
+    assert race.usd_to_quality(recs, 0.85, sheet) == pytest.approx(2 * 12.4166 + 100_000 * 0.00022 + 30_000 * 0.000975)
+    assert race.usd_to_quality(recs, 0.99, sheet) == math.inf
+    braket = qnb.PRICES["braket-ionq-aria"]
+    assert race.usd_to_quality(recs, 0.85, braket) == pytest.approx(40 * 0.30 + 40_000 * 0.03)
 
 
 def test_time_to_quality_is_measured_after_every_exact_step():
@@ -137,7 +158,9 @@ def test_quick_benchmark_smoke(tmp_path, monkeypatch):
         assert all(x["runs"] == 2 for x in r["rows"]) and r["budget_min"] * 60 <= 120.0 + 1e-6
         for runs in r["histories"].values():  # no record past the budget
             assert all(e["modeled_s"] <= r["budget_min"] * 60 + 1e-6 for h in runs for e in h)
-    assert len(out["ratio_targets"]) == 2 * len(out["races"])
+    assert len(out["ratio_targets"]) == (2 + len(qnb.PRICES)) * len(out["races"])
+    assert all(r["verdict"] in ("met", "missed", "undecided") for r in out["ratio_targets"] + out["noisy_ratio_targets"])
+    assert list(out["noisy_races"]) == ["blobs~aria-1"] and out["noisy_ceilings"]["blobs~aria-1"]["ceiling"] > 0.5
 
 
 # -- the numpy simulator and exact gradients ---------------------------------------------------

@@ -47,10 +47,26 @@ def test_a_noisy_density_matrix_stays_a_density_matrix():
     rho = noise._initial(1, 3)
     for g in BELL + [{"gate": "ry", "target": 2, "rotation": 1.1}, {"gate": "cnot", "control": 2, "target": 0}]:
         m, w = qnb.qis.gate_matrix(g, 3)
-        rho = noise._channel(noise._apply(rho, m, w, 3), w, 0.3, 3)
+        rho = noise._depolarize(noise._apply(rho, m, w, 3), w, 0.3, 3)
     r = rho.reshape(8, 8)
     assert np.trace(r).real == pytest.approx(1) and np.allclose(r, r.conj().T)
     assert np.linalg.eigvalsh(r).min() > -1e-12
+
+
+def test_waiting_one_qubit_channels_give_the_state_of_a_channel_after_every_gate():
+    # the template path composes one-qubit channels until a two-qubit gate; the qis path applies each
+    # right after its gate: the same circuit (Rot = RZ RY RZ) must give the same state
+    a = np.random.default_rng(1).uniform(-3, 3, 6)
+    ops = [qml.RY(0, 0), qml.Rot(0, 0, 0, 1), qml.CNOT([0, 1]), qml.RX(0, 2), qml.CNOT([1, 2]), qml.RZ(0, 0)]
+    qis = [{"gate": "ry", "target": 0, "rotation": a[0]}, {"gate": "rz", "target": 1, "rotation": a[1]},
+           {"gate": "ry", "target": 1, "rotation": a[2]}, {"gate": "rz", "target": 1, "rotation": a[3]},
+           {"gate": "cnot", "control": 0, "target": 1}, {"gate": "rx", "target": 2, "rotation": a[4]},
+           {"gate": "cnot", "control": 1, "target": 2},
+           {"gate": "rz", "target": 0, "rotation": a[5]}]
+    mine = NoiseModel("loud", 0.98, 0.9, 0.97)  # loud enough that a misplaced channel shows
+    fast = noise.simulate(ops, a[None], 3, [0, 1, 2], mine)[0]
+    assert np.abs(fast - noise.qis_probabilities(qis, 3, mine)).max() < 1e-12
+    assert np.abs(fast - noise.simulate(ops, a[None], 3, [0, 1, 2], "ideal")[0]).max() > 0.01
 
 
 def test_a_model_is_checked_and_unknown_names_say_why():

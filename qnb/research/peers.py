@@ -11,7 +11,7 @@ from ..batching import CircuitBatchManager
 from ..config import TrainingConfig
 from ..latency import LatencyModel
 from ..model import QuantumModel, make_dataset
-from .runs import LATENCY, RaceClock, _seeds, bench_data, test_accuracy
+from .runs import LATENCY, RaceClock, _seeds, bench_data, noise_of, test_accuracy
 
 
 def _batch_qnode(device, shots, seed):
@@ -58,14 +58,15 @@ def train_spsa_optimizer(seed: int, dataset: str, rule: tuple, shots: int | None
     spe = math.ceil(len(x_tr) / bs)
     s_model, s_order, _, s_backend = _seeds(seed)
     model = QuantumModel(n_features=x_tr.shape[1], seed=s_model)
-    manager = CircuitBatchManager(NumpyBackend(latency=latency, seed=s_backend), max_batch_size=10_000)
+    noise = noise_of(dataset)
+    manager = CircuitBatchManager(NumpyBackend(latency=latency, seed=s_backend, noise=noise), max_batch_size=10_000)
     step_s = latency.batch_time(2 * bs, 2, shots)
     opt = qml.SPSAOptimizer(maxiter=max(1, int(rule[1] // step_s)), **(gains or {}))
     np.random.seed(seed)  # the optimizer draws its directions from numpy's global generator
     order_rng = np.random.default_rng(s_order)
     w = pnp.array(model.parameters, requires_grad=True)
     clock = RaceClock(rule, first_step_s=step_s)
-    stop = clock.record(test_accuracy(model, data), 0.0)
+    stop = clock.record(test_accuracy(model, data, noise), 0.0)
     while not stop:
         order = order_rng.permutation(len(x_tr))
         for b in range(spe):
@@ -76,7 +77,7 @@ def train_spsa_optimizer(seed: int, dataset: str, rule: tuple, shots: int | None
                 return np.mean((out - yb) ** 2)
             w = opt.step(loss, w)
             model.update_parameters(np.asarray(w))
-            if clock.record(test_accuracy(model, data), manager.stats.modeled_s):
+            if clock.record(test_accuracy(model, data, noise), manager.stats.modeled_s, stats=manager.stats):
                 stop = True
                 break
     return {"steps": clock.records, "jobs": manager.stats.jobs, "circuits": manager.stats.circuits}
@@ -101,11 +102,12 @@ def train_qiskit_spsa(seed: int, dataset: str, rule: tuple, shots: int | None = 
     spe = math.ceil(len(x_tr) / bs)
     s_model, s_order, _, s_backend = _seeds(seed)
     model = QuantumModel(n_features=x_tr.shape[1], seed=s_model)
-    manager = CircuitBatchManager(NumpyBackend(latency=latency, seed=s_backend), max_batch_size=10_000)
+    noise = noise_of(dataset)
+    manager = CircuitBatchManager(NumpyBackend(latency=latency, seed=s_backend, noise=noise), max_batch_size=10_000)
     order_rng = np.random.default_rng(s_order)
     state = {"step": 0, "order": None}
     clock = RaceClock(rule)
-    clock.record(test_accuracy(model, data), 0.0)
+    clock.record(test_accuracy(model, data, noise), 0.0)
 
     def batch():
         if state["order"] is None:  # an epoch starts: a new order
@@ -127,7 +129,8 @@ def train_qiskit_spsa(seed: int, dataset: str, rule: tuple, shots: int | None = 
         if state["step"] % spe == 0:
             state["order"] = None
         model.update_parameters(np.asarray(x))  # the step's cost: its +- pair, one job (calibration is not a step)
-        return clock.record(test_accuracy(model, data), manager.stats.modeled_s, state["last"].cost.modeled_s)
+        return clock.record(test_accuracy(model, data, noise), manager.stats.modeled_s, state["last"].cost.modeled_s,
+                            manager.stats)
 
     spsa = SPSA(maxiter=10**9, termination_checker=after_step)
     spsa.set_max_evals_grouped(2)

@@ -2,12 +2,15 @@
 exact-gradient ceiling. Shared by the race, the peers and the go-beyond search."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ..backends import NumpyBackend
-from ..batching import CircuitBatchManager
+from ..batching import BatchStats, CircuitBatchManager
 from ..config import TrainingConfig
 from ..fastsim import exact_gradient
+from ..noise import simulate as noise_simulate
 from ..gradients import make_estimator
 from ..latency import LatencyModel
 from ..model import QuantumModel, make_dataset
@@ -32,14 +35,16 @@ class RaceClock:
         self.records: list[dict] = []
         self.reached, self.dearest_s = False, float(first_step_s)
 
-    def record(self, test_accuracy: float, modeled_s: float, step_s: float | None = None) -> bool:
+    def record(self, test_accuracy: float, modeled_s: float, step_s: float | None = None, stats=None) -> bool:
         """Record the state after a step that cost ``step_s`` (default: the time since the last
-        record), or the start; True when the run should stop."""
+        record), or the start, with what was sent so far (``stats``, a ``BatchStats``: its ``bill``);
+        True when the run should stop."""
         if modeled_s > self.budget_s * (1 + 1e-9):
             return True
         last = self.records[-1]["modeled_s"] if self.records else 0.0
         self.dearest_s = max(self.dearest_s, modeled_s - last if step_s is None else step_s)
-        self.records.append({"test_accuracy": float(test_accuracy), "modeled_s": float(modeled_s)})
+        self.records.append({"test_accuracy": float(test_accuracy), "modeled_s": float(modeled_s),
+                             "bill": bill(stats) if stats is not None else [0] * len(BILL)})
         self.reached = self.reached or test_accuracy >= self.target
         return (self.reached and modeled_s >= self.t_eq) or modeled_s + self.dearest_s > self.budget_s * (1 + 1e-9)
 
@@ -55,39 +60,56 @@ def _seeds(seed: int):
     return np.random.SeedSequence(seed).spawn(4)
 
 
+def noise_of(kind: str) -> str | None:
+    """The noise model of a study's data set name ``name[@split][~model]`` (None: noiseless)."""
+    return kind.partition("~")[2] or None
+
+
 def bench_data(kind: str):
     """A data set of the study: ``kind`` is a name, or ``name@split`` for another seeded draw
-    (synthetic) or train/test split (real) of it. The race uses split 0; the go-beyond search
-    chooses on split 1, so the choice never sees the race's test set."""
-    name, _, split = kind.partition("@")
+    (synthetic) or train/test split (real) of it, optionally ``~model`` for a run under that noise
+    model (``qnb.NOISE_MODELS``). The race uses split 0; the go-beyond search chooses on split 1,
+    so the choice never sees the race's test set."""
+    name, _, split = kind.partition("~")[0].partition("@")
     return make_dataset(name, seed=int(split or 0))
 
 
 def make_trainer(config: TrainingConfig, kind: str) -> QuantumTrainer:
     """A trainer through the user-data path (arrays passed in), on the numpy simulator with the
     backend seed the trainer itself would use: histories equal default.qubit's."""
+    noise = noise_of(kind)
     return QuantumTrainer(config, dataset=bench_data(kind),
-                          backend=NumpyBackend(latency=LATENCY, seed=_seeds(config.seed)[3]),
-                          evaluator=NumpyBackend(latency=LatencyModel.zero()))
+                          backend=NumpyBackend(latency=LATENCY, seed=_seeds(config.seed)[3], noise=noise),
+                          evaluator=NumpyBackend(latency=LatencyModel.zero(), noise=noise))
 
 
-_EVALUATOR = NumpyBackend(latency=LatencyModel.zero())  # exact outputs: no generator is drawn from
+_EVALUATORS: dict = {}  # exact outputs: no generator is drawn from
 
 
-def test_accuracy(model, dataset) -> float:
-    """Exact test accuracy (the compiled circuit on the numpy simulator: ~1 ms for 100 rows)."""
-    return accuracy(model, dataset[2], dataset[3], _EVALUATOR)[0]
+def test_accuracy(model, dataset, noise: str | None = None) -> float:
+    """Exact test accuracy (the compiled circuit on the numpy simulator, under ``noise`` if given)."""
+    if noise not in _EVALUATORS:
+        _EVALUATORS[noise] = NumpyBackend(latency=LatencyModel.zero(), noise=noise)
+    return accuracy(model, dataset[2], dataset[3], _EVALUATORS[noise])[0]
+
+
+BILL = ("jobs", "circuits", "shots", "gate_shots_1q", "gate_shots_2q")  # what a price sheet prices (prices.py)
+
+
+def bill(stats) -> list:
+    """The counts of a ``BatchStats`` that a price sheet prices, in ``BILL``'s order."""
+    return [getattr(stats, k) for k in BILL]
 
 
 def run_qnb(config: TrainingConfig, kind: str, rule: tuple) -> list[dict]:
     """A qnb training through the user-data path under the race's rule; the test accuracy and
     modeled time at the start and after every step."""
-    trainer = make_trainer(config, kind)
+    trainer, noise = make_trainer(config, kind), noise_of(kind)
     clock = RaceClock(rule)
-    clock.record(test_accuracy(trainer.model, trainer.dataset), 0.0)
+    clock.record(test_accuracy(trainer.model, trainer.dataset, noise), 0.0)
 
     def check(t, rec):
-        if clock.record(test_accuracy(t.model, t.dataset), t.modeled_s, rec["modeled_s"]):
+        if clock.record(test_accuracy(t.model, t.dataset, noise), t.modeled_s, rec["modeled_s"], t.manager.stats):
             raise _Stop
     try:  # the trainer's own budget rule also prices the first step before it is paid
         trainer.fit(epochs=10**9, progress=False, callback=check, budget_s=rule[1])
@@ -103,18 +125,19 @@ class _Stop(Exception):
 _PS_COST: dict = {}
 
 
-def parameter_shift_step_s(config: TrainingConfig, kind: str, batch: int) -> float:
-    """Modeled seconds of one parameter-shift step on ``batch`` samples at the config's shots,
-    counted by running it once through qnb's estimator and a batch manager that sends all its
-    circuits as ONE job (the cheapest packing, as the peers get; cached)."""
-    key = (config.shots_per_circuit, kind, batch)
+def parameter_shift_step(config: TrainingConfig, kind: str, batch: int) -> BatchStats:
+    """What one parameter-shift step on ``batch`` samples at the config's shots sends (jobs,
+    circuits, shots, gate-shots, modeled seconds), counted by running it once through qnb's
+    estimator and a batch manager that sends all its circuits as ONE job (the cheapest packing,
+    as the peers get; cached)."""
+    key = (config.shots_per_circuit, kind.partition("~")[0], batch)
     if key not in _PS_COST:
         x, y, _, _ = bench_data(kind)
         manager = CircuitBatchManager(NumpyBackend(latency=LATENCY, seed=0), max_batch_size=10_000)  # ONE job: its cheapest packing
         est = make_estimator("parameter_shift", manager, seed=0)
         est.estimate_batch_gradient(QuantumModel(n_features=x.shape[1], seed=0), x[:batch], y[:batch],
                                     shots=config.shots_per_circuit)
-        _PS_COST[key] = manager.stats.modeled_s
+        _PS_COST[key] = manager.stats
     return _PS_COST[key]
 
 
@@ -129,19 +152,22 @@ def run_exact(kind: str, seed: int, epochs: int, config: TrainingConfig = CEILIN
     Trains until the test accuracy plateaus (the mean of the last 3 epochs within ``PLATEAU_TOL``
     of the 3 before, from epoch 6 on) or ``epochs``. Returns the test accuracy and modeled time at
     the start and after every step (``steps``) and at every epoch's end (``epochs``)."""
-    trainer = make_trainer(config.replace(seed=seed), kind)
+    trainer, noise = make_trainer(config.replace(seed=seed), kind), noise_of(kind)
+    simulator = None if noise is None else partial(noise_simulate, model=noise)
     x_tr, y_tr = trainer.dataset[:2]
-    rule, gains, modeled, k = trainer.optimizer.rule, trainer.config.gains, 0.0, 0
-    steps = [{"test_accuracy": test_accuracy(trainer.model, trainer.dataset), "modeled_s": 0.0}]
+    rule, gains, spent, k = trainer.optimizer.rule, trainer.config.gains, BatchStats(), 0
+    steps = [{"test_accuracy": test_accuracy(trainer.model, trainer.dataset, noise), "modeled_s": 0.0,
+              "bill": bill(spent)}]
     b = trainer.config.batch_size
     for epoch in range(epochs):
         order = trainer.order_rng.permutation(len(x_tr))
         for i in range(trainer.steps_per_epoch):
             idx = order[i * b:(i + 1) * b]
-            g, _ = exact_gradient(trainer.model, x_tr[idx], y_tr[idx])
+            g, _ = exact_gradient(trainer.model, x_tr[idx], y_tr[idx], simulator=simulator)
             trainer.model.update_parameters(rule.step(trainer.model.parameters, g, gains.at(k)[1]))
-            modeled += parameter_shift_step_s(trainer.config.replace(shots_per_circuit=1000), kind, len(idx))
-            steps.append({"test_accuracy": test_accuracy(trainer.model, trainer.dataset), "modeled_s": modeled})
+            spent.add(parameter_shift_step(trainer.config.replace(shots_per_circuit=1000), kind, len(idx)))
+            steps.append({"test_accuracy": test_accuracy(trainer.model, trainer.dataset, noise),
+                          "modeled_s": spent.modeled_s, "bill": bill(spent)})
             k += 1
         acc = [e["test_accuracy"] for e in steps[trainer.steps_per_epoch::trainer.steps_per_epoch]]
         if len(acc) >= 6 and abs(np.mean(acc[-3:]) - np.mean(acc[-6:-3])) <= PLATEAU_TOL:
