@@ -36,8 +36,9 @@ notebooks: venv
 	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
 	QNB_FIGURES=$(CURDIR)/figures $(PY) tools/reproduce.py --reuse-studies
 
+# a save drops widget outputs that have no saved state (tools/clean_notebooks.py: pre_save_hook)
 lab: venv
-	$(VENV)/bin/jupyter lab notebooks/
+	PYTHONPATH=$(CURDIR)/tools $(VENV)/bin/jupyter lab --ContentsManager.pre_save_hook=clean_notebooks.pre_save_hook notebooks/
 
 # browser test of the notebooks' widget explorers in real JupyterLab and headless Chromium
 # (tests/browser; screenshots in build/browser/). Debian's chromium + chromium-driver, as root.

@@ -1,10 +1,12 @@
 """Every notebook runs headlessly with papermill in QUICK mode, each on its own."""
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
@@ -36,6 +38,32 @@ def test_committed_notebook_is_executed_and_clean(path):
     assert '"output_type": "error"' not in text and "apiKey " not in text and str(ROOT) not in text
     raw = path.read_text()  # no run timestamps: a re-run changes only what changed (tools/clean_notebooks.py)
     assert '"end_time"' not in raw and '"iopub.execute_input"' not in raw
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebook_has_no_widget_view_without_its_state(path):
+    """A widget output saved without the widget state reopens as "Error displaying widget: model not
+    found" in JupyterLab (a save after running 04 or 05 stores one)."""
+    from clean_notebooks import stateless_widget_outputs
+    assert not stateless_widget_outputs(json.loads(path.read_text())), f"{path.name}: run tools/clean_notebooks.py on it"
+
+
+def test_clean_and_the_save_hook_drop_a_stateless_widget_output():
+    from clean_notebooks import WIDGET_VIEW, clean, pre_save_hook, stateless_widget_outputs
+    view = {"output_type": "display_data", "metadata": {},
+            "data": {WIDGET_VIEW: {"model_id": "abc", "version_major": 2, "version_minor": 0}, "text/plain": "VBox(children=(...))"}}
+    text = {"output_type": "stream", "name": "stdout", "text": "kept\n"}
+    nb = lambda: {"metadata": {}, "cells": [{"cell_type": "code", "execution_count": 1, "metadata": {}, "source": "w",
+                                            "outputs": [view, text]}]}
+    assert stateless_widget_outputs(nb()) == ["abc"]
+    assert clean(nb())["cells"][0]["outputs"] == [text]
+    model = {"type": "notebook", "content": nb()}
+    pre_save_hook(model=model, path="x.ipynb")
+    assert model["content"]["cells"][0]["outputs"] == [text]
+    kept = {"type": "notebook", "content": {**nb(), "metadata": {"widgets": {
+        "application/vnd.jupyter.widget-state+json": {"state": {"abc": {}}}}}}}
+    pre_save_hook(model=kept, path="x.ipynb")
+    assert len(kept["content"]["cells"][0]["outputs"]) == 2 and not stateless_widget_outputs(kept["content"])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

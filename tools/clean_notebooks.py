@@ -1,6 +1,6 @@
 """Strip what changes on every run without changing the notebook: run timestamps and durations
-(papermill's and Jupyter's), papermill's per-cell status and injected parameters cell, and random
-widget ids, in place.
+(papermill's and Jupyter's), papermill's per-cell status and injected parameters cell, and widget
+outputs (random ids, and a view that needs state no committed notebook keeps), in place.
 `make notebooks` calls it after executing them, then re-syncs the jupytext pair.
 
     python tools/clean_notebooks.py notebooks/*.ipynb
@@ -30,9 +30,32 @@ def clean(nb: dict) -> dict:
             cm.pop(k, None)
         if cm.get("tags") == []:
             del cm["tags"]
-        for out in cell.get("outputs", []):
-            out.get("data", {}).pop(WIDGET_VIEW, None)
+        # a widget's output: its view needs the widget state, which is never saved (JupyterLab then shows
+        # "Error displaying widget: model not found"), and its text is a repr (VBox(children=...)): dropped
+        cell["outputs"] = [o for o in cell.get("outputs", []) if WIDGET_VIEW not in o.get("data", {})]
     return nb
+
+
+def stateless_widget_outputs(nb: dict) -> list[str]:
+    """The model ids of widget views whose state the notebook does not hold (what JupyterLab shows
+    as "Error displaying widget: model not found" when the notebook is reopened)."""
+    state = nb.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    return [o["data"][WIDGET_VIEW].get("model_id", "") for c in nb.get("cells", []) for o in c.get("outputs", [])
+            if WIDGET_VIEW in o.get("data", {}) and o["data"][WIDGET_VIEW].get("model_id") not in state]
+
+
+def pre_save_hook(model, **kwargs):
+    """JupyterLab's save hook (``make lab`` installs it): a widget output saved without its state is
+    dropped, so that a reopened notebook never shows "model not found"; one with state is kept."""
+    if model.get("type") != "notebook":
+        return
+    nb = model["content"]
+    missing = set(stateless_widget_outputs(nb))
+    for cell in nb.get("cells", []):
+        if "outputs" in cell:
+            cell["outputs"] = [o for o in cell["outputs"]
+                               if o.get("data", {}).get(WIDGET_VIEW, {}).get("model_id", None) not in missing
+                               or WIDGET_VIEW not in o.get("data", {})]
 
 
 if __name__ == "__main__":
