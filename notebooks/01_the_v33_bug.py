@@ -52,10 +52,9 @@ lat = qnb.LatencyModel.seed_calibrated()            # the cloud cost model fitte
 # %% [markdown]
 # ## 1. The classifier and the data
 #
-# Each feature is angle-embedded as an RX rotation on its own qubit, then *strongly entangling
-# layers* each apply a general rotation Rot(φ, θ, ω) — three trainable angles — to every qubit,
-# followed by a ring of CNOTs. The model's output is ⟨Z₀⟩ = p₀ − p₁ ∈ [−1, 1] and its predicted
-# label is the sign. Here is the circuit, decomposed into the gates a device runs:
+# Each feature is an RX rotation on its own qubit; then each *strongly entangling layer* applies a
+# general rotation Rot(φ, θ, ω), three trainable angles, to every qubit, and a ring of CNOTs. The
+# output is ⟨Z₀⟩ = p₀ − p₁ ∈ [−1, 1]; the predicted label is its sign. As a device runs it:
 
 # %%
 model = qnb.QuantumModel(seed=RANDOM_SEED)
@@ -91,28 +90,25 @@ plt.show()
 # $$L(\theta) = \frac{1}{B}\sum_{b=1}^{B} \big(f(x_b;\theta) - y_b\big)^2, \qquad \theta \in \mathbb{R}^N .$$
 #
 # The exact gradient by the parameter-shift rule needs two circuits *per parameter per sample*.
-# **SPSA** (Spall's simultaneous perturbation stochastic approximation) instead perturbs *all*
-# parameters at once along one random direction Δ and measures the loss only twice:
+# **SPSA** (Spall's simultaneous perturbation stochastic approximation) perturbs *all* parameters
+# at once along one random direction Δ and measures the loss twice:
 #
 # $$\hat g_k = \frac{L(\theta_k + c_k\Delta_k) - L(\theta_k - c_k\Delta_k)}{2c_k}\,\Delta_k,
-# \qquad \Delta_k \in \{-1,+1\}^N \text{ with independent, equally likely signs (Rademacher).}$$
+# \qquad \Delta_k \in \{-1,+1\}^N \text{ (independent, equally likely signs; } 1/\Delta_i = \Delta_i).$$
 #
-# (For ±1 entries 1/Δᵢ = Δᵢ, so Spall's division by Δ is the multiplication written here.)
 # The step is $\theta_{k+1} = \theta_k - a_k\,\hat g_k$, with Spall's decaying **gains**
 #
 # $$c_k = \frac{c}{(k+1)^{\gamma}}, \qquad a_k = \frac{a}{(k+1+A)^{\alpha}},$$
 #
-# where k = 0, 1, 2, … counts the optimisation steps, **c** is the initial perturbation size (in
-# radians here), **a** the step-size constant (the first step size is $a_0 = a/(1+A)^{\alpha}$, smaller
-# than a: printed below), **A** a stability offset that keeps the first steps from being too large,
-# and **α**, **γ** the decay exponents (qnb uses Spall's practical values). Why it works: for small c, $L(\theta \pm c\Delta) \approx L(\theta) \pm c\,\Delta\cdot g$, so
-# $\hat g \approx (\Delta\cdot g)\,\Delta$: the gradient *projected on one random direction*, put back
-# along that direction. Averaged over Δ, $\mathbb{E}[\Delta\Delta^\top] = I$ gives $\mathbb{E}[\hat g] = g$.
+# where k counts the steps, **c** is the initial perturbation (radians), **a** the step-size
+# constant (the first step is $a_0 = a/(1+A)^{\alpha}$, smaller than a), **A** a stability offset and
+# **α**, **γ** Spall's decay exponents. Why it works: for small c, $L(\theta \pm c\Delta) \approx
+# L(\theta) \pm c\,\Delta\cdot g$, so $\hat g \approx (\Delta\cdot g)\,\Delta$, the gradient projected on
+# one random direction; $\mathbb{E}[\Delta\Delta^\top] = I$ gives $\mathbb{E}[\hat g] = g$.
 #
 # **Where the circuits go.** $L(\theta\pm c\Delta)$ is a *batch* loss: one circuit per sample at
-# θ + cΔ and one at θ − cΔ, so one SPSA gradient of the batch loss costs 2B circuits — and they
-# can all be sent to the cloud as one job. The values qnb uses (from `qnb.Gains`, the
-# exact formula it evaluates is `Gains.at(k)`):
+# each of θ ± cΔ, so one gradient costs 2B circuits, which can all go to the cloud as one job.
+# qnb's values (`qnb.Gains`; `Gains.at(k)` evaluates the formula):
 
 # %%
 cfg = qnb.TrainingConfig()
@@ -135,10 +131,9 @@ plt.show()
 # %% [markdown]
 # ## 3. One SPSA step on the real loss landscape
 #
-# The loss lives in N dimensions; we can look at a 2-D slice. Take one batch of blobs samples and
-# vary the two parameters with the largest exact gradient components, all others fixed. The whole grid is evaluated exactly in **one** batched simulator call (every grid point ×
-# every sample is one circuit). The helper below is the only simulator access this notebook needs:
-# the batch loss at many parameter vectors at once.
+# A 2-D slice of the 48-D loss: one batch of blobs, the two parameters with the largest exact
+# gradient components varied, all others fixed. The helper below, the notebook's only simulator
+# access, evaluates the batch loss at many parameter vectors in one batched call.
 
 # %%
 xb, yb, _, _ = qnb.make_dataset("blobs", n_train=10, n_test=1, seed=RANDOM_SEED)   # the batch of §3-§6
@@ -418,16 +413,13 @@ print(f"inside SPSA the subsampling term N·tr Cov(g_S) is {N * sub_noise(5):.1f
 # %% [markdown]
 # ## 7. The document's other defects, reproduced on purpose
 #
-# Three more bugs are in the document's code; each is an explicit option of qnb
-# (`DocumentConfig(config, defects)`, in `qnb/research/defects.py`), never the default:
+# Three more bugs of the document's code, each an explicit option of qnb
+# (`DocumentConfig(config, defects)`, `qnb/research/defects.py`), never the default:
 #
-# * **frozen gains** — `self.iteration` is never incremented, so $c_k = c_0$ and $a_k = a_0$ for ever
-#   (the dotted lines of the gains figure in §2): no annealing.
-# * **summed gradients** — the v3.3 loop adds the B per-sample gradients instead of averaging them:
-#   a step B times too large.
-# * **`params_minus` left behind** — the parallel and subsampled estimators set
-#   `model.parameters = params_minus` while building circuits and never restore it: every step starts
-#   from θ − c_kΔ, a random kick of size c_k per parameter.
+# * **frozen gains**: `self.iteration` never advances, so $c_k = c_0$, $a_k = a_0$ (dotted in §2's figure);
+# * **summed gradients**: the v3.3 loop adds the B per-sample gradients instead of averaging: a step B times too large;
+# * **`params_minus` left behind**: the parallel and subsampled estimators leave
+#   `model.parameters = params_minus`, so every step starts from θ − c_kΔ, a random kick.
 #
 # Same data (blobs), same seeds, `spsa_parallel` with qnb's gains and default shots unless the
 # variant says otherwise. The runs are read from `figures/studies/` (`RECOMPUTE = True` reruns them:
