@@ -10,7 +10,11 @@ import fcntl
 import json
 import math
 import os
+import re
+import tempfile
+import threading
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -33,28 +37,69 @@ class Lock:
 
     def __init__(self, path):
         self.path = _file(path)
-        self._fd = None
+        self._fds = []
 
     def __enter__(self):
-        lock = self.path.with_name(self.path.name + ".lock")
-        try:
-            self._fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise ValueError(f"checkpoint: cannot create the lock file {lock.name} ({e.strerror})") from None
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self._fd)
-            self._fd = None
-            raise RuntimeError(f"checkpoint {self.path.name}: another run is training on it (its lock {lock.name} "
-                               "is held); wait for it to end, or use another checkpoint") from None
+        self._fds = [_flock(self.path.with_name(self.path.name + ".lock"),
+                            f"checkpoint {self.path.name}: another run is training on it")]
+        run_id = _run_id(self.path)
+        if run_id is not None:  # the same run under another name (a copy, a hard link) is the same run
+            try:
+                self._fds.append(_flock(Path(tempfile.gettempdir()) / f"qnb-run-{run_id}.lock",
+                                        f"checkpoint {self.path.name}: run {run_id} is training from another copy of it"))
+            except BaseException:
+                self.__exit__()
+                raise
         return self
 
     def __exit__(self, *exc):
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        for fd in self._fds:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        self._fds = []
+
+
+def _flock(lock: Path, busy: str) -> int:
+    """An exclusive lock on the file ``lock`` (made if need be), or RuntimeError(busy) at once."""
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise ValueError(f"checkpoint: cannot create the lock file {lock.name} ({e.strerror})") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RuntimeError(f"{busy} (its lock {lock.name} is held); wait for it to end, or use another "
+                           "checkpoint") from None
+    return fd
+
+
+def _run_id(path: Path) -> str | None:
+    """The run id a checkpoint file holds, if it is one (else None: the trainer refuses it later)."""
+    try:
+        with open(path) as f:
+            run_id = json.load(f).get("run_id")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return None
+    return run_id if isinstance(run_id, str) and re.fullmatch(r"[0-9a-f]{12}", run_id) else None
+
+
+_BUSY: set = set()
+_BUSY_LOCK = threading.Lock()
+
+
+@contextmanager
+def one_at_a_time(owner, what: str):
+    """``owner`` does one ``what`` at a time: a second call (another thread) is refused at once."""
+    with _BUSY_LOCK:
+        if id(owner) in _BUSY:
+            raise RuntimeError(f"{what}: already running on this object (another thread); wait for it to end")
+        _BUSY.add(id(owner))
+    try:
+        yield
+    finally:
+        with _BUSY_LOCK:
+            _BUSY.discard(id(owner))
 
 
 def _file(path) -> Path:
@@ -85,6 +130,11 @@ STEP_FIELDS = {"step": int, "epoch": int, "batch": int, "circuits": int, "jobs":
                 "loss": float, "gradient_norm": float, "modeled_s": float}
 
 
+def _finite(v) -> bool:
+    """A finite number: a float that is, or an int a float holds exactly (10**400 is no count)."""
+    return abs(v) <= 2 ** 53 if isinstance(v, int) else math.isfinite(v)
+
+
 def bad_history(h: dict, priced: bool, calibrated: bool) -> str | None:
     """What is wrong with a checkpoint's history (every step a record of numbers, in order; the
     calibration present only when configured), or None."""
@@ -93,14 +143,14 @@ def bad_history(h: dict, priced: bool, calibrated: bool) -> str | None:
             return f"steps[{i}]: expected the record of step {i}"
         for k, kind in STEP_FIELDS.items() | ({("usd", float)} if priced else set()):
             v = s.get(k)
-            if isinstance(v, bool) or not isinstance(v, (int, float) if kind is float else int) or not math.isfinite(v) \
+            if isinstance(v, bool) or not isinstance(v, (int, float) if kind is float else int) or not _finite(v) \
                     or (k != "loss" and v < 0):
                 return f"steps[{i}].{k}: expected a finite {'number' if kind is float else 'integer'}, got {v!r}"
     if any(not isinstance(e, dict) for e in h["epochs"]):
         return "epochs: expected records"
     cal = h.get("calibration")
     if cal is not None and (not calibrated or not isinstance(cal, dict) or not all(
-            isinstance(cal.get(k), (int, float)) and not isinstance(cal.get(k), bool) and math.isfinite(cal[k])
+            isinstance(cal.get(k), (int, float)) and not isinstance(cal.get(k), bool) and _finite(cal[k])
             for k in ("a", "gradient_magnitude", "modeled_s"))):
         return "calibration: expected none (calibrate=False) or the calibration's finite numbers"
     return None

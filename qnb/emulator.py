@@ -77,6 +77,7 @@ class Emulator:
         self.retry_after_date = False  # 429's Retry-After as an HTTP-date (now + retry_after_s) instead of seconds
         self.children_reversed = False  # a multi-circuit answer's keys in reverse order (JSON gives no order)
         self.list_page_max = LIST_MAX  # a service may give fewer jobs per page than the limit asked for
+        self.clock_offset_s = 0.0  # the service's clock ahead (+) or behind (-): its timestamps and Date header
         self.tamper = None  # tests: f(method, path, status, body) -> (status, body[, headers])
         self._stopping = threading.Event()  # wakes stalled and dripping answers at stop()
         self.latency = latency or LatencyModel.seed_calibrated()
@@ -152,7 +153,7 @@ class Emulator:
             done_at = begins + duration * (20 if fault == "slow" else 1)
             if fault != "hang":
                 self._busy_until = done_at
-            now = time.time()
+            now = time.time() + self.clock_offset_s
             job.update(id=job_id, fault=fault, n=n, submitted_at=now, starts_at=now + begins - start,
                        done_at=done_at, ends_at=now + done_at - start, children=children, polls=0, canceled=False,
                        gate_counts=gate_counts(self._widths(job["circuits"])),
@@ -335,14 +336,17 @@ def _handler(emu: Emulator):
         def log_message(self, *args):  # silent: never echo request lines or headers
             pass
 
+        def date_time_string(self, timestamp=None):  # the Date header (as every HTTP server sends), on its clock
+            return formatdate(time.time() + emu.clock_offset_s if timestamp is None else timestamp, usegmt=True)
+
         def send_error(self, code, message=None, explain=None):  # JSON, like every other answer
             self.close_connection = True
             self._send(code, error(code, f"{code} {message or responses.get(code, '')}"))
 
         def _send(self, status, body, headers=(), drip=None):
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
-            lines = [f"HTTP/1.1 {status} {responses.get(status, 'Unknown')}", "Content-Type: application/json",
-                     f"Content-Length: {len(data)}", *(f"{k}: {v}" for k, v in headers)]
+            lines = [f"HTTP/1.1 {status} {responses.get(status, 'Unknown')}", f"Date: {self.date_time_string()}",
+                     "Content-Type: application/json", f"Content-Length: {len(data)}", *(f"{k}: {v}" for k, v in headers)]
             if self.close_connection:
                 lines.append("Connection: close")
             raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + data

@@ -12,6 +12,7 @@ import os
 import re
 import time
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -168,9 +169,8 @@ class QuantumTrainer:
                 raise ValueError("budget_usd: the config names no price sheet; set price= (one of qnb.PRICES)")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback: expected a callable callback(trainer, step_record), got {type(callback).__name__}")
-        if checkpoint is None:
-            return self._fit(epochs, None, progress, callback, budget_s, budget_usd)
-        with ckpt.Lock(checkpoint):  # one writer per checkpoint: a second process is refused before any job
+        # one fit per trainer, one writer per checkpoint (and per run): a second is refused before any job
+        with ckpt.one_at_a_time(self, "fit"), ckpt.Lock(checkpoint) if checkpoint is not None else nullcontext():
             return self._fit(epochs, checkpoint, progress, callback, budget_s, budget_usd)
 
     def _fit(self, epochs, checkpoint, progress, callback, budget_s, budget_usd) -> dict:

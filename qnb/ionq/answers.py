@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+from urllib.parse import unquote
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from itertools import pairwise
@@ -86,7 +87,10 @@ def _check_histogram(h, n: int, where: str, scrub=str) -> None:
 
 
 def _names_job(url: str, job_id: str) -> bool:
-    """Does a results URL (absolute, or a path on the API) name job ``job_id``: ``.../jobs/<id>/...``?"""
+    """Does a results URL (absolute, or a path on the API) name job ``job_id``: ``.../jobs/<id>/...``,
+    with no dot segment anywhere (``..`` would be resolved before sending, to another job's path)?"""
     path = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "", url).split("?", 1)[0].split("#", 1)[0]
     parts = [p for p in path.split("/") if p]
+    if any(unquote(unquote(p)).strip() in (".", "..") for p in parts) or "\\" in path:
+        return False
     return any(a == "jobs" and b == job_id for a, b in pairwise(parts))

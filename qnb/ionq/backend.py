@@ -28,8 +28,10 @@ Threads: use one IonQBackend per thread (its plugin devices are reused).
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
+from email.utils import parsedate_to_datetime
 
 import numpy as np
 from pennylane.measurements import ProbabilityMP
@@ -39,6 +41,7 @@ from pennylane_ionq.device import QPUDevice, SimulatorDevice
 
 from ..backends import Backend, sample_probabilities
 from ..jobs import (
+    BatchTimeoutError,
     Job,
     JobNotFoundError,
     RejectedSubmission,
@@ -65,6 +68,22 @@ from .transport import (
 )
 
 MAX_ANSWER_DEPTH = 64  # a status answer nested deeper than this is refused (its strings are scrubbed one by one)
+
+
+def _clock_behind(date) -> float | None:
+    """Seconds the service's clock is behind ours, from an answer's ``Date`` header (None without one)."""
+    try:
+        return time.time() - parsedate_to_datetime(date).timestamp() if isinstance(date, str) else None
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+
+
+def _unique_keys(pairs: list) -> dict:
+    """A JSON object that names each key once (``json.loads`` would keep the last silently)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("a JSON object names a key twice")
+    return out
 
 
 class IonQBackend(Backend):
@@ -122,6 +141,7 @@ class IonQBackend(Backend):
         self.job_name = str(job_name)
         self.min_wires = wires or 1
         self._client = _Client(key, self.api_url, request_timeout_s)
+        self._service_behind_s = None  # from the last answer's Date header
         self._devices = {}
         self._gate_set = set(self._device(1).operations)
 
@@ -185,15 +205,22 @@ class IonQBackend(Backend):
         """The JSON answer of one request, ended by ``deadline`` (a ``time.perf_counter()`` instant),
         or the manager's exception for a bad status (``not_found`` for HTTP 404, if given)."""
         status, headers, body = self._client.call(verb, path, what, deadline, data, max_bytes)
+        self._service_behind_s = _clock_behind(headers.get("Date"))
         if status in (200, 201):
             try:
-                return json.loads(body)
+                answer = json.loads(body, object_pairs_hook=_unique_keys)
             except (ValueError, RecursionError):
-                pass
+                answer = None
+            # a GET whose answer took us past the deadline (reading or parsing it) ends there; a POST's
+            # answer is kept: it names a job that exists
+            if answer is not None and not submit and deadline is not None and time.perf_counter() > deadline:
+                raise BatchTimeoutError(f"{what}: the answer was read only after the batch deadline")
+            if answer is not None:
+                return answer
             if submit:  # the service took the request: the job may exist
                 raise SubmissionUncertainError(f"{what}: the answer is not JSON, yet a job may exist: "
                                                "look it up by its name; not resubmitted")
-            raise IonQResponseError(f"{what}: the answer is not JSON")
+            raise IonQResponseError(f"{what}: the answer is not JSON (or names a key twice)")
         if status == 401:
             raise IonQAuthError(f"{what}: the IonQ API refused the API key (HTTP 401)")
         if status == 404 and not_found is not None:
@@ -263,15 +290,17 @@ class IonQBackend(Backend):
         ``{"jobs": [...], "next": cursor or null}``, each job with its ``name`` and ``submitted_at``.
         So the listing is paged newest first (``limit=list_limit``, then ``next=``) and matched by
         name here, until it reaches jobs submitted before ``after`` (unix seconds: when the job was
-        journaled, before its POST; less ``clock_skew_s``), or its end. Without ``after`` (an older
-        journal) the search goes on to ``clock_skew_s`` before the newest match, or to the end.
+        journaled, before its POST; on the service's clock as its ``Date`` header tells it, less
+        ``clock_skew_s``), or its end. Without ``after`` (an older journal) the search goes on to
+        ``clock_skew_s`` before the newest match, or to the end. The early stop relies on the
+        listing being newest first: a listing seen out of that order is read to its end.
         Every request ends by ``deadline``; at most ``list_max_pages`` pages are read, and a search
         that could not reach far enough back raises ``SubmissionUncertainError`` (not None: None
         would resubmit a job that may exist)."""
         from urllib.parse import quote
         what = f"looking up the job named {name!r}"
         cutoff = None if after is None else float(after) - self.clock_skew_s
-        found, cursor, cursors, looked = [], None, set(), 0
+        found, cursor, cursors, looked, newest_first, last_t = [], None, set(), 0, True, math.inf
         no_listing = SubmissionUncertainError(
             f"{what}: the service has no job listing (GET /jobs: HTTP 404), so whether that job exists cannot be "
             "told; not resubmitted. Look for a job of that name on the service: if it exists, write its id into "
@@ -279,6 +308,8 @@ class IonQBackend(Backend):
         for page in range(self.list_max_pages):
             query = f"jobs?limit={int(self.list_limit)}" + (f"&next={quote(cursor, safe='')}" if cursor else "")
             body = self._request("GET", query, f"{what} (page {page + 1})", deadline=deadline, not_found=no_listing)
+            if page == 0 and after is not None and self._service_behind_s is not None:  # on the service's clock
+                cutoff -= self._service_behind_s
             jobs = body.get("jobs") if isinstance(body, dict) else None
             nxt = body.get("next") if isinstance(body, dict) else None
             if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs) or "next" not in body or not (
@@ -288,6 +319,8 @@ class IonQBackend(Backend):
             for j in jobs:
                 looked += 1
                 t = iso_time(j.get("submitted_at"))
+                if t is not None:
+                    newest_first, last_t = newest_first and t <= last_t, t
                 if j.get("name") == name:
                     job_id = j.get("id")
                     if not self._own_id(job_id):
@@ -298,7 +331,7 @@ class IonQBackend(Backend):
                     if cutoff is None and t is not None:
                         cutoff = t - self.clock_skew_s
                 reached = reached or (cutoff is not None and t is not None and t < cutoff)
-            if reached or nxt is None:
+            if (reached and newest_first) or nxt is None:
                 break
             if nxt in cursors or not jobs:
                 raise IonQResponseError(f"{what}: the job list does not advance (an empty page, or cursor "
@@ -344,8 +377,8 @@ class IonQBackend(Backend):
 
     def failure_message(self, job: Job) -> str:
         failure = job.payload.get("failure") if isinstance(job.payload, dict) else None
-        if isinstance(failure, dict):
-            failure = failure.get("error") or failure.get("code")
+        if isinstance(failure, dict):  # v0.4: {code, message}; older answers: {code, error}
+            failure = failure.get("message") or failure.get("error") or failure.get("code")
         return self._client.scrub(failure)[:300] if failure else ""  # scrubbed before it is cut
 
     def results(self, job: Job) -> list[np.ndarray]:

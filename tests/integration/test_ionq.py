@@ -90,7 +90,7 @@ def test_final_states_raise_a_clear_error_within_the_deadline(emu, fault, status
     job_id = next(iter(emu.jobs))
     assert err.value.job_id == job_id and err.value.status == status and job_id in str(err.value)
     if fault == "fail":
-        assert "SimulationError" in str(err.value)  # failure {code, message}: qnb shows the code
+        assert "emulated failure" in str(err.value)  # failure {code, message}: qnb shows the service's message
 
 
 def test_a_job_that_never_finishes_ends_at_the_deadline(emu):
