@@ -113,6 +113,10 @@ class Backend:
         # a job of circuits with different read-outs: the same draws, row by row
         return [sample_probabilities(np.asarray(p)[None], job.shots, self.rng)[0] for p in job.payload]
 
+    def billed_s(self, job: Job) -> float:
+        """Compute seconds the service reports it billed for a finished job (0 where none is reported)."""
+        return 0.0
+
     def execute(self, circuits, shots=None) -> list[np.ndarray]:
         """Run circuits as ONE job and return their results at once: for a backend whose jobs are
         done when submitted (the local simulators). A cloud job needs waiting, a deadline and

@@ -44,6 +44,7 @@ class BatchStats:
     usd: float = 0.0  # dollars under the manager's price sheet (0 without one)
     gate_shots_1q: int = 0  # one-qubit gates x shots, after compilation to IonQ's gates: what any sheet prices
     gate_shots_2q: int = 0
+    billed_s: float = 0.0  # compute seconds the service reported it billed (beside the estimate; 0 if none)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -236,6 +237,7 @@ class CircuitBatchManager:
             for job, chunk in zip(jobs, chunks):
                 try:
                     results.extend(self._wait(job, deadline))
+                    call.billed_s += self.backend.billed_s(job)
                 except JobFailedError:
                     if not self._records or not any(r.get("adopted") and r["id"] == job.id for r in self._records):
                         raise

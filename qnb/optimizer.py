@@ -308,6 +308,7 @@ class BatchSPSAOptimizer:
         if self.blocking:
             self.last_point = None if meta["blocked"] else params.copy()
         meta.update(n_jobs=spent.jobs, modeled_time_s=spent.modeled_s, shots=spent.shots, usd=spent.usd,
+                    billed_s=spent.billed_s,
                     iteration=self.k, c_k=c_k, a_k=a_k)
         self.k += 1
         return GradientResult(np.asarray(grad, dtype=float), float(value), spent.circuits,

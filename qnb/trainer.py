@@ -131,6 +131,7 @@ class QuantumTrainer:
             "circuit_time_ms": (time.perf_counter() - t0) * 1000,
             "modeled_time_s": g.metadata["modeled_time_s"],
             **({"usd": g.metadata["usd"]} if self.config.price is not None else {}),
+            **({"billed_s": g.metadata["billed_s"]} if g.metadata.get("billed_s") else {}),  # as the service reports
         }
 
     def evaluate(self) -> dict:
@@ -241,7 +242,7 @@ class QuantumTrainer:
         rec = {"step": len(self.history["steps"]), "epoch": self.epoch, "batch": self.batch,
                "loss": r["loss"], "gradient_norm": r["gradient_norm"], "circuits": r["n_circuits"],
                "jobs": r["n_jobs"], "shots": r["shots"], "modeled_s": r["modeled_time_s"],
-               "wall_s": time.perf_counter() - wall} | {k: r[k] for k in ("blocked", "usd") if k in r}
+               "wall_s": time.perf_counter() - wall} | {k: r[k] for k in ("blocked", "usd", "billed_s") if k in r}
         self.history["steps"].append(rec)
         self.batch += 1
         if self.batch == self.steps_per_epoch:

@@ -375,6 +375,13 @@ class IonQBackend(Backend):
         job.payload = self._scrubbed(body, what)  # every string shown later (failure, status) is scrubbed
         return job.payload["status"].lower()
 
+    def billed_s(self, job: Job) -> float:
+        """``stats.billed_quantum_compute_time_us`` of the job's record (v0.4), in seconds; 0 if absent."""
+        stats = job.payload.get("stats") if isinstance(job.payload, dict) else None
+        us = stats.get("billed_quantum_compute_time_us") if isinstance(stats, dict) else None
+        ok = isinstance(us, (int, float)) and not isinstance(us, bool) and math.isfinite(us) and 0 <= us < 1e15
+        return us / 1e6 if ok else 0.0
+
     def failure_message(self, job: Job) -> str:
         failure = job.payload.get("failure") if isinstance(job.payload, dict) else None
         if isinstance(failure, dict):  # v0.4: {code, message}; older answers: {code, error}
