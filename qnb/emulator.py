@@ -58,6 +58,7 @@ from .emulator_api import (BACKENDS, HTTP_FAULTS, JOB_FAULTS, LIST_MAX, STATUS_F
                            _nonnegative, _port, _scale, backend_record, error, estimate, gate_counts, iso, job_input,
                            list_page, parse_fault, sample)
 from .latency import LatencyModel
+from .noise import NOISE_MODELS, noisy_histogram
 from .qis import UnsupportedGate, probabilities
 
 DEFAULT_KEY = "qnb-emulator-key"
@@ -176,13 +177,9 @@ class Emulator:
         job["output"] = {}
         if model == "ideal" or job["dry_run"]:
             return exact
-        try:
-            from .noise import NOISE_MODELS as LOCAL, noisy_histogram
-        except ImportError:
-            LOCAL, noisy_histogram = (), None
         seed = job["noise"].get("seed")
         seeds = [None if seed is None else [seed % 2 ** 32, i] for i in range(len(exact))]
-        if model in LOCAL:
+        if model in NOISE_MODELS:
             try:
                 return [noisy_histogram(c, job["qubits"], model, job["shots"], s)
                         for c, s in zip(job["circuits"], seeds)]

@@ -121,3 +121,20 @@ def test_the_noisy_simulator_refuses_gates_it_cannot_run():
         be.execute([tape])
     with pytest.raises(ValueError, match="numpy simulator only"):
         qnb.LocalBackend("lightning.qubit", noise="aria-1")
+
+
+def test_the_model_reaches_the_service_and_changes_results_as_predicted():
+    from qnb.emulator import Emulator
+    tape = qml.tape.QuantumScript([qml.Hadamard(0), qml.CNOT([0, 1])], [qml.probs(wires=[0, 1])])
+    with Emulator(latency_scale=0.0) as emu:
+        runs = []
+        for seed in (7, 7, 8):
+            be = emu.backend(seed=0, noise_model="aria-1", noise_seed=seed)
+            runs.append(qnb.CircuitBatchManager(be, timeout_s=5.0).execute_batch([tape], shots=2000)[0])
+        noises = [j["noise"] for j in emu.jobs.values()]
+    assert noises == [{"model": "aria-1", "seed": 7}] * 2 + [{"model": "aria-1", "seed": 8}]  # counted at the service
+    np.testing.assert_array_equal(runs[0], runs[1])  # the same seed, the same histogram
+    assert not np.array_equal(runs[0], runs[2])
+    exact_odd = noise.qis_probabilities(BELL, 2, ARIA)[[1, 2]].sum()
+    odd = runs[0][1] + runs[0][2]  # |01> and |10>: absent without noise
+    assert abs(odd - exact_odd) < 5 * np.sqrt(exact_odd / 2000) and odd > 0
