@@ -16,22 +16,23 @@
 # %% [markdown]
 # # 05 — The document's tables, reproduced: its figure, our model, our emulated measurement
 #
-# **What this shows.** Every table the document prints — Performance Comparison, Expected
-# Performance, Real-World Targets, its Recommendations and its Bottleneck Analysis — with, per cell,
-# the document's figure, qnb's **modeled** figure and qnb's **emulated** one.
+# **What this shows.** The document's tables — Performance Comparison, Expected Performance, its
+# Recommendations, Bottleneck Analysis and Real-World Targets — each cell as the document's figure,
+# qnb's *modeled* figure and qnb's *emulated* one; then quality, and the methods at equal cloud time.
 #
-# * *modeled*: circuits and jobs counted by running the method, priced by the latency model fitted
-#   to the document's own timings (notebook 02). Agreement with it means the document is
-#   consistent with itself, not that IonQ is that fast.
-# * *emulated*: the method run through the real pennylane-ionq client against `qnb.emulator`, a
-#   loopback stand-in for IonQ's job API whose queue follows the same latency model, scaled down.
-#   It measures qnb's own overhead through the real client, not IonQ.
-# * *quality*: test accuracy over seeds on three data sets — blobs (easy), xor (hard) and breast
-#   cancer (real) — against an exact-gradient ceiling, at the document's budgets and at equal
-#   modeled cloud time.
+# * **modeled**: circuits and jobs counted by running the method, priced by the latency model
+#   fitted to the document's own timings (notebook 02). Agreement is *self-consistency* of the
+#   document, not IonQ's speed; notebook 02's leave-one-out test says how well the model predicts.
+# * **emulated**: the method run through the real pennylane-ionq client against `qnb.emulator`, a
+#   loopback stand-in for IonQ's job API that queues each job for the model's time (scaled down):
+#   it adds qnb's real overhead to the model, it does not test the model.
+# * **ceiling**: the test accuracy of exact gradients (parameter shift at exact expectation values)
+#   trained the same 5 epochs; a method's quality is its share of the ceiling.
+# * **equal cloud time**: every method gets the same modeled budget and stops before a step that
+#   would pass it.
 #
-# The multi-seed studies take minutes; `make reproduce` runs them and writes `figures/studies/`,
-# which this notebook reads (set `RECOMPUTE = True` to run them here; the code is in the cells).
+# Every verdict carries its 95 % interval (bootstrap over seeds). The multi-seed studies are read
+# from `figures/studies/` (`RECOMPUTE = True` reruns them here: minutes).
 
 # %% tags=["parameters"]
 QUICK = False
@@ -42,7 +43,7 @@ RECOMPUTE = False  # True: rerun the multi-seed studies here (minutes) instead o
 # %matplotlib inline
 import numpy as np, matplotlib.pyplot as plt
 import qnb
-from qnb.research import experiments as E, widgets as W
+from qnb.research import experiments as E, stats as S, widgets as W
 plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
 np.set_printoptions(precision=3, suppress=True)
 SEEDS = range(RANDOM_SEED, RANDOM_SEED + (2 if QUICK else 10))            # blobs
@@ -73,15 +74,15 @@ emulated_s = {k: v["modeled_s"] + overhead_s[k] for k, v in emulated.items()}
 E.show([{"row": k, "jobs seen by the service": int(v["jobs"]), "circuits seen": int(v["circuits"]),
          "s/batch (model)": v["modeled_s"], "qnb overhead (real s/batch)": overhead_s[k],
          "qnb overhead per job (s)": overhead_s[k] / v["jobs"], "s/batch (emulated)": emulated_s[k]} for k, v in emulated.items()],
-       "05_emulated", title="Measured on the emulator (wall-clock: a re-run changes these slightly)")
+       "05_emulated", title="Measured on the emulator (wall-clock: a re-run changes these slightly)",
+       columns=["row", "jobs seen by the service", "circuits seen", "s/batch (model)", "qnb overhead per job (s)"])
 
 # %% [markdown]
 # ## Quality, measured on three data sets
-# Every row trained for the document's 5 epochs. The ceiling is parameter shift with exact
-# expectation values for the same 5 epochs (notebook 07 trains to the plateau). Parameter-shift
-# runs cost ~20 s of local compute each (970 circuits per step), so they get 5 seeds and run on
-# blobs only with 1000 shots; the SPSA rows get 10 seeds on blobs and 5 elsewhere. Sequential
-# computes bit for bit the gradient of Parallel (notebook 03), so it shares its quality.
+# Every row trained for the document's 5 epochs against the 5-epoch ceiling (notebook 07 trains to
+# the plateau). Parameter-shift runs are slow to simulate (970 circuits per step), so they get 5
+# seeds and the 1000-shot row runs on blobs only; the SPSA rows get 10 seeds on blobs and 5
+# elsewhere. Sequential computes bit for bit Parallel's gradient (notebook 03) and shares its quality.
 
 # %%
 configs = {s["row"]: qnb.TrainingConfig(gradient_method=s["method"], gradient_subsample_size=s["k"] or 5, epochs=EPOCHS)
@@ -101,7 +102,9 @@ for q in quality.values():
 ceiling = {ds: np.mean(q["exact-gradient ceiling"]["acc"]) for ds, q in quality.items()}
 rows = [{"data": ds, "run": name, **E.accuracy_summary(r["acc"]), "of ceiling": f"{np.mean(r['acc']) / ceiling[ds]:.0%}"}
         for ds, q in quality.items() for name, r in q.items()]
-E.show(rows, "05_quality")
+E.table(rows, "05_quality")   # every row, with sd and se, to figures/05_quality.md|csv
+E.show([{"run": name, **{ds: f"{np.mean(quality[ds][name]['acc']):.2f}" if name in quality[ds] else "" for ds in DATASETS}}
+        for name in quality[DATASETS[0]]], title="Mean final test accuracy after 5 epochs (sd, se, share of the ceiling: figures/05_quality.md)")
 
 # %%
 def quality_cell(ds, row):
@@ -131,7 +134,9 @@ for s, base in zip(PERF, E.performance_comparison(lat)):
                  "5 epochs min (doc)": s["five_epochs_s"] / 60, "5 epochs min (model)": base["5 epochs min (model)"],
                  "5 epochs min (emulated)": 50 * em / 60, "verdict (time)": base["verdict"], "quality (doc)": s["quality"],
                  **{f"quality {ds}": quality_cell(ds, s["row"]) for ds in DATASETS}})
-E.show(perf, "performance_comparison")
+E.show(perf, "performance_comparison", columns=["row", "circuits (doc)", "circuits (qnb)", "jobs (qnb)", "s/batch (doc)",
+       "s/batch (model)", "s/batch (emulated)", "verdict (time)", "quality (doc)", "quality blobs"],
+       title="Short form: per-epoch and 5-epoch times and the xor and breast-cancer quality are in figures/performance_comparison.md")
 
 # %% [markdown]
 # The document's v3.3 row is the loop **with averaging** here (qnb's `spsa_per_sample`); the
@@ -155,7 +160,8 @@ for s in E.SEED_TABLES["expected_performance"]:
                      "5 epochs min (doc)": s["five_epochs_s"] / 60, "5 epochs min (model)": 50 * c["modeled_s"] / 60,
                      "preset epochs": cfg.epochs, "preset run min (model)": 10 * cfg.epochs * c["modeled_s"] / 60,
                      "verdict (time)": E.verdict(s["batch_s"], c["modeled_s"])})
-E.show(expected, "expected_performance")
+E.show(expected, "expected_performance", columns=["preset", "circuits (doc)", "circuits (qnb)", "s/batch (doc)", "s/batch (model)",
+       "5 epochs min (doc)", "5 epochs min (model)", "verdict (time)"])
 
 # %% [markdown]
 # ## The Recommendations and the presets' stated times
@@ -181,8 +187,15 @@ for name, cfg, doc_min in recommendations:
                      "verdict (time)": E.verdict(doc_min, run_min)})
 E.show(rec_rows, "recommendations")
 dev = rec_rows[3]
-print(f"Development: even with zero circuit cost, {10 * qnb.PRESETS['development'].epochs} jobs x {lat.job_overhead_s:.2f} s overhead "
-      f"= {dev['of which job overheads']:.1f} min > the document's {dev['min (doc)']} min: no per-shot term can reach it")
+sub_rows = [r for r in qnb.SEED_TIMING_ROWS if "Subsampled" in r[0]]      # the document's two one-job subsampled rows
+sub_lat = qnb.LatencyModel.seed_calibrated(sub_rows).with_shot_cost()
+dcfg = qnb.PRESETS["development"]
+c_sub = E.step_cost(dcfg.gradient_method, dcfg.gradient_subsample_size, shots=dcfg.shots_per_circuit, backend=qnb.LocalBackend(latency=sub_lat))
+dev_sub_min = 10 * dcfg.epochs * c_sub["modeled_s"] / 60
+print(f"Development (the document: {dev['min (doc)']} min): {dev['min (model)']:.1f} min with the model fitted to all rows "
+      f"({dev['of which job overheads']:.1f} min of it job overheads); {dev_sub_min:.1f} min with the model fitted to its two "
+      f"subsampled rows ({sub_lat.job_overhead_s:.2f} s/job + {sub_lat.per_shot_s * 1000:.2f} s/circuit at 1000 shots): "
+      f"{E.verdict(dev['min (doc)'], dev_sub_min)}. The verdict depends on which of the document's rows the model is fitted to.")
 
 # %% [markdown]
 # ## The Bottleneck Analysis: 2 s queue and 0.5 s execution per circuit, 0.5 s API latency per request
@@ -204,11 +217,15 @@ print(f"fitted: {lat.job_overhead_s:.2f} s per job (document: 2 s queue + 0.5 s 
 # %% [markdown]
 # ## Table 3 — Real-World Performance Targets
 # The document marks every target "Achievable: Yes". Times from the one-job rows (Parallel and
-# Subsampled); quality per data set from the best one-job row against the ceiling (≥ 95 % counts as
-# "Good").
+# Subsampled). In sample, the model fitted to every row (and the emulator, which queues by that
+# model) can only say the targets are *self-consistent*; the leave-one-out column predicts each
+# row's time from a model fitted to the other rows. Quality: the document's recommended setting
+# (Balanced, k = 5, "For Production") as a share of the ceiling, "Good" when at least 95 %:
+# **met** only when the whole 95 % interval is at or above, **missed** when all of it is below.
 
 # %%
 one_job = [r for r in perf if "Parallel" in r["row"] or "Subsampled" in r["row"]]
+loo_one_job = [o for o in E.latency_leave_one_out() if o["row"] in {r["row"] for r in one_job}]
 def span(key, scale=1.0, fmt=".1f"):
     vals = [r[key] * scale for r in one_job]
     return min(vals), max(vals), f"{min(vals):{fmt}}-{max(vals):{fmt}}"
@@ -222,23 +239,24 @@ for metric, lo, hi, key, scale, fmt in [("Time per batch (s)", 3, 10, "s/batch (
     row = {"metric": metric, "target (doc)": f"{lo}-{hi}", "Achievable (doc)": "Yes", "qnb model": m_txt}
     if "Circuits" not in metric:
         e_lo, e_hi, e_txt = span(key.replace("model", "emulated"), scale, fmt)
-        row.update({"qnb emulated": e_txt, "achievable (model)": within(lo, hi, (m_lo, m_hi)),
-                    "achievable (emulated)": within(lo, hi, (e_lo, e_hi))})
+        per = 1 if "batch" in metric else 50 / 60    # s per batch, or 50 batches in minutes
+        loo_vals = [o["predicted s"] * per for o in loo_one_job]
+        row.update({"qnb emulated": e_txt, "in sample (model, emulated)": "self-consistent" if
+                    within(lo, hi, (m_lo, m_hi)) == within(lo, hi, (e_lo, e_hi)) == "yes" else "no",
+                    "leave-one-out prediction": f"{min(loo_vals):{fmt}}-{max(loo_vals):{fmt}}",
+                    "predicted within target": within(lo, hi, (min(loo_vals), max(loo_vals)))})
     else:
-        row.update({"qnb emulated": m_txt, "achievable (model)": within(lo, hi, (m_lo, m_hi)),
-                    "achievable (emulated)": within(lo, hi, (m_lo, m_hi))})
+        row.update({"qnb emulated": m_txt, "in sample (model, emulated)": "counted: " + within(lo, hi, (m_lo, m_hi))})
     targets.append(row)
-one_job_rows = [s["row"] for s in PERF if s["method"] in ("spsa_parallel", "spsa_subsampled")]
+RECOMMENDED = "v3.3.1 Subsampled (k=5)"     # the Balanced preset, the document's "For Production"
 for ds in DATASETS:
-    best = max(one_job_rows, key=lambda r: np.mean(quality[ds][r]["acc"]))
-    share = np.mean(quality[ds][best]["acc"]) / ceiling[ds]
+    acc = quality[ds][RECOMMENDED]["acc"]
+    share = S.ratio_of_means(acc, quality[ds]["exact-gradient ceiling"]["acc"])
     chance = E.majority_rate(qnb.make_dataset(ds, n_train=N_TRAIN, seed=0)[3])  # always the commoner test label
-    learned = ceiling[ds] >= chance + 0.5 * (1 - chance)  # the ceiling itself is at least halfway from chance to perfect
-    targets.append({"metric": f"Model quality: {ds}", "target (doc)": "Good", "Achievable (doc)": "Yes",
-                    "qnb model": f"best one-job row {best.replace('v3.3.1 ', '')}: {np.mean(quality[ds][best]['acc']):.2f} = "
-                                 f"{share:.0%} of the ceiling {ceiling[ds]:.2f} (chance {chance:.2f})",
-                    "achievable (model)": ("yes" if share >= 0.95 else "no") if learned else
-                                          "undecided: the 5-epoch exact-gradient ceiling itself is near chance"})
+    targets.append({"metric": f"Model quality: {ds}", "target (doc)": "Good (≥ 95 % of the ceiling)", "Achievable (doc)": "Yes",
+                    "qnb model": f"Balanced: {np.mean(acc):.2f} = {S.fmt(*share, '.0%')} of the ceiling {ceiling[ds]:.2f} "
+                                 f"(chance {chance:.2f}, {len(acc)} seeds)",
+                    "quality verdict": S.verdict(share[1], share[2], 0.95, at_least=True)})
 E.show(targets, "real_world_targets")
 
 # %% [markdown]
@@ -256,7 +274,9 @@ for ax, ds in zip(axes[0], DATASETS):
             continue  # same gradient as Parallel; its time axis is in Table 1
         t = np.array(r["t_s"][0]) / 60
         loss = np.array(r["loss"])
-        ax.plot(t, loss.mean(0), label=name, color=COLORS[name])
+        ps = name == "v3.2 Parameter Shift"     # 1000 shots: its curve lies on the exact ceiling's, drawn dashed on top
+        ax.plot(t, loss.mean(0), label=name + (" (dashed, on the ceiling)" if ps else ""), color=COLORS[name],
+                ls="--" if ps else "-", lw=2.5 if ps else 1.5, zorder=5 if ps else 2)
         ax.fill_between(t, loss.mean(0) - loss.std(0), loss.mean(0) + loss.std(0), color=COLORS[name], alpha=0.15)
     ax.set(xscale="log", xlabel="modeled cloud time (minutes, log scale)", ylabel="exact training loss at θ", title=ds)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
@@ -264,6 +284,10 @@ axes[0][-1].legend(*axes[0][0].get_legend_handles_labels(), fontsize=7, loc="upp
 fig.tight_layout()
 E.save_figure(fig, "05_loss_vs_time")
 plt.show()
+
+# %% [markdown]
+# **What to see:** at any modeled time the one-job methods (left) have the lowest loss; v3.3 and
+# parameter shift follow the same kind of descent, later by the factor of their round trips (log axis).
 
 # %%
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
@@ -278,6 +302,10 @@ fig.suptitle("What one batch of 10 samples costs")
 fig.tight_layout()
 E.save_figure(fig, "05_circuits_and_jobs")
 plt.show()
+
+# %% [markdown]
+# **What to see:** Parallel sends as many circuits as v3.3 and Sequential, in one job instead of
+# 20: the round trips, not the circuits, make the difference in Table 1.
 
 # %% [markdown]
 # ## At equal modeled cloud time, on held-out seeds
@@ -299,7 +327,9 @@ equal = E.study("05_equal_time", equal_time_runs,
 print(f"budget {budget / 60:.1f} modeled min per run")
 eq_rows = [{"data": ds, "run": name, **E.accuracy_summary(r["acc"]), "modeled min (max over seeds)": max(r["modeled_s"]) / 60}
            for ds, runs in equal.items() for name, r in runs.items()]
-E.show(eq_rows, "05_equal_time")
+E.table(eq_rows, "05_equal_time")   # every row, with sd and se, to figures/05_equal_time.md|csv
+E.show([{"run": name, **{ds: f"{np.mean(equal[ds][name]['acc']):.2f}" for ds in DATASETS}} for name in equal[DATASETS[0]]],
+       title=f"Mean final test accuracy at equal modeled time (sd and se: figures/05_equal_time.md)")
 over = [r["run"] for r in eq_rows if r["modeled min (max over seeds)"] > budget / 60 * (1 + 1e-9)]
 print("runs past the budget:", over or "none", "| runs that could not afford one step (accuracy at the initial parameters):",
       sorted({f"{r['run']} ({r['data']})" for r in eq_rows if r["modeled min (max over seeds)"] == 0}) or "none")
@@ -321,6 +351,10 @@ E.save_figure(fig, "05_equal_time")
 plt.show()
 
 # %% [markdown]
+# **What to see:** with the same cloud time the one-job methods learn, the 20-job methods barely
+# do, and parameter shift cannot afford a single step (it stays at its initial parameters).
+
+# %% [markdown]
 # ## Explore
 # Subsample size and shots: the modeled cost row is recomputed and marked on the grid (live kernel
 # only; on a code host, the static grid below is what the explorer shows). Time uses the per-shot
@@ -338,24 +372,29 @@ fig
 # ## What we found
 
 # %%
-worst = max(perf, key=lambda r: abs(r["s/batch (doc)"] / r["s/batch (model)"] - 1))
+one_job_names = [s["row"] for s in PERF if s["method"] in ("spsa_parallel", "spsa_subsampled")] + ["qnb two_direction (k=2, 2 directions, 1 job)"]
+b = {n: np.mean(equal["blobs"][n]["acc"]) for n in equal["blobs"]}
+print(f"* At equal cloud time ({budget / 60:.1f} modeled min) on blobs the one-job methods reach "
+      f"{min(b[n] for n in one_job_names):.2f}-{max(b[n] for n in one_job_names):.2f}, where v3.3 reaches {b['v3.3 (buggy)']:.2f} "
+      f"(difference Parallel - v3.3: {S.fmt(*(lambda d: (d['diff'], d['lo'], d['hi']))(S.difference(equal['blobs']['v3.3.1 Parallel']['acc'], equal['blobs']['v3.3 (buggy)']['acc'])), '+.2f')}).")
 print(f"* Circuits per batch: the document's figure holds for every SPSA row; parameter shift needs "
       f"{perf[0]['circuits (qnb)']}, not {perf[0]['circuits (doc)']} (the chain rule needs the unshifted outputs).")
-print(f"* Times: no single latency model reproduces all of the document's rows; the farthest is '{worst['row']}': "
-      f"{worst['verdict (time)']}.")
+print(f"* Times: {sum('self-consistent' in r['verdict (time)'] for r in perf)} of {len(perf)} rows of Table 1 are self-consistent "
+      f"within 15 %; predicted from the other rows (leave-one-out, notebook 02) {sum(abs(o['rel']) <= 0.15 for o in E.latency_leave_one_out())} "
+      f"of {len(qnb.SEED_TIMING_ROWS)} are. The time targets are met by the model's predictions, which is a statement about the "
+      f"document's own rows, not about IonQ.")
 per_job = [overhead_s[s["row"]] / emulated[s["row"]]["jobs"] for s in PERF]
-print(f"* Emulated through the real client, qnb adds {min(per_job):.2f}-{max(per_job):.2f} s of its own per job (real seconds, "
-      f"circuit simulation included) to the model's {lat.job_overhead_s:.2f} s queue per job.")
-print(f"* {dev['configuration']}: the document says {dev['min (doc)']} min, the model {dev['min (model)']:.1f} min.")
+print(f"* Emulated through the real client, qnb adds {min(per_job):.2f}-{max(per_job):.2f} s of its own per job to the model's "
+      f"{lat.job_overhead_s:.2f} s.")
+print(f"* Development: the document says {dev['min (doc)']} min; {dev['min (model)']:.1f} min fitted to all rows, {dev_sub_min:.1f} min "
+      f"fitted to its subsampled rows: undecided between the document's own rows.")
 for t in targets[3:]:
-    print(f"* {t['metric']}: {t['qnb model']} -> " + {"yes": "Good", "no": "not Good (below 95 % of the ceiling)"}.get(
-        t["achievable (model)"], t["achievable (model)"]))
+    print(f"* {t['metric']}: {t['qnb model']} -> {t['quality verdict']}")
 for ds, runs in equal.items():
     ranked = sorted(runs, key=lambda n: -np.mean(runs[n]["acc"]))
-    a, b = (E.accuracy_summary(runs[n]["acc"]) for n in ranked[:2])
-    se = np.hypot(a["se"], b["se"])
-    print(f"* Equal time, {ds}: best '{ranked[0]}' {a['test_acc_mean']:.3f}, then '{ranked[1]}' {b['test_acc_mean']:.3f}: "
-          + ("told apart" if a["test_acc_mean"] - b["test_acc_mean"] > 2 * se else "cannot be told apart") + f" (± {se:.3f}).")
+    d = S.difference(runs[ranked[0]]["acc"], runs[ranked[1]]["acc"])
+    print(f"* Equal time, {ds}: best '{ranked[0]}' minus the next, '{ranked[1]}': {S.fmt(d['diff'], d['lo'], d['hi'], '+.3f')} "
+          f"({'told apart' if d['verdict'] == 'higher' else 'undecided'}).")
 
 # %%
 print(qnb.watermark())
