@@ -111,17 +111,22 @@ def _apply(rho: np.ndarray, U: np.ndarray, wires, n: int) -> np.ndarray:
 
 
 def _depolarize(rho: np.ndarray, wires, p: float, n: int) -> np.ndarray:
-    """(1 - p) rho + p Tr_wires(rho) (x) I/2^k."""
+    """(1 - p) rho + p Tr_wires(rho) (x) I/2^k, in place: the blocks diagonal on every wire of
+    ``wires`` (ket bit = bra bit) each gain p/2^k of their sum; everything is scaled by 1 - p."""
     if p == 0:
         return rho
-    d = rho
-    for w in wires:  # fully depolarise one wire: keep its trace, spread evenly over its diagonal
-        r = d.reshape(len(d), 2 ** w, 2, 2 ** (n - 1), 2, 2 ** (n - w - 1))
-        t = (r[:, :, 0, :, 0] + r[:, :, 1, :, 1]) / 2
-        d = np.zeros_like(r)
-        d[:, :, 0, :, 0] = d[:, :, 1, :, 1] = t
-        d = d.reshape(len(rho), -1)
-    return (1 - p) * rho + p * d
+    t = rho.reshape((len(rho),) + (2,) * (2 * n))  # a view
+    blocks = []
+    for bits in np.ndindex(*(2,) * len(wires)):
+        idx = [slice(None)] * (2 * n + 1)
+        for w, b in zip(wires, bits):
+            idx[1 + w] = idx[1 + n + w] = b
+        blocks.append(tuple(idx))
+    trace = sum(t[i] for i in blocks) * (p / 2 ** len(wires))
+    rho *= 1 - p
+    for i in blocks:
+        t[i] += trace
+    return rho
 
 
 def _gate_noise(model: NoiseModel, k: int) -> float:

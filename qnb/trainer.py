@@ -31,7 +31,7 @@ from .model import QuantumModel
 from .estimators import plus_minus_circuits
 from .optimizer import BatchSPSAOptimizer
 from .noise import NOISE_MODELS
-from .prices import PRICES, circuits_gate_counts, price_sheet
+from .prices import PRICES, price_sheet
 
 
 class QuantumTrainer:
@@ -327,9 +327,8 @@ class QuantumTrainer:
             check = params if (checked and self.config.blocking) else None
             plan = self.optimizer.next_step_plan(self.model, params, x_tr[:size], y_tr[:size], self.loss, check=check)
             q = quoter.quote(plan.circuits, plan.circuits_per_job, shots)
-            one, two = circuits_gate_counts(plan.circuits)
-            return {"jobs": q.jobs, "circuits": q.circuits, "shots": q.shots, "gate_shots_1q": one * (shots or 0),
-                    "gate_shots_2q": two * (shots or 0), "modeled_min": q.modeled_s / 60, "usd": q.usd}
+            return {"jobs": q.jobs, "circuits": q.circuits, "shots": q.shots, "gate_shots_1q": q.gate_shots_1q,
+                    "gate_shots_2q": q.gate_shots_2q, "modeled_min": q.modeled_s / 60, "usd": q.usd}
 
         sizes = [B] * (n // B) + ([n % B] if n % B else [])
         steps = [step(size, checked=i > 0) for i, size in enumerate(sizes * (self.config.epochs if epochs is None else epochs))]
