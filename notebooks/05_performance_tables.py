@@ -356,9 +356,10 @@ plt.show()
 
 # %% [markdown]
 # ## Explore
-# Subsample size and shots: the modeled cost row is recomputed and marked on the grid (live kernel
-# only; on a code host, the static grid below is what the explorer shows). Time uses the per-shot
-# latency model of the Recommendations table ("exact" is charged as 1000 shots).
+# Subsample size, shots and the price sheet: the cost row, in modeled minutes and in dollars, is
+# recomputed and marked on the grid (live kernel only; on a code host, the static grid below is
+# what the explorer shows: dollars on every sheet at 1000 shots). Time uses the per-shot latency
+# model of the Recommendations table ("exact" is charged as 1000 shots, in time and dollars).
 
 # %% tags=["nbval-ignore-output"]
 W.cost_explorer()

@@ -19,6 +19,7 @@ from ..optimizer import Gains
 from ..latency import LatencyModel
 from ..model import QuantumModel, make_dataset
 from ..config import TrainingConfig
+from ..prices import PRICES
 from ..circuits import accuracy
 from ..trainer import QuantumTrainer
 
@@ -138,7 +139,8 @@ def step_cost(method: str, subsample_size: int = 5, *, shots: int = 1000, max_ba
     est = make_estimator(method, manager, subsample_size=subsample_size, seed=seed, num_directions=n_directions)
     est.estimate_batch_gradient(QuantumModel(seed=seed), x, y, shots=shots)
     return {"circuits": manager.stats.circuits, "jobs": manager.stats.jobs,
-            "modeled_s": manager.stats.modeled_s, "wall_s": manager.stats.wall_s}
+            "modeled_s": manager.stats.modeled_s, "wall_s": manager.stats.wall_s,
+            "usd": {name: sheet.usd(manager.stats) for name, sheet in PRICES.items()}}
 
 
 def verdict(claimed: float, modeled: float, tol: float = 0.15) -> str:

@@ -40,18 +40,25 @@ def shot_latency(latency: LatencyModel | None = None) -> LatencyModel:
     return (latency or LatencyModel.seed_calibrated()).with_shot_cost()
 
 
-def cost_row(k: int, shots, latency: LatencyModel | None = None, epochs: int = 5) -> dict:
-    """Modeled cloud cost of subsampled SPSA with subsample size k: per batch, epoch and run.
-    Circuits and jobs are counted by running one real estimate; time uses ``latency`` (default:
-    the fitted model with a per-shot cost, so that shots change the cost; exact = 1000 shots)."""
+DEFAULT_SHEET = "azure-ionq"
+
+
+def cost_row(k: int, shots, latency: LatencyModel | None = None, epochs: int = 5, price: str = DEFAULT_SHEET) -> dict:
+    """Modeled cloud cost of subsampled SPSA with subsample size k: per batch, epoch and run, in
+    minutes and in dollars on the price sheet ``price`` (a ``qnb.PRICES`` name). Circuits, jobs,
+    shots and gate-shots are counted by running one real estimate; time uses ``latency``
+    (default: the fitted model with a per-shot cost, so that shots change the cost; exact = 1000
+    shots, for time and dollars alike)."""
     latency = latency or shot_latency()
     from ..backends import LocalBackend
     s = shots_value(shots)
     c = E.step_cost("spsa_parallel" if k == E.B else "spsa_subsampled", k, shots=s or 1000,
                     backend=LocalBackend(latency=latency))
+    steps = E.STEPS_PER_EPOCH * epochs
     return {"k": k, "shots": s or "exact (priced as 1000)", "circuits/batch": c["circuits"], "jobs/batch": c["jobs"],
             "s/batch": c["modeled_s"], "s/epoch": c["modeled_s"] * E.STEPS_PER_EPOCH,
-            f"min/{epochs} epochs": c["modeled_s"] * E.STEPS_PER_EPOCH * epochs / 60}
+            f"min/{epochs} epochs": c["modeled_s"] * steps / 60, "price sheet": price,
+            "$/batch": c["usd"][price], f"$/{epochs} epochs": c["usd"][price] * steps}
 
 
 # -- the static grids --------------------------------------------------------------------------
@@ -86,52 +93,71 @@ def plot_variance_grid(grid: dict, mark: dict | None = None, repeats: int | None
     return fig
 
 
-def cost_grid(ks=tuple(range(1, E.B + 1)), shots=("100", "1000", "10000"), latency=None) -> dict:
-    """{shots: [cost_row(k, shots) for k in ks]}: the grid the cost explorer moves over."""
-    return {s: [cost_row(k, s, latency) for k in ks] for s in shots}
+def cost_grid(ks=tuple(range(1, E.B + 1)), shots=("100", "1000", "10000"), latency=None,
+              prices=None) -> dict:
+    """{sheet: {shots: [cost_row(k, shots, price=sheet) for k in ks]}} for every sheet of
+    ``prices`` (default all of ``qnb.PRICES``): the grid the cost explorer moves over."""
+    from ..prices import PRICES
+    return {p: {s: [cost_row(k, s, latency, price=p) for k in ks] for s in shots} for p in (prices or PRICES)}
 
 
-def plot_cost_grid(grid: dict, mark: dict | None = None):
-    """Modeled minutes for 5 epochs against k, one line per shot count; ``mark`` in red."""
-    fig = Figure(figsize=(6.5, 3.6))
-    ax = fig.subplots()
-    key = next(k for k in next(iter(grid.values()))[0] if k.startswith("min/"))
-    for s, rows in grid.items():
-        ax.plot([r["k"] for r in rows], [r[key] for r in rows], "o-", label=f"shots: {s}")
+def plot_cost_grid(grid: dict, mark: dict | None = None, price: str | None = None):
+    """Against k: modeled minutes for 5 epochs (left, one line per shot count) and dollars
+    (right): on ``price``'s sheet one line per shot count, or without one, every sheet at 1000
+    shots (the static figure: the sheet decides the price of each k). ``mark`` in red."""
+    fig = Figure(figsize=(11, 3.6))
+    ax = fig.subplots(1, 2)
+    first = next(iter(grid.values()))
+    key = next(k for k in next(iter(first.values()))[0] if k.startswith("min/"))
+    usd = key.replace("min/", "$/")
+    for s, rows in first.items():
+        ax[0].plot([r["k"] for r in rows], [r[key] for r in rows], "o-", label=f"shots: {s}")
+    lines = {f"shots: {s}": rows for s, rows in grid[price].items()} if price else {
+        p: by_shots["1000"] for p, by_shots in grid.items()}
+    for label, rows in lines.items():
+        ax[1].plot([r["k"] for r in rows], [r[usd] for r in rows], "o-", label=label)
     if mark is not None:
-        ax.plot(mark["k"], mark[key], "o", color="red", ms=10, mfc="none", mew=2, label="chosen")
-    ax.set(xlabel="subsample size k (of B = 10)", ylabel=f"modeled {key.replace('min/', 'minutes for ')}",
-           title="Subsampled SPSA: modeled cloud time (1 job per step)", ylim=(0, None))
-    ax.legend(fontsize=8)
+        ax[0].plot(mark["k"], mark[key], "o", color="red", ms=10, mfc="none", mew=2, label="chosen")
+        ax[1].plot(mark["k"], mark[usd], "o", color="red", ms=10, mfc="none", mew=2, label="chosen")
+    ax[0].set(xlabel="subsample size k (of B = 10)", ylabel=f"modeled {key.replace('min/', 'minutes for ')}",
+              title="modeled cloud time (1 job per step)", ylim=(0, None))
+    ax[1].set(xlabel="subsample size k (of B = 10)", ylabel=f"dollars for {usd[2:]}", ylim=(0, None),
+              title=f"dollars on {price}" if price else "dollars per price sheet, 1000 shots")
+    ax[1].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.0f}"))
+    for a in ax:
+        a.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
 # -- the explorers -----------------------------------------------------------------------------
-def _controls():
+def _controls(prices: bool = False):
     import ipywidgets as w
+    from ..prices import PRICES
     style = {"description_width": "initial"}
     return (w.IntSlider(value=5, min=1, max=E.B, description="subsample size k", style=style),
-            w.Dropdown(options=SHOTS_CHOICES, value="1000", description="shots per circuit", style=style))
+            w.Dropdown(options=SHOTS_CHOICES, value="1000", description="shots per circuit", style=style),
+            *([w.Dropdown(options=list(PRICES), value=DEFAULT_SHEET, description="price sheet", style=style)]
+              if prices else []))
 
 
 _DRAWING = threading.Lock()
 
 
-def _explorer(compute, draw):
+def _explorer(compute, draw, prices: bool = False):
     """Controls and an output area; on every change: compute the row, display it and its figure.
     ``ui.result`` holds the last row (for tests and for the reader's next cell). JupyterLab 4 may
     run the callback in a kernel subshell thread: the figure is a plain ``Figure`` (no pyplot
     state) and one update runs at a time."""
     import ipywidgets as w
     from IPython.display import Markdown
-    k, shots = _controls()
+    controls = _controls(prices)
     out = w.Output()
-    ui = w.VBox([w.HBox([k, shots]), out])
+    ui = w.VBox([w.HBox(list(controls)), out])
 
     def update(*_):
         with _DRAWING:
-            row = compute(k.value, shots.value)
+            row = compute(*(c.value for c in controls))
             ui.result = row
             fig = draw(row)
             # set the Output's contents directly instead of capturing with `with out:`, which hooks
@@ -141,8 +167,8 @@ def _explorer(compute, draw):
             out.append_display_data(Markdown(E.table([row], floatfmt=".3g")))
             out.append_display_data(fig)
 
-    k.observe(update, "value")
-    shots.observe(update, "value")
+    for c in controls:
+        c.observe(update, "value")
     ui.update = update
     update()
     return ui
@@ -157,6 +183,8 @@ def variance_explorer(repeats: int = 60, grid: dict | None = None, seed: int = 0
 
 
 def cost_explorer(latency: LatencyModel | None = None):
-    """Slider for k, menu for shots: recomputes the modeled cost row and marks it on the grid."""
+    """Slider for k, menus for shots and the price sheet: recomputes the cost row (minutes and
+    dollars) and marks it on the grid."""
     grid = cost_grid(latency=latency)
-    return _explorer(lambda k, s: cost_row(k, s, latency), lambda row: plot_cost_grid(grid, mark=row))
+    return _explorer(lambda k, s, p: cost_row(k, s, latency, price=p),
+                     lambda row: plot_cost_grid(grid, mark=row, price=row["price sheet"]), prices=True)
