@@ -10,6 +10,7 @@ import fcntl
 import json
 import math
 import os
+import pwd
 import re
 import tempfile
 import threading
@@ -35,17 +36,18 @@ class Lock:
     trains on it. A second process (or trainer) is refused at once, naming the file; the
     operating system releases the lock when its holder exits, however it exits."""
 
-    def __init__(self, path):
+    def __init__(self, path, run_id: str | None = None):
         self.path = _file(path)
+        self.run_id = run_id  # the run's id, for a checkpoint not written yet
         self._fds = []
 
     def __enter__(self):
         self._fds = [_flock(self.path.with_name(self.path.name + ".lock"),
                             f"checkpoint {self.path.name}: another run is training on it")]
-        run_id = _run_id(self.path)
+        run_id = _run_id(self.path) or self.run_id
         if run_id is not None:  # the same run under another name (a copy, a hard link) is the same run
             try:
-                self._fds.append(_flock(Path(tempfile.gettempdir()) / f"qnb-run-{run_id}.lock",
+                self._fds.append(_flock(_runs_dir() / f"{run_id}.lock",
                                         f"checkpoint {self.path.name}: run {run_id} is training from another copy of it"))
             except BaseException:
                 self.__exit__()
@@ -72,6 +74,17 @@ def _flock(lock: Path, busy: str) -> int:
         raise RuntimeError(f"{busy} (its lock {lock.name} is held); wait for it to end, or use another "
                            "checkpoint") from None
     return fd
+
+
+def _runs_dir() -> Path:
+    """Where runs are locked by id: the user's cache (found from the account, not from $HOME or
+    $TMPDIR, which two processes may set differently), else the temporary folder."""
+    try:
+        folder = Path(pwd.getpwuid(os.getuid()).pw_dir) / ".cache" / "qnb" / "runs"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    except (OSError, KeyError):
+        return Path(tempfile.gettempdir())
 
 
 def _run_id(path: Path) -> str | None:

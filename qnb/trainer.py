@@ -171,7 +171,8 @@ class QuantumTrainer:
         if callback is not None and not callable(callback):
             raise TypeError(f"callback: expected a callable callback(trainer, step_record), got {type(callback).__name__}")
         # one fit per trainer, one writer per checkpoint (and per run): a second is refused before any job
-        with ckpt.one_at_a_time(self, "fit"), ckpt.Lock(checkpoint) if checkpoint is not None else nullcontext():
+        lock = ckpt.Lock(checkpoint, self.run_id) if checkpoint is not None else nullcontext()
+        with ckpt.one_at_a_time(self, "fit"), lock:
             return self._fit(epochs, checkpoint, progress, callback, budget_s, budget_usd)
 
     def _fit(self, epochs, checkpoint, progress, callback, budget_s, budget_usd) -> dict:

@@ -128,8 +128,10 @@ def test_choose_ranks_by_censored_share_of_the_budget(monkeypatch):
     that misses (or arrives past the budget) counted as the whole budget; summed over data sets.
     A candidate that is fastest when it arrives but misses a run loses to one that always arrives
     later: the fastest median would choose the other."""
-    arrive = lambda t: [{"test_accuracy": 0.5, "modeled_s": 0.0}, {"test_accuracy": 0.95, "modeled_s": t}]
-    miss = [{"test_accuracy": 0.5, "modeled_s": 0.0}, {"test_accuracy": 0.6, "modeled_s": 90.0}]
+    z, jobs = [0] * 5, lambda t: [int(t), 0, 0, 0, 0]  # bills: a job per modeled second
+    arrive = lambda t: [{"test_accuracy": 0.5, "modeled_s": 0.0, "bill": z},
+                        {"test_accuracy": 0.95, "modeled_s": t, "bill": jobs(t)}]
+    miss = [{"test_accuracy": 0.5, "modeled_s": 0.0, "bill": z}, {"test_accuracy": 0.6, "modeled_s": 90.0, "bill": jobs(90)}]
     runs = {"misses": [arrive(10.0)] * 3 + [miss], "sure": [arrive(30.0)] * 4, "late": [arrive(150.0)] * 4}
     budgets = {"a": 100.0, "b": 200.0}
     monkeypatch.setattr(race, "GO_BEYOND", {n: {} for n in runs})
@@ -143,6 +145,9 @@ def test_choose_ranks_by_censored_share_of_the_budget(monkeypatch):
     assert (got["misses"]["a reached"], got["sure"]["a reached"], got["late"]["b reached"]) == ("3/4", "4/4", "4/4")
     assert min(rows, key=lambda r: r["a median_min"])["candidate"] == "misses"
     assert race.choose(rows) == "sure"
+    # in dollars on Azure (a fee per job): the same censoring, at the most any run spent on that data set
+    assert got["sure"]["$ score azure-ionq"] == pytest.approx(30 / 150 + 30 / 150)
+    assert race.choose(rows, "$ score azure-ionq") == "sure"
 
 
 def test_quick_benchmark_smoke(tmp_path, monkeypatch):
@@ -310,3 +315,27 @@ def test_the_race_clock_prices_shots_and_equals_the_seed_model_at_1000():
     assert runs.LATENCY.job_time(10, None) == pytest.approx(seed.job_time(10))  # exact: charged as 1000 shots
     for kw in race.GO_BEYOND.values():  # every candidate is a valid configuration
         qnb.TrainingConfig(**kw)
+
+
+def test_the_price_aware_choice_is_adopted_only_where_its_interval_says_cheaper():
+    cheap, dear = _runs([100.0] * 6), _runs([400.0, 380.0, 420.0, 390.0, 410.0, 400.0])
+    races = {"d": {"per_run": {"time choice": dear, "k=10, 500 shots": cheap}}}
+    by_sheet = {p: ("k=10, 500 shots" if p.startswith("braket") else "time choice") for p in qnb.PRICES}
+    rows = bench.chooser_verdicts(races, "time choice", by_sheet)
+    got = {r["sheet"]: r["verdict"] for r in rows}
+    assert got["braket-ionq-aria"] == "adopted: cheaper" and got["azure-ionq"] == "same"
+    races["d"]["per_run"]["k=10, 500 shots"] = _runs([100.0, 900.0, 100.0, 900.0, 500.0, 300.0])
+    assert bench.chooser_verdicts(races, "time choice", by_sheet)[0]["verdict"] == "not adopted: undecided"
+    rows = [{"candidate": "a", "score": 0.2, "$ score x": 0.9}, {"candidate": "b", "score": 0.4, "$ score x": 0.1}]
+    assert race.choose(rows) == "a" and race.choose(rows, "$ score x") == "b"
+
+
+def test_time_to_quality_on_a_common_grid_does_not_reward_more_looks():
+    # two runs with the same accuracy path in time; one evaluated 10x more often touches 0.9 at a
+    # lucky look between grid points; on the common grid both are read at the same instants
+    coarse = [{"test_accuracy": 0.5, "modeled_s": 0.0}, {"test_accuracy": 0.95, "modeled_s": 50.0}]
+    fine = [{"test_accuracy": 0.5, "modeled_s": 0.0}, {"test_accuracy": 0.91, "modeled_s": 20.5},
+            {"test_accuracy": 0.5, "modeled_s": 21.0}, {"test_accuracy": 0.95, "modeled_s": 50.0}]
+    assert race.time_to_quality(fine, 0.9) == 20.5 < race.time_to_quality(coarse, 0.9)
+    grid = [race.time_to_quality_on_grid(r, 0.9, 100.0, n=10) for r in (coarse, fine)]
+    assert grid == [50.0, 50.0]

@@ -90,7 +90,12 @@ def _names_job(url: str, job_id: str) -> bool:
     """Does a results URL (absolute, or a path on the API) name job ``job_id``: ``.../jobs/<id>/...``,
     with no dot segment anywhere (``..`` would be resolved before sending, to another job's path)?"""
     path = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/]*", "", url).split("?", 1)[0].split("#", 1)[0]
-    parts = [p for p in path.split("/") if p]
-    if any(unquote(unquote(p)).strip() in (".", "..") for p in parts) or "\\" in path:
+    decoded = path
+    for _ in range(3):  # a server may decode %2F, %5C (and twice-encoded forms) into separators
+        decoded = unquote(decoded)
+    if decoded != path or "\\" in path:  # anything encoded, or a backslash: a path to read one way only
+        return False
+    parts = [p.split(";", 1)[0] for p in path.split("/") if p]  # ";params" dropped, as servers do
+    if any(p.strip() in (".", "..") for p in parts):
         return False
     return any(a == "jobs" and b == job_id for a, b in pairwise(parts))

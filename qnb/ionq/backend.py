@@ -67,6 +67,7 @@ from .transport import (
     _Client,
 )
 
+MAX_STATUS_BYTES = 1 << 18  # a job's status record: a few kB, child ids of 1,000 circuits included
 MAX_ANSWER_DEPTH = 64  # a status answer nested deeper than this is refused (its strings are scrubbed one by one)
 
 
@@ -308,8 +309,8 @@ class IonQBackend(Backend):
         for page in range(self.list_max_pages):
             query = f"jobs?limit={int(self.list_limit)}" + (f"&next={quote(cursor, safe='')}" if cursor else "")
             body = self._request("GET", query, f"{what} (page {page + 1})", deadline=deadline, not_found=no_listing)
-            if page == 0 and after is not None and self._service_behind_s is not None:  # on the service's clock
-                cutoff -= self._service_behind_s
+            if page == 0 and after is not None and (self._service_behind_s or 0) > 0:  # on the service's clock
+                cutoff -= self._service_behind_s  # (only ever earlier: a Date ahead never shortens the search)
             jobs = body.get("jobs") if isinstance(body, dict) else None
             nxt = body.get("next") if isinstance(body, dict) else None
             if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs) or "next" not in body or not (
@@ -320,6 +321,8 @@ class IonQBackend(Backend):
                 looked += 1
                 t = iso_time(j.get("submitted_at"))
                 if t is not None:
+                    if looked == 1 and cutoff is not None:  # the lost job is no newer than the newest listed
+                        cutoff = min(cutoff, t - self.clock_skew_s)
                     newest_first, last_t = newest_first and t <= last_t, t
                 if j.get("name") == name:
                     job_id = j.get("id")
@@ -363,7 +366,7 @@ class IonQBackend(Backend):
             # no request may outlive the deadline: the last status known lets the manager say what is late
             return str(job.payload.get("status", "submitted")).lower()
         what = f"reading job {job.id}"
-        body = self._request("GET", f"jobs/{job.id}", what, deadline=job.deadline,
+        body = self._request("GET", f"jobs/{job.id}", what, deadline=job.deadline, max_bytes=MAX_STATUS_BYTES,
                              not_found=JobNotFoundError(job.id, "the service does not know it (HTTP 404): "
                                                                 "deleted or expired"))
         if not isinstance(body, dict) or not isinstance(body.get("status"), str) or body.get("id", job.id) != job.id:
@@ -372,7 +375,10 @@ class IonQBackend(Backend):
         if job.name is not None and named is not None and named != job.name:
             raise IonQResponseError(f"{what}: the answer is for a job named {self._client.scrub(named)[:80]!r}, "
                                     f"not {self._client.scrub(job.name)!r}: another job's status; not used")
-        job.payload = self._scrubbed(body, what)  # every string shown later (failure, status) is scrubbed
+        payload = self._scrubbed(body, what)  # every string shown later (failure, status) is scrubbed
+        if job.deadline is not None and time.perf_counter() > job.deadline:
+            raise BatchTimeoutError(f"{what}: the answer was read only after the batch deadline")
+        job.payload = payload
         return job.payload["status"].lower()
 
     def billed_s(self, job: Job) -> float:

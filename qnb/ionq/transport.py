@@ -34,6 +34,7 @@ from ..jobs import (
 KEY_VARIABLES = ("PENNYLANE_IONQ_API_KEY", "IONQ_API_KEY")
 RETRIABLE = {429, 500, 502, 503, 504, *range(520, 530)}
 RETRIABLE_GET = RETRIABLE | {409}  # the plugin's rule: 409 (a Cloudflare hiccup) is retried on reads only
+ANSWER_HEADERS = ("Retry-After", "Date", "Content-Type")  # the only headers of an answer qnb reads
 MAX_ANSWER_BYTES = 1 << 21  # a status, a listing page or an error: far below this (parsed in milliseconds); results pass their own bound
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 _JOB_ID = re.compile(r"(?!\.{1,2}\Z)[A-Za-z0-9_.-]{1,128}")  # never "." or "..": a path segment
@@ -379,7 +380,9 @@ class _Client(APIClient):
 
     def _exchange(self, verb: str, url: str, data: bytes | None, left: float, limit: int):
         """(status, headers, body) of one request, or None if the body is over ``limit`` bytes.
-        Headers (the first 100) and an error body (not 200/201) come back scrubbed of the key. Its
+        The headers qnb reads (``ANSWER_HEADERS``, each cut to 512 characters; no others are
+        kept, so their size cannot stall the scrub) and an error body (not 200/201) come back
+        scrubbed of the key. Its
         own frame, so the session and response (whose request holds the header) are no locals of
         ``call``."""
         with requests.Session() as session:
@@ -396,7 +399,7 @@ class _Client(APIClient):
                 if r.status_code not in (200, 201):
                     body = self.scrub(bytes(body[:1 << 16])).encode()
                 headers = requests.structures.CaseInsensitiveDict(
-                    {self.scrub(k): self.scrub(v) for k, v in list(r.headers.items())[:100]})
+                    {k: self.scrub(r.headers[k][:512]) for k in ANSWER_HEADERS if k in r.headers})
                 return r.status_code, headers, bytes(body)
 
     def call(self, verb: str, path: str, what: str, deadline: float | None = None, data: bytes | None = None,

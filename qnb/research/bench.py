@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict
 
 from ..config import PRESETS, TrainingConfig
+from ..prices import PRICES
 from . import experiments as E
 from .parallel import worker_summary
 from .race import (
@@ -34,6 +35,7 @@ from .race import (
     ratio_targets,
 )
 from .runs import HARD, PLATEAU_TOL, RACE_DATASETS
+from .stats import ratio_verdict
 from .throughput import emulator_overhead, job_counts, throughput
 
 
@@ -42,9 +44,29 @@ NOISY_DATASETS = ("blobs", "iris")  # the noisy race: a synthetic and a real dat
 NOISY_PEERS = ("qml.SPSAOptimizer (defaults)", "qml.SPSAOptimizer (matched gains)")
 
 
+def chooser_verdicts(races: dict, ours: str, by_sheet: dict) -> list[dict]:
+    """Is the price-aware choice for a sheet cheaper to quality on the held-out seeds than the
+    time choice? Per data set, median dollars (that sheet) of the sheet's choice over the time
+    choice's, with its 95 % interval: adopted where the whole interval is below 1."""
+    rows = []
+    for sheet, name in by_sheet.items():
+        for kind, r in races.items():
+            if name == ours:
+                rows.append({"sheet": sheet, "dataset": kind, "chosen": "the time choice", "verdict": "same"})
+                continue
+            mine, base = ([x["usd"][sheet] for x in r["per_run"][n]] for n in (name, ours))
+            v = ratio_verdict(mine, base, 1.0)
+            rows.append({"sheet": sheet, "dataset": kind, "chosen": name.split(" (")[0], "ratio": v["ratio"],
+                         "95 % interval": f"[{v['lo']:.3g}, {v['hi']:.3g}]",
+                         "verdict": {"met": "adopted: cheaper", "missed": "not adopted: dearer"}.get(
+                             v["verdict"], "not adopted: undecided")})
+    return rows
+
+
 def _targets_table(rows: list[dict]) -> list[dict]:
     short = lambda m: m.split(" (")[0] if m.startswith(("parameter shift", "qml")) else m
-    return [{"dataset": r["dataset"], "measure": r["measure"], "against": short(r["against"]), "ours": r["ours"],
+    return [{"dataset": r["dataset"], "measure": r["measure"], "against": short(r["against"]),
+             "ours": r["ours"],
              "theirs": r["theirs"], "ratio": r["ratio"], "95 % interval": f"[{r['lo']:.3g}, {r['hi']:.3g}]",
              "limit": r["limit"], "verdict": r["verdict"] + (" (bound)" if r["bound"] else "")} for r in rows]
 
@@ -90,6 +112,13 @@ def md_report(out: dict) -> str:
     md += ["", f"## Go beyond (selection seeds {out['selection_seeds']}: its own ceilings, targets and budgets)",
            t(out["go_beyond"]), "", f"Chosen: `{out['chosen']}` = {out['chosen_config']}; qnb preset with these "
            f"settings: {out['preset']}", "",
+           "## The price-aware choice (the candidate cheapest to quality in dollars on each sheet, same selection "
+           "runs), against the time choice on the held-out seeds", t(out["chooser"], floatfmt=".3g"), "",
+           "## Time to quality read on a common grid of modeled times (200 points up to the budget) against the "
+           "first step at the target: the median minutes per method",
+           t([{"dataset": k, "method": x["method"], "first step at target": x["median_min"],
+               "common grid": x["median_min_common_grid"]} for k, r in out["races"].items() for x in r["rows"]],
+             floatfmt=".3g"), "",
            "## Local throughput (48-parameter model)", t(out["throughput"], floatfmt=",.0f"), "",
            "## Jobs and circuits per optimisation step (batch of 10)", t(out["job_counts"], floatfmt=".0f"), "",
            "## How the study divided across workers", t(out["workers"], floatfmt=".0f"), "",
@@ -131,13 +160,22 @@ def main(argv=None, client=None) -> int:
     out["preset"] = next((k for k, v in PRESETS.items() if all(v.to_dict()[f] == x for f, x in GO_BEYOND[winner].items())
                           and v.optimizer == GO_BEYOND[winner].get("optimizer", "sgd")), None)
     full = args.full and not quick
+    # the price-aware choice: per sheet, the candidate cheapest to quality in dollars on the same
+    # selection runs; each one that is not the time choice races on the held-out seeds too
+    by_sheet = {p: choose(out["go_beyond"], f"$ score {p}") for p in PRICES}
+    names = {w: ours if w == winner else f"qnb {w} (cheapest in $ on seeds {out['selection_seeds']})"
+             for w in by_sheet.values()}
+    out["chosen_by_sheet"] = {p: names[w] for p, w in by_sheet.items()}
+    extra = {names[w]: GO_BEYOND[w] for w in by_sheet.values() if w != winner}
     # the chosen configuration races once, under its own name, even when it is also a listed preset
-    entrants = {n: kw for n, kw in (QNB_ALL if full else QNB_METHODS).items() if kw != GO_BEYOND[winner]}
-    out["races"] = race(kinds, seeds, ceil, {ours: GO_BEYOND[winner], **entrants},
+    entrants = {n: kw for n, kw in (QNB_ALL if full else QNB_METHODS).items()
+                if kw != GO_BEYOND[winner] and kw not in extra.values()}
+    out["races"] = race(kinds, seeds, ceil, {ours: GO_BEYOND[winner], **extra, **entrants},
                         matched=asdict(TrainingConfig(**GO_BEYOND[winner]).gains),  # a, c, A, alpha, gamma
                         peers=PEERS, **par, **cap)
     out["ceilings"] = {k: {kk: v for kk, v in c.items() if kk != "runs"} for k, c in ceil.items()}
-    out["ratio_targets"] = ratio_targets(out["races"], ours)
+    out["ratio_targets"] = ratio_targets(out["races"], ours, out["chosen_by_sheet"])
+    out["chooser"] = chooser_verdicts(out["races"], ours, out["chosen_by_sheet"])
     # the same race under a noise model: its own ceilings, the chosen preset against parameter shift
     # and PennyLane's SPSA
     noisy = tuple(f"{k}~{NOISE}" for k in (NOISY_DATASETS[:1] if quick else NOISY_DATASETS))

@@ -31,6 +31,20 @@ def time_to_quality(records: list[dict], target: float) -> float:
     return next((e["modeled_s"] for e in records if e["test_accuracy"] >= target), math.inf)
 
 
+GRID_POINTS = 200
+
+
+def time_to_quality_on_grid(records: list[dict], target: float, budget_s: float, n: int = GRID_POINTS) -> float:
+    """Modeled seconds until the test accuracy, read only at ``n`` evenly spaced common times
+    (budget/n, 2 budget/n, ...), first reaches ``target`` (inf if never): every method is looked
+    at equally often, so one that evaluates after more, cheaper steps gains nothing from its looks."""
+    for t in np.linspace(budget_s / n, budget_s, n):
+        acc = accuracy_at(records, t)
+        if acc is not None and acc >= target:
+            return float(t)
+    return math.inf
+
+
 def usd(sheet, record: dict) -> float:
     """Dollars a run had spent at ``record`` under a price sheet (its ``bill``)."""
     return sheet.usd(BatchStats(**dict(zip(BILL, record["bill"]))))
@@ -163,7 +177,9 @@ def race(kinds, seeds, ceil: dict, entrants: dict, client=None, workers=None, lo
                 print(f"{name}: not installed, skipped (pip install -e '.[peers]')")
                 continue
             at = [accuracy_at(r, t_eq) for r in rs]
+            grid = ttq_summary([time_to_quality_on_grid(r, target, budget) for r in rs])["median_min"]
             rows.append({"method": name, "runs": len(rs), **ttq_summary([time_to_quality(r, target) for r in rs]),
+                         "median_min_common_grid": grid,
                          "acc_at_equal_time": float(np.mean([a for a in at if a is not None])) if any(
                              a is not None for a in at) else None,
                          "steps_median": float(np.median([len(r) - 1 for r in rs]))})
@@ -179,11 +195,12 @@ def race(kinds, seeds, ceil: dict, entrants: dict, client=None, workers=None, lo
     return out
 
 
-def ratio_targets(race_out: dict, ours_name: str) -> list[dict]:
+def ratio_targets(race_out: dict, ours_name: str, ours_by_sheet: dict | None = None) -> list[dict]:
     """The targets per data set, each a ratio of medians over seeds with its 95 % bootstrap interval
     and verdict (``stats.ratio_verdict``): qnb's choice (held-out seeds) <= 1/10 of parameter
     shift's and <= 1/2 of qml.SPSAOptimizer's (matched gains) time to quality, and <= 1/10 of
-    parameter shift's dollars to quality on every price sheet. Their runs that never arrive count
+    parameter shift's dollars to quality on every price sheet (``ours_by_sheet``: the entrant chosen
+    for that sheet, default ``ours_name``). Their runs that never arrive count
     as arriving when they were stopped (what they had spent then): the ratio is then an upper
     bound, which can meet a target but never miss it."""
     rows = []
@@ -195,13 +212,15 @@ def ratio_targets(race_out: dict, ours_name: str) -> list[dict]:
             theirs = runs[peer]
             a, b = [x["ttq_s"] / 60 for x in ours], [x["ttq_s"] / 60 for x in theirs]
             v = ratio_verdict(a, b, limit, censor_at=[x["spent_s"] / 60 for x in theirs])
-            rows.append({"dataset": kind, "measure": "minutes", "against": peer, "ours": float(np.median(a)),
+            rows.append({"dataset": kind, "measure": "minutes", "against": peer, "entrant": ours_name,
+                         "ours": float(np.median(a)),
                          "theirs": float(np.median(b)), **v})
         for sheet in PRICES:
-            theirs = runs[PS_NAME]
-            a, b = [x["usd"][sheet] for x in ours], [x["usd"][sheet] for x in theirs]
+            theirs, mine = runs[PS_NAME], runs[(ours_by_sheet or {}).get(sheet, ours_name)]
+            a, b = [x["usd"][sheet] for x in mine], [x["usd"][sheet] for x in theirs]
             v = ratio_verdict(a, b, 0.1, censor_at=[x["spent_usd"][sheet] for x in theirs])
-            rows.append({"dataset": kind, "measure": f"$ {sheet}", "against": PS_NAME, "ours": float(np.median(a)),
+            rows.append({"dataset": kind, "measure": f"$ {sheet}", "against": PS_NAME,
+                         "entrant": (ours_by_sheet or {}).get(sheet, ours_name), "ours": float(np.median(a)),
                          "theirs": float(np.median(b)), **v})
     return rows
 
@@ -232,18 +251,22 @@ SELECTION_SEEDS = range(100, 105)  # the preset is chosen on these (and data spl
 def go_beyond(kinds, ceil: dict, seeds=SELECTION_SEEDS, client=None, workers=None, log=None,
               max_budget_s: float = math.inf, budget_fraction: float = 1.0) -> list[dict]:
     """Candidate options on the hard data sets, on selection seeds only, under the race's rule;
-    per data set the runs at the target and the median time to quality, and the score ``choose``
-    ranks them by."""
+    per data set the runs at the target and the median time to quality, and the scores ``choose``
+    ranks them by: ``score`` in modeled time, and ``$ score <sheet>`` in dollars on each sheet of
+    ``qnb.PRICES`` (the price-aware choice: the same runs, priced by each sheet)."""
     tasks, rules = [], {}
     for kind in kinds:
         rules[kind] = race_rule(ceil[kind], budget_fraction, max_budget_s)
         tasks += [(f"qnb {n}", kw, kind, int(s), rules[kind]) for n, kw in GO_BEYOND.items() for s in seeds]
     runs = run_tasks(race_task, tasks, client=client, workers=workers, progress=True, desc="go beyond", log=log)
-    rows = []
-    for n in GO_BEYOND:
-        row = {"candidate": n, "score": 0.0}
-        for kind in kinds:
-            rs = [r for (m, _, k, _, _), r in zip(tasks, runs) if m == f"qnb {n}" and k == kind]
+    rows = {n: {"candidate": n, "score": 0.0, **{f"$ score {p}": 0.0 for p in PRICES}} for n in GO_BEYOND}
+    for kind in kinds:
+        of = {n: [r for (m, _, k, _, _), r in zip(tasks, runs) if m == f"qnb {n}" and k == kind] for n in GO_BEYOND}
+        # dollars are censored at the most any candidate's run spent here: a run that never
+        # arrives counts as that, so that, as in time, every run counts, the ones that miss too
+        most = {p: max(usd(sheet, r[-1]) for rs in of.values() for r in rs) for p, sheet in PRICES.items()}
+        for n, rs in of.items():
+            row = rows[n]
             t = [time_to_quality(r, rules[kind][0]) for r in rs]
             s = ttq_summary(t)
             row[f"{kind} reached"] = s["reached"]
@@ -251,11 +274,14 @@ def go_beyond(kinds, ceil: dict, seeds=SELECTION_SEEDS, client=None, workers=Non
             # mean time to quality as a share of the budget, a run that never arrives counted as
             # the whole budget (censored there): every run counts, the ones that miss too
             row["score"] += float(np.mean(np.minimum(np.array(t) / rules[kind][1], 1.0)))
-        rows.append(row)
-    return rows
+            for p, sheet in PRICES.items():
+                d = [usd_to_quality(r, rules[kind][0], sheet) for r in rs]
+                row[f"$ score {p}"] += float(np.mean(np.minimum(np.array(d) / max(most[p], 1e-12), 1.0)))
+    return list(rows.values())
 
 
-def choose(rows: list[dict]) -> str:
-    """The candidate with the smallest score: per hard data set, its mean time to quality as a
-    share of the budget (runs that never arrive count as the whole budget), summed."""
-    return min(rows, key=lambda r: (r["score"], r["candidate"]))["candidate"]
+def choose(rows: list[dict], key: str = "score") -> str:
+    """The candidate with the smallest score: per hard data set, its mean time (``score``) or
+    dollars on a sheet (``$ score <sheet>``) to quality as a share of the budget (runs that never
+    arrive count as the whole budget), summed."""
+    return min(rows, key=lambda r: (r[key], r["candidate"]))["candidate"]

@@ -58,7 +58,11 @@ def test_an_error_body_of_backslashes_ends_by_the_deadline():
                                   "http://127.0.0.1:1/v0.4/jobs/ME/%2e%2e/OTHER/results/probabilities",
                                   "/v0.4/jobs/ME/results/probabilities/../../../../jobs/ME/../OTHER/x",
                                   "/v0.4/jobs/ME/%252e%252e/OTHER/results/probabilities",
-                                  "/v0.4/jobs/ME/./results/probabilities"])
+                                  "/v0.4/jobs/ME/./results/probabilities",
+                                  "/v0.4/jobs/ME/..%2FOTHER/results/probabilities",  # for a server that decodes
+                                  "/v0.4/jobs/ME/..%5COTHER/results/probabilities",
+                                  "/v0.4/jobs/ME/..;/OTHER/results/probabilities",
+                                  "/v0.4/jobs/ME/..\\OTHER/results/probabilities"])
 def test_a_results_url_with_a_dot_segment_names_no_job(path):
     assert not _names_job(path, "ME")
     assert _names_job("/v0.4/jobs/ME/results/probabilities", "ME")
@@ -105,11 +109,24 @@ class OldestFirst(Emulator):
                 self.jobs = {**saved, **{k: v for k, v in self.jobs.items() if k not in saved}}
 
 
-@pytest.mark.parametrize("service", ["oldest first", "clock 400 s behind"])
-def test_a_lost_post_answer_is_paid_once_whatever_the_listing_order_or_the_service_clock(tmp_path, service):
-    emu = OldestFirst(latency_scale=0.0005) if service == "oldest first" else Emulator(latency_scale=0.0005)
+class StampsBehind(Emulator):
+    """Job stamps 400 s behind the service's own Date header (two clocks that disagree)."""
+
+    def _record(self, job, polls):
+        from qnb.emulator_api import iso
+        return {**super()._record(job, polls), "submitted_at": iso(job["submitted_at"] - 400)}
+
+
+@pytest.mark.parametrize("service", ["oldest first", "clock 400 s behind", "Date 10 min ahead", "stamps 400 s behind"])
+def test_a_lost_post_answer_is_paid_once_whatever_the_listing_order_or_the_service_clock(tmp_path, service,
+                                                                                        monkeypatch):
+    cls = {"oldest first": OldestFirst, "stamps 400 s behind": StampsBehind}.get(service, Emulator)
+    if service == "Date 10 min ahead":  # the Date header alone runs ahead
+        import email.utils
+        monkeypatch.setattr("qnb.emulator.formatdate", lambda t=None, **k: email.utils.formatdate(t + 600, usegmt=True))
+    emu = cls(latency_scale=0.0005)
     with emu:
-        if service != "oldest first":
+        if service == "clock 400 s behind":
             emu.clock_offset_s = -400.0  # its job stamps and its Date header alike
         emu.list_page_max = 5
         other = emu.backend(seed=1)
@@ -165,6 +182,30 @@ def test_one_run_resumed_through_two_names_at_once_is_refused_for_the_second(tmp
         finally:
             first.__exit__()
         assert len(qnb_jobs(emu)) == STEPS // 2  # the refused resume sent nothing
+
+
+def test_a_fresh_runs_checkpoint_copied_while_it_trains_cannot_be_resumed_at_once(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    refused = []
+    with Emulator(latency_scale=0.0) as emu:
+        def copy_and_resume(trainer, rec):
+            if rec["step"] == 1:
+                shutil.copy(a, b)
+                with pytest.raises(RuntimeError, match="another copy") as e:
+                    qnb.QuantumTrainer.resume(b, backend=emu.backend(seed=0), progress=False)
+                refused.append(str(e.value))
+        qnb.QuantumTrainer(qnb.TrainingConfig(**SMALL), backend=emu.backend(seed=0)).fit(
+            checkpoint=a, progress=False, callback=copy_and_resume)
+        assert refused and len(qnb_jobs(emu)) == STEPS
+
+
+def test_answer_headers_of_megabytes_do_not_hold_the_deadline():
+    with Emulator(latency_scale=0.0) as emu:
+        emu.tamper = lambda m, p, s, b: (s, b, [(f"X-{i}", "." * 60_000) for i in range(95)]) if m == "GET" else (s, b)
+        manager = qnb.CircuitBatchManager(emu.backend(seed=0), timeout_s=2.0, backoff_s=0.01)
+        t = time.perf_counter()
+        manager.execute_batch([circuit()], shots=None)  # the headers qnb does not read are not kept
+        assert time.perf_counter() - t < 2.0
 
 
 def test_a_checkpoint_integer_too_large_for_a_float_is_a_clear_error(tmp_path):
