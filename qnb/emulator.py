@@ -10,7 +10,9 @@ documented v0.4 contract (details and sources: ``qnb.emulator_api``): ``POST /jo
 ``GET /backends`` and ``GET /backends/{backend}`` (no key needed). Jobs (``ionq.circuit.v1``,
 ``ionq.multi-circuit.v1``; qis gates with target(s), control(s), multi-controlled) are simulated
 exactly, or under ``noise: {model, seed}`` with a model of: ideal, harmony, aria-1, aria-2, forte-1,
-forte-enterprise-1 (any other is a 400). Jobs run one after another in a single queue, each taking
+forte-enterprise-1 (any other is a 400). aria-1 and aria-2 apply ``qnb.noise``'s channels at Aria's
+published fidelities, sampled with the job's shots from the noise seed; for the others qnb has no
+published figures, so their exact probabilities are sampled with the shots, and the job says so. Jobs run one after another in a single queue, each taking
 ``S x LatencyModel.job_time`` seconds; status goes submitted, ready, started, then completed. Errors
 are IonQ's ``{"statusCode", "error", "message"}``: a malformed request is a 4xx (a bad job 400, a bad
 Content-Length 400, a body over 16 MB 413), never a traceback or a dropped connection. Faults:
@@ -26,7 +28,8 @@ Content-Length 400, a body over 16 MB 413), never a traceback or a dropped conne
 * ``fail``, ``cancel``, ``hang`` - the next COUNT jobs end failed, canceled, or never finish;
 * ``slow`` - the next COUNT jobs take 20 times longer.
 
-``delete_job(id)`` plays a job the service deleted or let expire (404 on every read).
+``delete_job(id)`` plays a job the service deleted or let expire (404 on every read);
+``clock_offset_s`` sets the service's clock (its job stamps and ``Date`` header) ahead or behind.
 
 Clients: pennylane-ionq (``api_client.APIClient.BASE_URL = URL``; key ``IONQ_API_KEY``) and
 qiskit-ionq (``IonQProvider(token=KEY, url=URL)``, and ``IONQ_API_URL=URL`` for its backend lookup).

@@ -74,6 +74,9 @@ def test_race_rule_budget_is_parameter_shifts_slowest_arrival():
     assert (target, budget) == (0.85, 300.0) and t_eq == pytest.approx(25.0)  # slowest arrival; median (200+300)/2
     cut = race.under_rule(runs[2], (0.85, 300.0, 20.0))
     assert cut == runs[2][:1]  # the record at 900 s lies past the budget
+    spent = [{"test_accuracy": 0.5, "modeled_s": 0.0, "bill": [0] * 5},
+             {"test_accuracy": 0.9, "modeled_s": 100.0, "bill": [1, 970, 970_000, 5, 6]}]
+    assert race.under_rule(spent, (0.85, 300.0, 20.0)) == spent  # held to the rule, a run keeps what it spent
 
 
 def _runs(ttq, spent=50.0):

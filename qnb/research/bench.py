@@ -50,10 +50,10 @@ def chooser_verdicts(races: dict, ours: str, by_sheet: dict) -> list[dict]:
     choice's, with its 95 % interval: adopted where the whole interval is below 1."""
     rows = []
     for sheet, name in by_sheet.items():
+        if name == ours:
+            rows.append({"sheet": sheet, "dataset": "every one", "chosen": "the time choice", "verdict": "same"})
+            continue
         for kind, r in races.items():
-            if name == ours:
-                rows.append({"sheet": sheet, "dataset": kind, "chosen": "the time choice", "verdict": "same"})
-                continue
             mine, base = ([x["usd"][sheet] for x in r["per_run"][n]] for n in (name, ours))
             v = ratio_verdict(mine, base, 1.0)
             rows.append({"sheet": sheet, "dataset": kind, "chosen": name.split(" (")[0], "ratio": v["ratio"],
@@ -63,10 +63,11 @@ def chooser_verdicts(races: dict, ours: str, by_sheet: dict) -> list[dict]:
     return rows
 
 
-def _targets_table(rows: list[dict]) -> list[dict]:
+def targets_table(rows: list[dict]) -> list[dict]:
+    """The ratio targets as the report prints them (short method names, the interval as text)."""
     short = lambda m: m.split(" (")[0] if m.startswith(("parameter shift", "qml")) else m
-    return [{"dataset": r["dataset"], "measure": r["measure"], "against": short(r["against"]),
-             "ours": r["ours"],
+    return [{"dataset": r["dataset"], "measure": r["measure"], "entrant": r["entrant"].split(" (")[0],
+             "against": short(r["against"]), "ours": r["ours"],
              "theirs": r["theirs"], "ratio": r["ratio"], "95 % interval": f"[{r['lo']:.3g}, {r['hi']:.3g}]",
              "limit": r["limit"], "verdict": r["verdict"] + (" (bound)" if r["bound"] else "")} for r in rows]
 
@@ -93,7 +94,7 @@ def md_report(out: dict) -> str:
           "Met only when the whole interval is at or below the limit, missed only when all of it is above, "
           "otherwise undecided. `bound`: some of their runs never arrived and count as arriving when stopped, "
           "so the ratio is an upper bound.", "",
-          t(_targets_table(out["ratio_targets"]), floatfmt=".3g"), "",
+          t(targets_table(out["ratio_targets"]), floatfmt=".3g"), "",
           "## Other targets", t(out["targets"]), "",
           f"## Ceilings (exact gradients, Adam, until the plateau: last 3 epochs within {PLATEAU_TOL} of the 3 before)",
           t([{"dataset": k, "epochs": c["epochs"], "seeds at plateau": c["at_plateau"], "ceiling": c["ceiling"],
@@ -108,7 +109,7 @@ def md_report(out: dict) -> str:
                "Ceilings recomputed under noise (exact gradients of the noisy loss, Adam):",
                t([{"dataset": k, "epochs": c["epochs"], "ceiling": c["ceiling"], "sd": c["ceiling_sd"],
                    "target": c["target"]} for k, c in out["noisy_ceilings"].items()], floatfmt=".3f"), "",
-               "Targets under noise:", t(_targets_table(out["noisy_ratio_targets"]), floatfmt=".3g")]
+               "Targets under noise:", t(targets_table(out["noisy_ratio_targets"]), floatfmt=".3g")]
     md += ["", f"## Go beyond (selection seeds {out['selection_seeds']}: its own ceilings, targets and budgets)",
            t(out["go_beyond"]), "", f"Chosen: `{out['chosen']}` = {out['chosen_config']}; qnb preset with these "
            f"settings: {out['preset']}", "",

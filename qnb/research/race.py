@@ -147,7 +147,7 @@ def under_rule(records: list[dict], rule: tuple) -> list[dict]:
     """A finished run's records up to where the race's rule would have stopped it."""
     clock = RaceClock(rule)
     for e in records:
-        if clock.record(e["test_accuracy"], e["modeled_s"]):
+        if clock.record(e["test_accuracy"], e["modeled_s"], bill=e["bill"]):
             break
     return clock.records
 
