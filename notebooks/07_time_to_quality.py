@@ -18,7 +18,7 @@
 #
 # **What this shows.** `make bench` races every method to the same finish line: 95 % of the
 # *ceiling*, the test accuracy that exact gradients with Adam reach when each seed trains until its
-# accuracy plateaus (the mean over 10 seeds). The data: blobs (easy), xor (hard, non-linear) and
+# accuracy plateaus (the mean over the race's seeds). The data: blobs (easy), xor (hard, non-linear) and
 # two real sets (iris, breast cancer), through the same user-data path a researcher uses.
 #
 # * **Time to quality**: the modeled cloud minutes of the first optimisation step after which the

@@ -39,6 +39,7 @@ from .stats import ratio_verdict
 from .throughput import emulator_overhead, job_counts, throughput
 
 
+SEEDS = 20  # race seeds per method: a ratio's bootstrap interval narrows about as 1/sqrt(seeds)
 NOISE = "aria-1"
 NOISY_DATASETS = ("blobs", "iris")  # the noisy race: a synthetic and a real data set
 NOISY_PEERS = ("qml.SPSAOptimizer (defaults)", "qml.SPSAOptimizer (matched gains)")
@@ -132,6 +133,8 @@ def main(argv=None, client=None) -> int:
     ap.add_argument("--quick", action="store_true", help="a smoke run in seconds")
     ap.add_argument("--workers", type=int, default=None, help="joblib processes (default: every core)")
     ap.add_argument("--full", action="store_true", help="every qnb preset in the race too")
+    ap.add_argument("--seeds", type=int, default=SEEDS, help=f"race seeds per method (default {SEEDS}; the "
+                    "verdicts' intervals narrow as 1/sqrt(seeds))")
     ap.add_argument("--budget-fraction", type=float, default=1.0, help="the common budget as a share of the time "
                     "of parameter shift's slowest run that reaches the target (default 1)")
     ap.add_argument("--scheduler", default=None, help="a Dask scheduler address: run the study on that cluster")
@@ -141,7 +144,7 @@ def main(argv=None, client=None) -> int:
         client = Client(args.scheduler)
     t0 = time.perf_counter()
     quick = args.quick
-    seeds = range(2 if quick else 10)
+    seeds = range(2 if quick else args.seeds)
     kinds = ("blobs", "xor") if quick else RACE_DATASETS
     hard = ("xor",) if quick else HARD
     log: list = []

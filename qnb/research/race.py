@@ -245,7 +245,7 @@ GO_BEYOND = {  # each an estimator or trainer option; adopted only if it wins on
     "k=10 + momentum (a=1.0), 500 shots": dict(_K5M, gradient_method="spsa_parallel", shots_per_circuit=500),
     "k=5 + momentum (a=1.0), 2 directions x 500 shots": dict(_K5M, num_directions=2, shots_per_circuit=500),
 }
-SELECTION_SEEDS = range(100, 105)  # the preset is chosen on these (and data split 1); the race runs on 0-9, split 0
+SELECTION_SEEDS = range(100, 105)  # the preset is chosen on these (and data split 1); the race runs on 0, 1, ..., split 0
 
 
 def go_beyond(kinds, ceil: dict, seeds=SELECTION_SEEDS, client=None, workers=None, log=None,
