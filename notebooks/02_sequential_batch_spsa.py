@@ -16,11 +16,10 @@
 # %% [markdown]
 # # 02 — Strategy 1: sequential batch SPSA, and the latency model
 #
-# **What this shows.** The cloud cost model behind every *modeled* time in qnb — a fixed overhead
-# per **job** (one submission: queue wait and API round trip) plus a cost per circuit — fitted by
-# least squares (relative error) to the document's own timing table; how well it explains those
-# rows (in sample: *self-consistency*) and how well it predicts a row it was not fitted to
-# (leave-one-out: a test). Then Strategy 1: the batch-loss SPSA gradient sent one circuit per job.
+# The cost model behind every *modeled* time in qnb — a fixed overhead per **job** (queue wait and
+# API round trip) plus a cost per circuit — fitted to the document's timing table. In sample,
+# agreement is only *self-consistency*; leave-one-out (fit the other rows, predict this one) is the
+# test. Then Strategy 1: the batch-loss SPSA gradient sent one circuit per job.
 
 # %% tags=["parameters"]
 QUICK = False
@@ -45,10 +44,9 @@ rows = [{"row": name, "circuits": c, "jobs": j, "claimed s": t, "modeled s (all 
          "predicted s (fit without it)": o["predicted s"], "leave-one-out": f"doc {100 * o['rel']:+.0f} %",
          "predicted within 15 %": abs(o["rel"]) <= 0.15}
         for (name, c, j, t), m, o in zip(qnb.SEED_TIMING_ROWS, fit["modeled_s"], loo)]
-E.show(rows, "02_latency_fit")
-print("doc ±x %: the document's figure against the model, claimed / modeled - 1 (positive: the document is slower). "
-      "In sample the model has seen the row: agreement is self-consistency. Leave-one-out fits the other rows "
-      "(the two identical 20-circuit, 20-job rows are left out together) and predicts this one.")
+E.show(rows, "02_latency_fit", columns=["row", "circuits", "jobs", "claimed s", "modeled s (all rows)", "in sample",
+                                         "predicted s (fit without it)", "predicted within 15 %"])
+print("doc ±x % = claimed / modeled - 1 (positive: the document is slower). The two identical 20-job rows are left out together.")
 
 # %%
 fig, ax = plt.subplots(figsize=(7.5, 3.4))
@@ -68,10 +66,8 @@ E.save_figure(fig, "02_latency_fit")
 plt.show()
 
 # %% [markdown]
-# **What to see:** orange bars longer than blue ones: a row the model has not seen is predicted
-# worse than a row it was fitted to, and some rows miss by more than 15 % even in sample. What each row
-# implies on its own: the parameter-shift row alone prices a circuit, and the two one-job
-# subsampled rows give a job overhead and a circuit cost (two equations, two unknowns).
+# **What to see:** orange (left out) misses more than blue (in sample), and some rows miss by more
+# than 15 % even in sample. Rows taken alone imply different prices:
 
 # %%
 ps = next(r for r in qnb.SEED_TIMING_ROWS if "Parameter" in r[0])
@@ -79,13 +75,10 @@ ps = next(r for r in qnb.SEED_TIMING_ROWS if "Parameter" in r[0])
 per_circuit_sub = (t5 - t2) / (c5 - c2)
 print(f"parameter-shift row: {ps[3]:.0f} s / {ps[1]} circuits = {ps[3] / ps[1]:.2f} s per circuit, if jobs were free")
 print(f"subsampled rows: {per_circuit_sub:.2f} s per circuit and {t2 - c2 * per_circuit_sub:.2f} s per job")
-print(f"the least-squares compromise: {lat.per_circuit_s:.3f} s per circuit and {lat.job_overhead_s:.2f} s per job; "
-      f"the document against it from {res.min():+.0f} % to {res.max():+.0f} % in sample, {res_loo.min():+.0f} % to "
-      f"{res_loo.max():+.0f} % left out")
 
 # %% [markdown]
 # No single pair of numbers prices every row: the document is inconsistent with itself, and every
-# modeled time in qnb inherits that uncertainty (notebook 05 shows where it changes a verdict).
+# modeled time in qnb inherits that (notebook 05 shows where it changes a verdict).
 #
 # ## Strategy 1 in qnb
 
@@ -100,17 +93,16 @@ print(f"{r.n_circuit_executions} circuits in {r.metadata['n_jobs']} jobs; modele
 # %%
 cfg = qnb.TrainingConfig(gradient_method="spsa_sequential", epochs=EPOCHS, seed=RANDOM_SEED)
 h = qnb.QuantumTrainer(cfg).fit(progress=False)
-for e in h["epochs"]:
-    print(f"epoch {e['epoch'] + 1}: test accuracy {e['test_accuracy']:.2f}, modeled cloud time {e['modeled_s'] / 60:.1f} min")
+accs = ", ".join(f"{e['test_accuracy']:.2f}" for e in h["epochs"])
+print(f"test accuracy by epoch: {accs}; modeled cloud time {h['epochs'][-1]['modeled_s'] / 60:.1f} min after {len(h['epochs'])} epochs")
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.plot([e["modeled_s"] / 60 for e in h["epochs"]], [e["test_accuracy"] for e in h["epochs"]], "o-")
 ax.set(xlabel="modeled cloud time (min)", ylabel="test accuracy", ylim=(0, 1.02), title="Sequential batch SPSA, by epoch")
 plt.show()
 
 # %% [markdown]
-# **What to see:** it learns; each epoch costs 10 × 20 round trips of modeled time.
-
-# %% [markdown]
+# **What to see:** it learns; each epoch costs 10 × 20 round trips.
+#
 # ## What we found
 
 # %%
