@@ -16,9 +16,8 @@
 # %% [markdown]
 # # 03 — Strategy 2: all 2B circuits in one job
 #
-# **What this shows.** The `CircuitBatchManager` submits the 20 circuits of a batch as ONE job, gets
-# the results back in input order, and counts what it sent. The gradient is *the same numbers* as
-# Sequential's for the same seed — only the number of round trips changes.
+# The `CircuitBatchManager` submits a batch's 20 circuits as ONE job, returns the results in input
+# order and counts what it sent. The gradient is bit for bit Sequential's; only the round trips change.
 
 # %% tags=["parameters"]
 QUICK = False
@@ -46,7 +45,8 @@ print("same gradient, bit for bit:", np.array_equal(grads["spsa_sequential"], gr
 
 # %% [markdown]
 # ## Job size limits
-# `max_batch_size` caps circuits per job; parameter shift (2·48·10 shifted circuits plus the 10 unshifted ones the chain rule needs) is split into several jobs:
+# `max_batch_size` caps circuits per job, so parameter shift (2·48·10 shifted circuits plus the 10
+# unshifted ones the chain rule needs) is split into several jobs (table: `figures/03_max_batch_size.md`):
 
 # %%
 sizes = [25, 50, 100, 200, 500, 1000]
@@ -54,7 +54,7 @@ rows = []
 for m in sizes:
     c = E.step_cost("parameter_shift", max_batch_size=m)
     rows.append({"max_batch_size": m, "circuits": c["circuits"], "jobs": c["jobs"], "modeled s/batch": c["modeled_s"]})
-E.show(rows, "03_max_batch_size")
+E.table(rows, "03_max_batch_size")   # the plotted numbers, written to figures/03_max_batch_size.md
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(sizes, [r["modeled s/batch"] for r in rows], "o-")
 ax.set(xscale="log", xlabel="max circuits per job (log scale)", ylabel="modeled s per batch", ylim=(0, None),
@@ -66,8 +66,8 @@ E.save_figure(fig, "03_max_batch_size")
 plt.show()
 
 # %% [markdown]
-# **What to see:** the same circuits cost less in fewer, larger jobs, because each job pays the
-# queue once; the curve flattens as the circuits' own execution time takes over.
+# **What to see:** the same circuits cost less in fewer, larger jobs (each job pays the queue once),
+# flattening as execution time takes over.
 #
 # ## Non-blocking submission
 # `wait_for_results=False` returns a handle; `.result(timeout)` collects in input order.
@@ -86,11 +86,11 @@ print(manager.stats.jobs, "job,", manager.stats.circuits, "circuits")
 # %%
 seq, par = (E.step_cost(m, seed=RANDOM_SEED) for m in ("spsa_sequential", "spsa_parallel"))
 doc = {r[0]: r for r in qnb.SEED_TIMING_ROWS}
-print(f"* Parallel and Sequential compute the identical gradient; Parallel needs {par['jobs']} job instead of {seq['jobs']} "
+print(f"* Identical gradients; Parallel needs {par['jobs']} job instead of {seq['jobs']} "
       f"({par['modeled_s']:.1f} s vs {seq['modeled_s']:.1f} s modeled per batch).")
 print(f"* The document's {doc['v3.3.1 Parallel'][3]:.0f} s per batch for Parallel: {E.verdict(doc['v3.3.1 Parallel'][3], par['modeled_s'])} (notebook 02).")
 print(f"* Parameter shift needs {rows[0]['circuits']} circuits per batch, not 960: the chain rule needs the 10 unshifted outputs too. "
-      f"Job size: {rows[0]['modeled s/batch']:.0f} s at {sizes[0]} per job, {rows[2]['modeled s/batch']:.0f} s at qnb's {sizes[2]} "
+      f"Per batch: {rows[0]['modeled s/batch']:.0f} s at {sizes[0]} per job, {rows[2]['modeled s/batch']:.0f} s at qnb's {sizes[2]} "
       f"(the default everywhere), {rows[-1]['modeled s/batch']:.0f} s at {sizes[-1]}: "
       f"{100 * (rows[0]['modeled s/batch'] / rows[2]['modeled s/batch'] - 1):+.0f} % and {100 * (rows[-1]['modeled s/batch'] / rows[2]['modeled s/batch'] - 1):+.0f} %.")
 
