@@ -16,17 +16,13 @@
 # %% [markdown]
 # # 04 — Strategy 3: subsampled SPSA (k of the B samples, 2k circuits, one job)
 #
-# **What this shows.** Subsampled SPSA draws a random subset $S$ of $k$ of the $B$ samples and one
-# random direction $\Delta\in\{\pm1\}^N$, and estimates the batch-loss gradient from the $2k$ circuits
-# of $L_S(\theta\pm c\Delta)$, all in one job:
+# Subsampled SPSA draws a random subset $S$ of $k$ of the $B$ samples and one direction $\Delta\in\{\pm1\}^N$:
 #
 # $$\hat g = \frac{L_S(\theta+c\Delta)-L_S(\theta-c\Delta)}{2c}\,\Delta,\qquad L_S=\frac1k\sum_{i\in S}\ell(f(x_i;\theta),y_i).$$
 #
-# Three questions. Is $\hat g$ unbiased, and how small a bias could the test have seen? How does
-# its variance depend on $k$ and on the shots? Is the document's "optimal: subsample 30–50 % of
-# the batch" true at **equal cloud time** (every setting gets the same modeled cloud budget), on an
-# easy, a hard and a real data set? Every verdict comes with its 95 % interval. The multi-seed
-# studies are read from `figures/studies/` (`RECOMPUTE = True` reruns them here: minutes).
+# Is it unbiased? How does its variance depend on $k$ and shots? Is the document's "optimal: subsample
+# 30–50 %" true at **equal cloud time** (the same modeled budget for every k)? Studies are read from
+# `figures/studies/` (`RECOMPUTE = True` reruns them: minutes).
 
 # %% tags=["parameters"]
 QUICK = False
@@ -48,12 +44,10 @@ DATASETS = ["blobs"] if QUICK else ["blobs", "xor", "breast_cancer"]
 
 # %% [markdown]
 # ## 1. Is it unbiased? A test that could see a 10 % bias
-# The naive test averages many estimates and compares with the exact gradient $g$. Its noise is
-# dominated by the random direction (next section: variance $\approx (N-1)\lVert g\rVert^2$ with $N=48$),
-# so it can only see enormous biases. The sharp test records the $\Delta$ and $S$ each estimate used
-# and subtracts what is known to average to zero (`E.unbiasedness` explains the decomposition):
-# what is left is the finite difference's own error and the subsample's deviation, both measured
-# against exact per-sample gradients. A small $c$ keeps SPSA's $O(c^2)$ bias out of the way.
+# Averaging estimates and comparing with the exact $g$ (the naive test) sees only enormous biases: the
+# random direction dominates the noise. The sharp test records each estimate's $\Delta$ and $S$ and
+# subtracts what averages to zero (`E.unbiasedness`), leaving the finite difference's error and the
+# subsample's deviation, both against exact per-sample gradients, at a small $c$.
 
 # %%
 sharp = E.study("04_unbiasedness", lambda: {
@@ -69,20 +63,11 @@ E.show(sharp["unbiased"], "04_unbiasedness", title=f"Subsampled SPSA at c = 0.01
 worst = max(r["sharp: detectable bias %"] for r in sharp["unbiased"])
 naive_best = min(r["naive: detectable bias %"] for r in sharp["unbiased"])
 sub_ok = all(r["subsampling bias %"] <= r["sharp: detectable bias %"] for r in sharp["unbiased"])
-print(f"naive test: could not see a bias smaller than {naive_best:.0f} % of |g| for any k")
-print(f"sharp test: would see any bias above {worst:.1f} % of |g| at every k")
-print(f"subsampling: {'within the test noise at every k' if sub_ok else 'a bias beyond the noise at some k'}")
-for r in sharp["unbiased"]:
-    if r["bias seen"]:
-        part = "finite-difference" if r["finite-difference bias %"] >= r["subsampling bias %"] else "subsampling"
-        print(f"k = {r['k']}: resolved a bias of {max(r['finite-difference bias %'], r['subsampling bias %']):.2f} % of |g| "
-              f"(test noise {r['sharp: detectable bias %']:.2f} %): the {part} term, SPSA's own O(c^2) bias (next table)")
 print("the test can fail: a deliberately 10 % too large estimator (scale 1.1) is flagged at k =",
       [r["k"] for r in sharp["scaled_1.1"] if r["bias seen"]], "of", [r["k"] for r in sharp["scaled_1.1"]])
 
 # %% [markdown]
-# SPSA itself is unbiased only up to $O(c^2)$: the finite difference along $\Delta$ picks up the
-# third derivative, and $c\Delta$ has length $c\sqrt N$. The sharp test measures it (full batch):
+# SPSA itself is unbiased only up to $O(c^2)$ ($c\Delta$ has length $c\sqrt N$). The sharp test at several c (full batch):
 
 # %%
 fd_ref = next(r for r in sharp["unbiased"] if r["k"] == 10)   # full batch, the resolved row of the first table
@@ -91,22 +76,17 @@ E.show([{"c": r["c"], "repeats": r["repeats"], "|mean finite-difference error| %
          "noise of that mean (2 se) %": r["sharp: detectable bias %"], "resolved": r["bias seen"],
          f"c² scaling of the c = {fd_ref['c']} value %": c2(r["c"])} for r in sharp["c_dependence"]], floatfmt=".3g")
 resolved = [r["c"] for r in sharp["c_dependence"] if r["bias seen"]]
-print(f"at {sharp['c_dependence'][0]['repeats']} repeats the finite-difference bias is resolved at "
-      f"{'c = ' + str(resolved) if resolved else 'no c'}: each mean is no larger than its own noise, so these rows bound the "
-      f"bias, they do not measure it. Resolved: {fd_ref['finite-difference bias %']:.2f} % of |g| at c = {fd_ref['c']} "
-      f"({fd_ref['repeats']} repeats); scaled by c², it would be {c2(0.2):.0f} % at the training's c = 0.2 "
-      f"(leading order only: an extrapolation, not a measurement)")
+print(f"at {sharp['c_dependence'][0]['repeats']} repeats resolved at {'c = ' + str(resolved) if resolved else 'no c'}: "
+      f"these rows bound the bias, they do not measure it (c² scaling is an extrapolation)")
 
 # %% [markdown]
 # ## 2. Variance: why one direction in 48 dimensions is noisy
-# For a fixed vector $v$, $\Delta\Delta^\top v$ has mean $v$ and total variance $(N-1)\lVert v\rVert^2$.
-# With $v=g_S$ (the exact gradient of a random subsample) the law of total variance gives
+# By the law of total variance (direction noise plus subsampling noise, shot noise on top):
 #
 # $$\operatorname{tr}\operatorname{Var}\hat g \approx (N-1)\lVert g\rVert^2 + N\,\frac{B-k}{k(B-1)}\,\sigma^2,
 # \qquad \sigma^2=\frac1B\sum_i\lVert g_i-g\rVert^2,$$
 #
-# direction noise plus subsampling noise (and shot noise on top). We compute both terms from the
-# exact per-sample gradients and compare with the measured variance (exact expectation values).
+# both terms computed from exact per-sample gradients, against the measured variance.
 
 # %%
 grid = E.study("04_variance_grid", lambda: W.variance_grid(KS, ("exact", "1000", "100"), repeats=REPEATS, seed=RANDOM_SEED),
@@ -124,21 +104,20 @@ for k, r in zip(KS, grid["exact"]):
                  "prediction in 95 % interval": lo <= direction + subsample <= hi,
                  "measured (1000 shots)": grid["1000"][KS.index(k)]["variance"],
                  "measured (100 shots)": grid["100"][KS.index(k)]["variance"]})
-E.show(var_rows, "04_variance_terms", floatfmt=".3g")
+E.show(var_rows, "04_variance_terms", floatfmt=".3g", columns=["k", "direction term", "subsampling term", "predicted",
+       "measured (exact)", "± se", "prediction in 95 % interval"])   # shots columns: figure below and the .md
 print(f"|g|^2 = {g @ g:.3g}, sigma^2 = {sigma2:.3g}: the subsampling term exceeds the direction term for k < "
       f"{min((r['k'] for r in var_rows if r['subsampling term'] < r['direction term']), default='never')}")
 out = [r for r in var_rows if not r["prediction in 95 % interval"]]
-print(f"± se: the standard error of each measured variance, from its {REPEATS} draws (no Gaussian assumption). "
-      + ("Every prediction lies inside the measurement's 95 % interval." if not out else
+print(f"± se from {REPEATS} draws. " + ("Every prediction lies inside the measurement's 95 % interval." if not out else
          "Outside its 95 % interval: " + ", ".join(f"k = {r['k']} (measured {r['measured (exact)']:.0f} ± {r['± se']:.0f}, predicted "
                                                    f"{r['predicted']:.0f}, z = {r['z']:+.1f})" for r in out)
          + f". With {len(var_rows)} rows, one or more outside by chance has probability 1 - 0.95^{len(var_rows)} = "
-           f"{1 - 0.95 ** len(var_rows):.0%}: a flag for more repeats, not yet a failed prediction."))
+           f"{1 - 0.95 ** len(var_rows):.0%}: a flag for more repeats, not a failed prediction."))
 
 # %%
-print(f"mean cosine to the exact gradient: measured {grid['exact'][-1]['cosine']:.3f} at k = 10; for g_hat = (Delta.g) Delta it is "
-      f"about sqrt(2 / (pi N)) = {np.sqrt(2 / (np.pi * N)):.3f}. To first order g_hat.g = (Delta.g)^2 >= 0: with exact values "
-      f"every step points downhill, but only just: one random direction in {N} dimensions is nearly orthogonal to g")
+print(f"mean cosine to the exact gradient at k = 10: {grid['exact'][-1]['cosine']:.3f} (sqrt(2 / (pi N)) = {np.sqrt(2 / (np.pi * N)):.3f}). "
+      f"g_hat.g = (Delta.g)^2 >= 0 to first order: every exact step points downhill, but only just")
 
 # %%
 fig = W.plot_variance_grid(grid, repeats=REPEATS)
@@ -152,17 +131,14 @@ E.save_figure(fig, "04_variance_vs_k")
 fig
 
 # %% [markdown]
-# **What to see:** fewer samples (small k) and fewer shots both add noise; at 1000 shots the noise
-# is nearly that of exact values, and the cosine to the true gradient stays small for every k.
+# **What to see:** small k and few shots both add noise; 1000 shots are nearly exact, and the cosine
+# to the true gradient stays small for every k. Averaging $m$ directions in the same job divides the
+# direction term by $m$, for $m$ times the circuits (`num_directions`).
 
 # %% [markdown]
-# Averaging $m$ directions drawn in the same job divides the direction term by $m$ for $m$ times the
-# circuits and still one round trip (`num_directions`, the `two_direction` preset).
-#
 # ## 3. The 30–50 % claim at equal cloud time
-# Every k gets the same modeled cloud budget (the Balanced preset's 5 epochs); smaller k buys more
-# steps. Each run stops before a step would take it past the budget. Three data sets: blobs (easy),
-# xor (hard: no single feature separates it) and breast cancer (real, 4 of its 30 features).
+# Every k gets the Balanced preset's 5-epoch modeled budget (smaller k buys more steps) on blobs
+# (easy), xor (hard) and breast cancer (real, 4 of 30 features); all rows in `figures/04_equal_time.md`.
 
 # %%
 budget = 50 * E.step_cost("spsa_subsampled", 5)["modeled_s"]
@@ -177,14 +153,15 @@ equal_time = E.study("04_equal_time", equal_time_runs, params={"ks": KS, "seeds"
 print(f"budget: {budget / 60:.1f} modeled minutes per run, {len(SEEDS)} seeds")
 rows = [{"data": ds, "k": int(k), "% of batch": 10 * int(k), **E.accuracy_summary(accs)}
         for ds, by_k in equal_time.items() for k, accs in by_k.items()]
-E.table(rows, "04_equal_time")   # every row to figures/04_equal_time.md|csv; below, the means only
-E.show([{"data": ds, **{f"k={k}": f"{np.mean(a):.2f}" for k, a in by_k.items()}} for ds, by_k in equal_time.items()],
-       title=f"Mean final test accuracy over {len(SEEDS)} seeds (sd and se: figures/04_equal_time.md)")
+_ = E.table(rows, "04_equal_time")   # every row to figures/04_equal_time.md|csv; the means are the figure's bars
 
 # %%
 verdicts = E.best_versus_band(equal_time, band=(3, 5))
+tails = {v.rsplit(": ", 1)[-1] for v in verdicts}
 for v in verdicts:
-    print(v)
+    print(v.rsplit(": ", 1)[0] if len(tails) == 1 else v)
+if len(tails) == 1:
+    print(f"each: {tails.pop()}")
 
 # %%
 fig, axes = plt.subplots(1, len(equal_time), figsize=(4 * len(equal_time), 3.6), squeeze=False)
@@ -205,14 +182,12 @@ E.save_figure(fig, "04_equal_time")
 plt.show()
 
 # %% [markdown]
-# **What to see:** within each data set the seeds' spread is larger than the differences between
-# the means: no k stands out, inside or outside the shaded band.
+# **What to see:** the seeds' spread exceeds the differences between means: no k stands out, inside or outside the band.
 
 # %% [markdown]
 # ## Explore
-# Move k and shots: one row of the statistics above is recomputed (same repeats and seed as the
-# table, so the numbers agree) and marked on the grid. Live kernel only; a saved notebook keeps no
-# widget, and the variance figure of §2 is what it shows.
+# Move k and shots: one row of §2's statistics is recomputed (same repeats and seed) and marked on the
+# grid. Live kernel only; a saved notebook keeps no widget.
 
 # %% tags=["nbval-ignore-output"]
 W.variance_explorer(repeats=REPEATS, grid=grid, seed=RANDOM_SEED)
