@@ -16,23 +16,20 @@
 # %% [markdown]
 # # 05 — The document's tables, reproduced: its figure, our model, our emulated measurement
 #
-# **What this shows.** The document's tables — Performance Comparison, Expected Performance, its
-# Recommendations, Bottleneck Analysis and Real-World Targets — each cell as the document's figure,
-# qnb's *modeled* figure and qnb's *emulated* one; then quality, and the methods at equal cloud time.
+# Each cell of the document's Performance Comparison, Expected Performance, Recommendations,
+# Bottleneck Analysis and Real-World Targets as the document's figure, qnb's *modeled* one and qnb's
+# *emulated* one; then quality, and the methods at equal cloud time.
 #
-# * **modeled**: circuits and jobs counted by running the method, priced by the latency model
-#   fitted to the document's own timings (notebook 02). Agreement is *self-consistency* of the
-#   document, not IonQ's speed; notebook 02's leave-one-out test says how well the model predicts.
+# * **modeled**: circuits and jobs counted by running the method, priced by the latency model fitted
+#   to the document's timings (notebook 02); agreement is the document's *self-consistency*, not IonQ's speed.
 # * **emulated**: the method run through the real pennylane-ionq client against `qnb.emulator`, a
-#   loopback stand-in for IonQ's job API that queues each job for the model's time (scaled down):
-#   it adds qnb's real overhead to the model, it does not test the model.
-# * **ceiling**: the test accuracy of exact gradients (parameter shift at exact expectation values)
-#   trained the same 5 epochs; a method's quality is its share of the ceiling.
-# * **equal cloud time**: every method gets the same modeled budget and stops before a step that
-#   would pass it.
+#   loopback stand-in for IonQ's API that queues each job for the model's time: it adds qnb's real
+#   overhead to the model, it does not test it.
+# * **ceiling**: the test accuracy of exact gradients after the same 5 epochs; quality is a share of it.
+# * **equal cloud time**: every method gets the same modeled budget and stops before a step would pass it.
 #
-# Every verdict carries its 95 % interval (bootstrap over seeds). The multi-seed studies are read
-# from `figures/studies/` (`RECOMPUTE = True` reruns them here: minutes).
+# Verdicts carry 95 % intervals (bootstrap over seeds). Studies are read from `figures/studies/`
+# (`RECOMPUTE = True` reruns them: minutes).
 
 # %% tags=["parameters"]
 QUICK = False
@@ -60,10 +57,9 @@ print(f"latency model fitted to the document (notebook 02): {lat.job_overhead_s:
 
 # %% [markdown]
 # ## Emulated: every row through pennylane-ionq and the loopback emulator
-# The emulator counts the jobs and circuits it receives itself. It queues each job for the model's
-# time scaled by LATENCY_SCALE; whatever the wall clock shows beyond that is qnb's own overhead
-# (building circuits, the pennylane-ionq client, HTTP, polling, simulating), which is real time and
-# is not scaled back up. So *emulated* = the model's cloud time + qnb's real overhead.
+# The emulator counts the jobs and circuits it receives and queues each job for the model's time
+# scaled by LATENCY_SCALE; the wall-clock excess is qnb's own overhead, real and not scaled up. The
+# per-row measurement (wall-clock, so a re-run changes it slightly) is in `figures/05_emulated.md`.
 
 # %%
 emulated = E.study("05_emulated", lambda: {s["row"]: E.measure_on_emulator(s["method"], s["k"] or 5, latency_scale=LATENCY_SCALE,
@@ -71,18 +67,16 @@ emulated = E.study("05_emulated", lambda: {s["row"]: E.measure_on_emulator(s["me
                    params={"latency_scale": LATENCY_SCALE, "steps": MEASURE_STEPS}, recompute=RECOMPUTE, quick=QUICK)
 overhead_s = {k: (v["batch_s"] - v["modeled_s"]) * LATENCY_SCALE for k, v in emulated.items()}  # real seconds per batch
 emulated_s = {k: v["modeled_s"] + overhead_s[k] for k, v in emulated.items()}
-E.show([{"row": k, "jobs seen by the service": int(v["jobs"]), "circuits seen": int(v["circuits"]),
-         "s/batch (model)": v["modeled_s"], "qnb overhead (real s/batch)": overhead_s[k],
-         "qnb overhead per job (s)": overhead_s[k] / v["jobs"], "s/batch (emulated)": emulated_s[k]} for k, v in emulated.items()],
-       "05_emulated", title="Measured on the emulator (wall-clock: a re-run changes these slightly)",
-       columns=["row", "jobs seen by the service", "circuits seen", "s/batch (model)", "qnb overhead per job (s)"])
+_ = E.table([{"row": k, "jobs seen by the service": int(v["jobs"]), "circuits seen": int(v["circuits"]),
+              "s/batch (model)": v["modeled_s"], "qnb overhead (real s/batch)": overhead_s[k],
+              "qnb overhead per job (s)": overhead_s[k] / v["jobs"], "s/batch (emulated)": emulated_s[k]} for k, v in emulated.items()],
+            "05_emulated")   # to figures/05_emulated.md|csv; s/batch (emulated) is in Table 1, the overhead per job in the summary
 
 # %% [markdown]
 # ## Quality, measured on three data sets
-# Every row trained for the document's 5 epochs against the 5-epoch ceiling (notebook 07 trains to
-# the plateau). Parameter-shift runs are slow to simulate (970 circuits per step), so they get 5
-# seeds and the 1000-shot row runs on blobs only; the SPSA rows get 10 seeds on blobs and 5
-# elsewhere. Sequential computes bit for bit Parallel's gradient (notebook 03) and shares its quality.
+# Every row trained the document's 5 epochs (notebook 07 trains to the plateau). Parameter shift (970
+# circuits a step) gets 5 seeds and runs at 1000 shots on blobs only; SPSA rows get 10 seeds on blobs,
+# 5 elsewhere. Sequential shares Parallel's bit-for-bit gradient, hence its quality.
 
 # %%
 configs = {s["row"]: qnb.TrainingConfig(gradient_method=s["method"], gradient_subsample_size=s["k"] or 5, epochs=EPOCHS)
@@ -122,7 +116,7 @@ def epoch_cols(doc_batch_s, model_batch_s, emulated_batch_s=None):
 
 # %% [markdown]
 # ## Table 1 — Performance Comparison
-# Quality cells: mean ± sd of test accuracy over seeds (share of the exact-gradient ceiling).
+# Quality: the table above; per-epoch times in `figures/performance_comparison.md`.
 
 # %%
 perf = []
@@ -135,13 +129,11 @@ for s, base in zip(PERF, E.performance_comparison(lat)):
                  "5 epochs min (emulated)": 50 * em / 60, "verdict (time)": base["verdict"], "quality (doc)": s["quality"],
                  **{f"quality {ds}": quality_cell(ds, s["row"]) for ds in DATASETS}})
 E.show(perf, "performance_comparison", columns=["row", "circuits (doc)", "circuits (qnb)", "jobs (qnb)", "s/batch (doc)",
-       "s/batch (model)", "s/batch (emulated)", "verdict (time)", "quality (doc)", "quality blobs"],
-       title="Short form: per-epoch and 5-epoch times and the xor and breast-cancer quality are in figures/performance_comparison.md")
+       "s/batch (model)", "s/batch (emulated)", "verdict (time)", "quality (doc)"])
 
 # %% [markdown]
-# The document's v3.3 row is the loop **with averaging** here (qnb's `spsa_per_sample`); the
-# document's code sums the per-sample gradients (the `summed_gradients` defect, notebook 01), which
-# costs the same circuits and jobs and trains worse.
+# The v3.3 row is the loop **with averaging** (`spsa_per_sample`); the document's code sums instead
+# (notebook 01's `summed_gradients`): the same circuits and jobs, worse training.
 #
 # ## Table 2 — Expected Performance (the presets)
 
@@ -165,10 +157,9 @@ E.show(expected, "expected_performance", columns=["preset", "circuits (doc)", "c
 
 # %% [markdown]
 # ## The Recommendations and the presets' stated times
-# The document states a run time for each recommended configuration, one of them at 100 shots. To
-# let shots change cost, the latency model's per-circuit time is made proportional to shots
-# (`LatencyModel.with_shot_cost`, argued from the document's "0.5 s execution" per circuit at 1000
-# shots; it agrees with the fitted model at 1000 shots).
+# One recommendation runs at 100 shots, so here the per-circuit time is proportional to shots
+# (`LatencyModel.with_shot_cost`, from the document's "0.5 s execution" per circuit at 1000 shots; it
+# agrees with the fitted model at 1000 shots).
 
 # %%
 shot_lat = lat.with_shot_cost()
@@ -192,16 +183,14 @@ sub_lat = qnb.LatencyModel.seed_calibrated(sub_rows).with_shot_cost()
 dcfg = qnb.PRESETS["development"]
 c_sub = E.step_cost(dcfg.gradient_method, dcfg.gradient_subsample_size, shots=dcfg.shots_per_circuit, backend=qnb.LocalBackend(latency=sub_lat))
 dev_sub_min = 10 * dcfg.epochs * c_sub["modeled_s"] / 60
-print(f"Development (the document: {dev['min (doc)']} min): {dev['min (model)']:.1f} min with the model fitted to all rows "
-      f"({dev['of which job overheads']:.1f} min of it job overheads); {dev_sub_min:.1f} min with the model fitted to its two "
-      f"subsampled rows ({sub_lat.job_overhead_s:.2f} s/job + {sub_lat.per_shot_s * 1000:.2f} s/circuit at 1000 shots): "
-      f"{E.verdict(dev['min (doc)'], dev_sub_min)}. The verdict depends on which of the document's rows the model is fitted to.")
+print(f"Development fitted to the document's two subsampled rows only ({sub_lat.job_overhead_s:.2f} s/job + "
+      f"{sub_lat.per_shot_s * 1000:.2f} s/circuit at 1000 shots): {dev_sub_min:.1f} min, {E.verdict(dev['min (doc)'], dev_sub_min)}; "
+      f"fitted to all rows (table): {dev['verdict (time)']}")
 
 # %% [markdown]
 # ## The Bottleneck Analysis: 2 s queue and 0.5 s execution per circuit, 0.5 s API latency per request
-# Taken literally (every circuit pays the queue, as the document says IonQ "processes jobs
-# sequentially in practice"), the document's bottleneck model prices each of its own rows; the
-# fitted model charges the queue once per job.
+# Taken literally (every circuit pays the queue), the document's bottleneck model prices its own rows;
+# the fitted model charges the queue once per job.
 
 # %%
 bottleneck = []
@@ -211,17 +200,15 @@ for (name, circuits, jobs, claimed), fitted in zip(qnb.SEED_TIMING_ROWS, qnb.fit
                        "s/batch (doc bottleneck model)": literal, "s/batch (fitted model)": fitted,
                        "bottleneck model vs table": f"{100 * (literal / claimed - 1):+.0f} %"})
 E.show(bottleneck, "bottleneck_analysis")
-print(f"fitted: {lat.job_overhead_s:.2f} s per job (document: 2 s queue + 0.5 s API = 2.5 s, but per circuit) and "
-      f"{lat.per_circuit_s:.3f} s per circuit (document: 0.5 s execution)")
+print(f"fitted: {lat.job_overhead_s:.2f} s per job (document: 2.5 s, but per circuit), {lat.per_circuit_s:.3f} s per circuit (document: 0.5 s)")
 
 # %% [markdown]
 # ## Table 3 — Real-World Performance Targets
-# The document marks every target "Achievable: Yes". Times from the one-job rows (Parallel and
-# Subsampled). In sample, the model fitted to every row (and the emulator, which queues by that
-# model) can only say the targets are *self-consistent*; the leave-one-out column predicts each
-# row's time from a model fitted to the other rows. Quality: the document's recommended setting
-# (Balanced, k = 5, "For Production") as a share of the ceiling, "Good" when at least 95 %:
-# **met** only when the whole 95 % interval is at or above, **missed** when all of it is below.
+# The document marks every target "Achievable: Yes". Times come from the one-job rows. In sample
+# the model (and the emulator, which queues by it) can only be *self-consistent*; the leave-one-out
+# column predicts each row from the others. Quality: the recommended Balanced setting (k = 5) as a
+# share of the ceiling, "Good" at ≥ 95 %: **met** when the whole 95 % interval is at or above,
+# **missed** when all of it is below, otherwise **undecided**.
 
 # %%
 one_job = [r for r in perf if "Parallel" in r["row"] or "Subsampled" in r["row"]]
@@ -249,9 +236,10 @@ for metric, lo, hi, key, scale, fmt in [("Time per batch (s)", 3, 10, "s/batch (
         row.update({"qnb emulated": m_txt, "in sample (model, emulated)": "counted: " + within(lo, hi, (m_lo, m_hi))})
     targets.append(row)
 RECOMMENDED = "v3.3.1 Subsampled (k=5)"     # the Balanced preset, the document's "For Production"
+shares = {}
 for ds in DATASETS:
     acc = quality[ds][RECOMMENDED]["acc"]
-    share = S.ratio_of_means(acc, quality[ds]["exact-gradient ceiling"]["acc"])
+    share = shares[ds] = S.ratio_of_means(acc, quality[ds]["exact-gradient ceiling"]["acc"])
     chance = E.majority_rate(qnb.make_dataset(ds, n_train=N_TRAIN, seed=0)[3])  # always the commoner test label
     targets.append({"metric": f"Model quality: {ds}", "target (doc)": "Good (≥ 95 % of the ceiling)", "Achievable (doc)": "Yes",
                     "qnb model": f"Balanced: {np.mean(acc):.2f} = {S.fmt(*share, '.0%')} of the ceiling {ceiling[ds]:.2f} "
@@ -261,9 +249,8 @@ E.show(targets, "real_world_targets")
 
 # %% [markdown]
 # ## Loss against modeled cloud time, every method
-# The loss plotted is the exact loss at the current parameters θ on the whole training set, evaluated
-# after every step (not the noisy loss at θ ± cΔ that SPSA sees), so every method is judged alike.
-# Bands: ± one sd over seeds.
+# The exact loss at the current θ on the whole training set after every step (not the noisy loss SPSA
+# sees), so every method is judged alike; bands ± one sd over seeds.
 
 # %%
 COLORS = {name: f"C{i}" for i, name in enumerate(quality["blobs"])}  # one color per method in every panel
@@ -286,8 +273,8 @@ E.save_figure(fig, "05_loss_vs_time")
 plt.show()
 
 # %% [markdown]
-# **What to see:** at any modeled time the one-job methods (left) have the lowest loss; v3.3 and
-# parameter shift follow the same kind of descent, later by the factor of their round trips (log axis).
+# **What to see:** at any modeled time the one-job methods have the lowest loss; v3.3 and parameter
+# shift descend alike, later by the factor of their round trips (log axis).
 
 # %%
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
@@ -304,13 +291,12 @@ E.save_figure(fig, "05_circuits_and_jobs")
 plt.show()
 
 # %% [markdown]
-# **What to see:** Parallel sends as many circuits as v3.3 and Sequential, in one job instead of
-# 20: the round trips, not the circuits, make the difference in Table 1.
-
-# %% [markdown]
+# **What to see:** Parallel sends as many circuits as v3.3 and Sequential in one job instead of 20:
+# round trips, not circuits, make Table 1's difference.
+#
 # ## At equal modeled cloud time, on held-out seeds
-# Every method gets the Balanced preset's 5-epoch budget and stops before a step would take it past
-# the budget. The seeds are 10 and up, none of which `make bench` used to choose the `two_direction` preset.
+# Every method gets the Balanced preset's 5-epoch budget, on seeds 10 and up (none used by
+# `make bench` to choose the `two_direction` preset). Means and sd: `figures/05_equal_time.md`.
 
 # %%
 budget = 50 * E.step_cost("spsa_subsampled", 5)["modeled_s"]
@@ -327,11 +313,9 @@ equal = E.study("05_equal_time", equal_time_runs,
 print(f"budget {budget / 60:.1f} modeled min per run")
 eq_rows = [{"data": ds, "run": name, **E.accuracy_summary(r["acc"]), "modeled min (max over seeds)": max(r["modeled_s"]) / 60}
            for ds, runs in equal.items() for name, r in runs.items()]
-E.table(eq_rows, "05_equal_time")   # every row, with sd and se, to figures/05_equal_time.md|csv
-E.show([{"run": name, **{ds: f"{np.mean(equal[ds][name]['acc']):.2f}" for ds in DATASETS}} for name in equal[DATASETS[0]]],
-       title=f"Mean final test accuracy at equal modeled time (sd and se: figures/05_equal_time.md)")
+E.table(eq_rows, "05_equal_time")   # every row, with sd and se, to figures/05_equal_time.md|csv; the means are the figure's bars
 over = [r["run"] for r in eq_rows if r["modeled min (max over seeds)"] > budget / 60 * (1 + 1e-9)]
-print("runs past the budget:", over or "none", "| runs that could not afford one step (accuracy at the initial parameters):",
+print("runs past the budget:", over or "none", "| could not afford one step:",
       sorted({f"{r['run']} ({r['data']})" for r in eq_rows if r["modeled min (max over seeds)"] == 0}) or "none")
 
 # %%
@@ -352,14 +336,12 @@ plt.show()
 
 # %% [markdown]
 # **What to see:** with the same cloud time the one-job methods learn, the 20-job methods barely
-# do, and parameter shift cannot afford a single step (it stays at its initial parameters).
-
-# %% [markdown]
+# do, and parameter shift cannot afford a single step.
+#
 # ## Explore
-# Subsample size, shots and the price sheet: the cost row, in modeled minutes and in dollars, is
-# recomputed and marked on the grid (live kernel only; on a code host, the static grid below is
-# what the explorer shows: dollars on every sheet at 1000 shots). Time uses the per-shot latency
-# model of the Recommendations table ("exact" is charged as 1000 shots, in time and dollars).
+# Subsample size, shots and price sheet: the cost row in modeled minutes and dollars is recomputed and
+# marked on the grid (live kernel only; the static grid below shows dollars on every sheet at 1000
+# shots). "exact" is charged as 1000 shots.
 
 # %% tags=["nbval-ignore-output"]
 W.cost_explorer()
@@ -380,17 +362,16 @@ print(f"* At equal cloud time ({budget / 60:.1f} modeled min) on blobs the one-j
       f"(difference Parallel - v3.3: {S.fmt(*(lambda d: (d['diff'], d['lo'], d['hi']))(S.difference(equal['blobs']['v3.3.1 Parallel']['acc'], equal['blobs']['v3.3 (buggy)']['acc'])), '+.2f')}).")
 print(f"* Circuits per batch: the document's figure holds for every SPSA row; parameter shift needs "
       f"{perf[0]['circuits (qnb)']}, not {perf[0]['circuits (doc)']} (the chain rule needs the unshifted outputs).")
-print(f"* Times: {sum('self-consistent' in r['verdict (time)'] for r in perf)} of {len(perf)} rows of Table 1 are self-consistent "
-      f"within 15 %; predicted from the other rows (leave-one-out, notebook 02) {sum(abs(o['rel']) <= 0.15 for o in E.latency_leave_one_out())} "
-      f"of {len(qnb.SEED_TIMING_ROWS)} are. The time targets are met by the model's predictions, which is a statement about the "
-      f"document's own rows, not about IonQ.")
+print(f"* Times: {sum('self-consistent' in r['verdict (time)'] for r in perf)} of {len(perf)} rows of Table 1 self-consistent "
+      f"within 15 %, {sum(abs(o['rel']) <= 0.15 for o in E.latency_leave_one_out())} of {len(qnb.SEED_TIMING_ROWS)} predicted "
+      f"leave-one-out (notebook 02). The time targets are met by the model's predictions: a statement about the document's rows, not IonQ.")
 per_job = [overhead_s[s["row"]] / emulated[s["row"]]["jobs"] for s in PERF]
 print(f"* Emulated through the real client, qnb adds {min(per_job):.2f}-{max(per_job):.2f} s of its own per job to the model's "
       f"{lat.job_overhead_s:.2f} s.")
 print(f"* Development: the document says {dev['min (doc)']} min; {dev['min (model)']:.1f} min fitted to all rows, {dev_sub_min:.1f} min "
       f"fitted to its subsampled rows: undecided between the document's own rows.")
-for t in targets[3:]:
-    print(f"* {t['metric']}: {t['qnb model']} -> {t['quality verdict']}")
+print("* Model quality of Balanced, share of the ceiling: " + "; ".join(
+    f"{ds} {S.fmt(*shares[ds], '.0%')} {t['quality verdict']}" for ds, t in zip(DATASETS, targets[3:])) + ".")
 for ds, runs in equal.items():
     ranked = sorted(runs, key=lambda n: -np.mean(runs[n]["acc"]))
     d = S.difference(runs[ranked[0]]["acc"], runs[ranked[1]]["acc"])
