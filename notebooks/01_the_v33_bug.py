@@ -235,7 +235,8 @@ for name, fn, method in [("v33_gradient", v33_gradient, "spsa_per_sample"), ("v3
     rows_code.append({"function": name, "circuits": circuits, "jobs": jobs, "modeled s": lat.batch_time(circuits, jobs),
                  "same as qnb estimator": method, "max |difference|": float(np.max(np.abs(ours - theirs))),
                  "cosine to exact g": float(ours @ g / np.linalg.norm(ours) / np.linalg.norm(g))})
-E.show(rows_code, floatfmt=".3g", title=f"One gradient of a batch of B = {B}, same seed, exact outputs")
+E.show(rows_code, floatfmt=".3g", title=f"One gradient of a batch of B = {B}, same seed, exact outputs",
+       columns=["function", "circuits", "jobs", "same as qnb estimator", "max |difference|", "cosine to exact g"])
 
 # %% [markdown]
 # Both reproduce qnb's estimators exactly: the same circuits, only the number of jobs differs.
@@ -292,11 +293,9 @@ v33_doc_epoch = next(r for r in doc["performance_comparison"] if r["row"] == "v3
 par_doc_epoch = next(r for r in doc["performance_comparison"] if r["row"] == "v3.3.1 Parallel")["epoch_s"]
 v33_model_epoch = 10 * E.step_cost("spsa_per_sample")["modeled_s"]
 two_circuit_epoch = 10 * lat.batch_time(n_circuits=2, n_jobs=1)   # "SPSA: 2 circuits per batch"
-print(f"headline claims: {doc['headline_epoch_s'][0]} s vs {doc['headline_epoch_s'][1]} s per epoch (x10)")
-print(f"the document's own table, v3.3 row: {v33_doc_epoch:.0f} s per epoch, not {doc['headline_epoch_s'][0]} s")
-print(f"modeled v3.3 epoch: {v33_model_epoch:.0f} s; an epoch of 2-circuit single-job steps: {two_circuit_epoch:.0f} s "
-      f"(ratio x{v33_model_epoch / two_circuit_epoch:.1f})")
-print(f"and the 'designed' v3.3.1 Parallel epoch in its own table is {par_doc_epoch:.0f} s, not {doc['headline_epoch_s'][1]} s")
+print(f"headline: {doc['headline_epoch_s'][0]} s vs {doc['headline_epoch_s'][1]} s per epoch; the document's own table: "
+      f"{v33_doc_epoch:.0f} s (v3.3) and {par_doc_epoch:.0f} s (Parallel); modeled v3.3: {v33_model_epoch:.0f} s, "
+      f"against {two_circuit_epoch:.0f} s for 2-circuit single-job steps (x{v33_model_epoch / two_circuit_epoch:.1f})")
 
 # %% [markdown]
 # ## 6. Is the per-sample average wrong? Bias and variance of SPSA
@@ -472,9 +471,8 @@ fixed = by["fixed (qnb default)"]
 loop = rows_dir[-1]
 m_rows = [r for r in rows_dir if r["estimator"] == "batch SPSA"]
 match = next((r for r in m_rows if r["variance"] <= loop["variance"]), None)
-print(f"* Cost, not correctness, is v3.3's bug. The v3.3 loop and v3.3.1 Sequential both run {2 * B} circuits in "
-      f"{2 * B} jobs per batch ({lat.batch_time(2 * B, 2 * B):.1f} modeled s); Parallel sends them as 1 job "
-      f"({lat.batch_time(2 * B, 1):.1f} s).")
+print(f"* Cost, not correctness, is v3.3's bug: the loop and Sequential run {2 * B} circuits in {2 * B} jobs per batch "
+      f"({lat.batch_time(2 * B, 2 * B):.1f} modeled s), Parallel in 1 job ({lat.batch_time(2 * B, 1):.1f} s).")
 print(f"* The headline '{doc['headline_epoch_s'][0]} s vs {doc['headline_epoch_s'][1]} s per epoch' matches neither the "
       f"document's own table ({v33_doc_epoch:.0f} s and {par_doc_epoch:.0f} s) nor the fitted model ({v33_model_epoch:.0f} s for v3.3).")
 print(f"* Neither estimator shows a bias (error of the mean within twice what noise alone gives); this test sees only "
