@@ -76,8 +76,7 @@ E.show([{"c": r["c"], "repeats": r["repeats"], "|mean finite-difference error| %
          "noise of that mean (2 se) %": r["sharp: detectable bias %"], "resolved": r["bias seen"],
          f"c² scaling of the c = {fd_ref['c']} value %": c2(r["c"])} for r in sharp["c_dependence"]], floatfmt=".3g")
 resolved = [r["c"] for r in sharp["c_dependence"] if r["bias seen"]]
-print(f"at {sharp['c_dependence'][0]['repeats']} repeats resolved at {'c = ' + str(resolved) if resolved else 'no c'}: "
-      f"these rows bound the bias, they do not measure it (c² scaling is an extrapolation)")
+print(f"resolved at {'c = ' + str(resolved) if resolved else 'no c'}: these rows bound the bias, they do not measure it")
 
 # %% [markdown]
 # ## 2. Variance: why one direction in 48 dimensions is noisy
