@@ -17,19 +17,18 @@
 # # 05 — The document's tables, reproduced: its figure, our model, our emulated measurement
 #
 # Each cell of the document's Performance Comparison, Expected Performance, Recommendations,
-# Bottleneck Analysis and Real-World Targets as the document's figure, qnb's *modeled* one and qnb's
-# *emulated* one; then quality, and the methods at equal cloud time.
+# Bottleneck Analysis and Real-World Targets, as the document's figure, qnb's *modeled* one and
+# qnb's *emulated* one; then quality, and the methods at equal cloud time.
 #
 # * **modeled**: circuits and jobs counted by running the method, priced by the latency model fitted
-#   to the document's timings (notebook 02); agreement is the document's *self-consistency*, not IonQ's speed.
-# * **emulated**: the method run through the real pennylane-ionq client against `qnb.emulator`, a
-#   loopback stand-in for IonQ's API that queues each job for the model's time: it adds qnb's real
-#   overhead to the model, it does not test it.
+#   to the document's timings (notebook 02): agreement is the document's *self-consistency*, not IonQ's speed.
+# * **emulated**: run through the real pennylane-ionq client against `qnb.emulator`, a loopback
+#   stand-in for IonQ's API that queues each job for the model's time: the model plus qnb's real overhead.
 # * **ceiling**: the test accuracy of exact gradients after the same 5 epochs; quality is a share of it.
 # * **equal cloud time**: every method gets the same modeled budget and stops before a step would pass it.
 #
-# Verdicts carry 95 % intervals (bootstrap over seeds). Studies are read from `figures/studies/`
-# (`RECOMPUTE = True` reruns them: minutes).
+# Verdicts carry 95 % intervals (bootstrap over seeds); studies are read from `figures/studies/`
+# (`RECOMPUTE = True` reruns them).
 
 # %% tags=["parameters"]
 QUICK = False
@@ -204,11 +203,10 @@ print(f"fitted: {lat.job_overhead_s:.2f} s per job (document: 2.5 s, but per cir
 
 # %% [markdown]
 # ## Table 3 — Real-World Performance Targets
-# The document marks every target "Achievable: Yes". Times come from the one-job rows. In sample
-# the model (and the emulator, which queues by it) can only be *self-consistent*; the leave-one-out
-# column predicts each row from the others. Quality: the recommended Balanced setting (k = 5) as a
-# share of the ceiling, "Good" at ≥ 95 %: **met** when the whole 95 % interval is at or above,
-# **missed** when all of it is below, otherwise **undecided**.
+# The document marks every target "Achievable: Yes". Times come from the one-job rows: in sample only
+# *self-consistent*; leave-one-out predicts each row from the others. Quality: the recommended
+# Balanced setting (k = 5) as a share of the ceiling, "Good" at ≥ 95 %: **met** when the whole 95 %
+# interval is at or above, **missed** when all of it is below, otherwise **undecided**.
 
 # %%
 one_job = [r for r in perf if "Parallel" in r["row"] or "Subsampled" in r["row"]]
