@@ -73,9 +73,9 @@ _ = E.table([{"row": k, "jobs seen by the service": int(v["jobs"]), "circuits se
 
 # %% [markdown]
 # ## Quality, measured on three data sets
-# Every row trained the document's 5 epochs (notebook 07 trains to the plateau). Parameter shift (970
-# circuits a step) gets 5 seeds and runs at 1000 shots on blobs only; SPSA rows get 10 seeds on blobs,
-# 5 elsewhere. Sequential shares Parallel's bit-for-bit gradient, hence its quality.
+# Every row trained the document's 5 epochs (notebook 07 trains to the plateau). Parameter-shift runs
+# (970 circuits a step, the ceiling included) get 5 seeds, and the 1000-shot row runs on blobs only;
+# SPSA rows get 10 seeds on blobs, 5 elsewhere. Sequential shares Parallel's bit-for-bit gradient and quality.
 
 # %%
 configs = {s["row"]: qnb.TrainingConfig(gradient_method=s["method"], gradient_subsample_size=s["k"] or 5, epochs=EPOCHS)
