@@ -22,6 +22,7 @@ from .circuits import CircuitModel
 from .data import check_data
 from .estimators import GradientResult, SPSAEstimator, StepPlan, batch_losses, directions, plus_minus_circuits
 from .losses import check_loss, square_loss
+from .prices import circuits_gate_counts, price_sheet
 
 RULES = ("sgd", "momentum", "adam")
 
@@ -273,6 +274,24 @@ class BatchSPSAOptimizer:
         X, y = np.asarray(X, dtype=float), np.asarray(y)
         new, g = self.update(model, params.ravel(), X, y, loss, shots, execute)
         return new.reshape(params.shape), g.function_value
+
+    def estimate(self, qnode, params, X, y, price, steps: int = 1, shots: int | None = None) -> dict:
+        """What ``steps`` steps on batches like (X, y) would send and cost on the price sheet
+        ``price`` (a ``PriceSheet`` or its ``qnb.PRICES`` name), planned without running anything or
+        moving the generator: ONE execution per step of the plan's circuits at ``shots`` (default:
+        the QNode's), their gate-shots and dollars; blocking's check is counted."""
+        sheet, params = price_sheet(price), np.asarray(params, dtype=float)
+        model, _, own = self._bind(qnode, params.shape, np.asarray(X).shape[-1])
+        shots = own if shots is None else check.integer("shots", shots)
+        if shots is None:
+            raise ValueError("shots: exact values have no price; pass shots= or a QNode with shots")
+        plan = self.next_step_plan(model, params.ravel(), np.asarray(X, dtype=float), np.asarray(y), square_loss,
+                                   check=params.ravel() if self.blocking else None)
+        (g1, g2), n = circuits_gate_counts(plan.circuits), len(plan.circuits)
+        step = {"jobs": 1, "circuits": n, "shots": n * shots, "gate_shots_1q": g1 * shots, "gate_shots_2q": g2 * shots,
+                "usd": sheet.job_usd(n, shots, g1, g2)}
+        return {"price": sheet.name, "steps": check.integer("steps", steps), "per_step": step,
+                "per_run": {k: v * steps for k, v in step.items()}}
 
     def _bind(self, qnode, shape, n_features):
         """(model, execute, shots) for a QNode or a qnb model, made once per (qnode, shape)."""

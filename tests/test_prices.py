@@ -121,3 +121,34 @@ def test_the_classifier_estimates_before_it_fits():
     est = clf.estimate(X, y)
     clf.fit(X, y)
     assert est["per_run"]["usd"] == pytest.approx(clf.trainer_.usd_spent) and est["per_run"]["jobs"] == clf.n_jobs_ == 3
+
+
+def test_the_optimizer_estimates_a_step_in_dollars_and_then_spends_that():
+    import pennylane as qml
+    dev = qml.device("default.qubit", wires=2)
+
+    @qml.set_shots(500)
+    @qml.qnode(dev)
+    def circuit(x, w):
+        qml.RY(x[0], 0)
+        qml.RY(x[1], 1)
+        qml.CNOT([0, 1])
+        qml.RY(w[0], 0)
+        qml.RY(w[1], 1)
+        return qml.expval(qml.PauliZ(0))
+    X = np.array([[0.1, 0.2], [0.3, -0.4], [1.0, 0.5], [-0.2, 0.9]])
+    y = np.array([1, -1, 1, -1])
+    opt = qnb.BatchSPSAOptimizer(subsample=2, num_directions=2, seed=3)
+    w = np.array([0.3, -0.2])
+    before = json.dumps(opt.state())
+    est = opt.estimate(circuit, w, X, y, price="azure-ionq", steps=5)
+    assert json.dumps(opt.state()) == before  # planned without moving the generator or the step count
+    with qml.Tracker(dev) as tr:
+        opt.step(circuit, w, X, y)
+    assert est["per_step"]["circuits"] == tr.totals["executions"] == 8 and tr.totals["batches"] == 1
+    assert est["per_step"]["shots"] == 8 * 500 and est["per_run"]["usd"] == pytest.approx(5 * est["per_step"]["usd"])
+    g1, g2 = est["per_step"]["gate_shots_1q"] / 500, est["per_step"]["gate_shots_2q"] / 500
+    assert (g1, g2) == (8 * 4, 8 * 1)  # four RY and a CNOT per circuit
+    assert est["per_step"]["usd"] == pytest.approx(12.4166 + 500 * (0.00022 * g1 + 0.000975 * g2))
+    with pytest.raises(ValueError, match="exact values have no price"):
+        opt.estimate(qml.set_shots(circuit, None), w, X, y, price="azure-ionq")
