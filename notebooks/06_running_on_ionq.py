@@ -58,8 +58,8 @@ backend = None if real else emu.backend(seed=np.random.SeedSequence(RANDOM_SEED)
 trainer = qnb.QuantumTrainer(cfg, backend=backend)
 plans = {name: trainer.estimate(price=name) for name in qnb.PRICES}
 print(E.table([{"price sheet": k, "jobs": e["per_run"]["jobs"], "circuits": e["per_run"]["circuits"],
-                "modeled min": e["per_run"]["modeled_min"], "$ per step": e["per_step"]["usd"],
-                "$ per run": e["per_run"]["usd"]} for k, e in plans.items()], floatfmt=",.2f"))
+                "modeled min": e["per_run"]["modeled_min"], "USD per step": e["per_step"]["usd"],
+                "USD per run": e["per_run"]["usd"]} for k, e in plans.items()], floatfmt=",.2f"))
 if emu is not None:
     print(f"jobs the service has seen so far: {emu.stats['jobs_created']}")
 

@@ -88,7 +88,7 @@ def test_ratio_targets_carry_intervals_and_a_never_arriving_peer_makes_a_bound()
     ours, ps = _runs([60.0, 120.0, 120.0, 180.0]), _runs([1800.0, 1800.0, 1900.0, 1700.0])
     per = {"ours": ours, race.PS_NAME: ps, "qml.SPSAOptimizer (matched gains)": _runs([math.inf] * 4, spent=3000.0)}
     out = race.ratio_targets({"d": {"per_run": per}}, "ours")
-    assert len(out) == 2 + len(qnb.PRICES) and {r["measure"] for r in out[2:]} == {f"$ {k}" for k in qnb.PRICES}
+    assert len(out) == 2 + len(qnb.PRICES) and {r["measure"] for r in out[2:]} == {f"USD {k}" for k in qnb.PRICES}
     assert out[0]["ratio"] == pytest.approx(2 / 30) and out[0]["lo"] <= out[0]["ratio"] <= out[0]["hi"]
     assert out[0]["verdict"] == "met" and not out[0]["bound"]  # the whole interval below 1/10
     assert out[1]["bound"] and out[1]["ratio"] == pytest.approx(120 / 3000) and out[1]["verdict"] == "met"
@@ -149,8 +149,8 @@ def test_choose_ranks_by_censored_share_of_the_budget(monkeypatch):
     assert min(rows, key=lambda r: r["a median_min"])["candidate"] == "misses"
     assert race.choose(rows) == "sure"
     # in dollars on Azure (a fee per job): the same censoring, at the most any run spent on that data set
-    assert got["sure"]["$ score azure-ionq"] == pytest.approx(30 / 150 + 30 / 150)
-    assert race.choose(rows, "$ score azure-ionq") == "sure"
+    assert got["sure"]["USD score azure-ionq"] == pytest.approx(30 / 150 + 30 / 150)
+    assert race.choose(rows, "USD score azure-ionq") == "sure"
 
 
 def test_quick_benchmark_smoke(tmp_path, monkeypatch):
@@ -329,8 +329,8 @@ def test_the_price_aware_choice_is_adopted_only_where_its_interval_says_cheaper(
     assert got["braket-ionq-aria"] == "adopted: cheaper" and got["azure-ionq"] == "same"
     races["d"]["per_run"]["k=10, 500 shots"] = _runs([100.0, 900.0, 100.0, 900.0, 500.0, 300.0])
     assert bench.chooser_verdicts(races, "time choice", by_sheet)[0]["verdict"] == "not adopted: undecided"
-    rows = [{"candidate": "a", "score": 0.2, "$ score x": 0.9}, {"candidate": "b", "score": 0.4, "$ score x": 0.1}]
-    assert race.choose(rows) == "a" and race.choose(rows, "$ score x") == "b"
+    rows = [{"candidate": "a", "score": 0.2, "USD score x": 0.9}, {"candidate": "b", "score": 0.4, "USD score x": 0.1}]
+    assert race.choose(rows) == "a" and race.choose(rows, "USD score x") == "b"
 
 
 def test_time_to_quality_on_a_common_grid_does_not_reward_more_looks():

@@ -58,8 +58,8 @@ def test_the_explorers_display_a_row_and_a_figure():
     k.value, shots.value = 4, "100"
     assert ui.result["circuits/batch"] == 8 and ui.result["shots"] == 100
     price.value = "braket-ionq-aria"  # $0.30 per task (circuit) and $0.03 per shot
-    assert ui.result["$/batch"] == pytest.approx(8 * (0.30 + 100 * 0.03)) and ui.result["price sheet"] == "braket-ionq-aria"
-    assert ui.result["$/5 epochs"] == pytest.approx(ui.result["$/batch"] * 10 * 5)
+    assert ui.result["USD/batch"] == pytest.approx(8 * (0.30 + 100 * 0.03)) and ui.result["price sheet"] == "braket-ionq-aria"
+    assert ui.result["USD/5 epochs"] == pytest.approx(ui.result["USD/batch"] * 10 * 5)
     shots.value = "exact"
     assert ui.result["shots"] == "exact (priced as 1000)" and shots.value == "exact"
     md, fig = out.outputs  # exactly a Markdown row and a figure, replaced on every change

@@ -166,7 +166,7 @@ def main(argv=None, client=None) -> int:
     full = args.full and not quick
     # the price-aware choice: per sheet, the candidate cheapest to quality in dollars on the same
     # selection runs; each one that is not the time choice races on the held-out seeds too
-    by_sheet = {p: choose(out["go_beyond"], f"$ score {p}") for p in PRICES}
+    by_sheet = {p: choose(out["go_beyond"], f"USD score {p}") for p in PRICES}
     names = {w: ours if w == winner else f"qnb {w} (cheapest in $ on seeds {out['selection_seeds']})"
              for w in by_sheet.values()}
     out["chosen_by_sheet"] = {p: names[w] for p, w in by_sheet.items()}

@@ -219,7 +219,7 @@ def ratio_targets(race_out: dict, ours_name: str, ours_by_sheet: dict | None = N
             theirs, mine = runs[PS_NAME], runs[(ours_by_sheet or {}).get(sheet, ours_name)]
             a, b = [x["usd"][sheet] for x in mine], [x["usd"][sheet] for x in theirs]
             v = ratio_verdict(a, b, 0.1, censor_at=[x["spent_usd"][sheet] for x in theirs])
-            rows.append({"dataset": kind, "measure": f"$ {sheet}", "against": PS_NAME,
+            rows.append({"dataset": kind, "measure": f"USD {sheet}", "against": PS_NAME,
                          "entrant": (ours_by_sheet or {}).get(sheet, ours_name), "ours": float(np.median(a)),
                          "theirs": float(np.median(b)), **v})
     return rows
@@ -252,14 +252,14 @@ def go_beyond(kinds, ceil: dict, seeds=SELECTION_SEEDS, client=None, workers=Non
               max_budget_s: float = math.inf, budget_fraction: float = 1.0) -> list[dict]:
     """Candidate options on the hard data sets, on selection seeds only, under the race's rule;
     per data set the runs at the target and the median time to quality, and the scores ``choose``
-    ranks them by: ``score`` in modeled time, and ``$ score <sheet>`` in dollars on each sheet of
+    ranks them by: ``score`` in modeled time, and ``USD score <sheet>`` in dollars on each sheet of
     ``qnb.PRICES`` (the price-aware choice: the same runs, priced by each sheet)."""
     tasks, rules = [], {}
     for kind in kinds:
         rules[kind] = race_rule(ceil[kind], budget_fraction, max_budget_s)
         tasks += [(f"qnb {n}", kw, kind, int(s), rules[kind]) for n, kw in GO_BEYOND.items() for s in seeds]
     runs = run_tasks(race_task, tasks, client=client, workers=workers, progress=True, desc="go beyond", log=log)
-    rows = {n: {"candidate": n, "score": 0.0, **{f"$ score {p}": 0.0 for p in PRICES}} for n in GO_BEYOND}
+    rows = {n: {"candidate": n, "score": 0.0, **{f"USD score {p}": 0.0 for p in PRICES}} for n in GO_BEYOND}
     for kind in kinds:
         of = {n: [r for (m, _, k, _, _), r in zip(tasks, runs) if m == f"qnb {n}" and k == kind] for n in GO_BEYOND}
         # dollars are censored at the most any candidate's run spent here: a run that never
@@ -276,12 +276,12 @@ def go_beyond(kinds, ceil: dict, seeds=SELECTION_SEEDS, client=None, workers=Non
             row["score"] += float(np.mean(np.minimum(np.array(t) / rules[kind][1], 1.0)))
             for p, sheet in PRICES.items():
                 d = [usd_to_quality(r, rules[kind][0], sheet) for r in rs]
-                row[f"$ score {p}"] += float(np.mean(np.minimum(np.array(d) / max(most[p], 1e-12), 1.0)))
+                row[f"USD score {p}"] += float(np.mean(np.minimum(np.array(d) / max(most[p], 1e-12), 1.0)))
     return list(rows.values())
 
 
 def choose(rows: list[dict], key: str = "score") -> str:
     """The candidate with the smallest score: per hard data set, its mean time (``score``) or
-    dollars on a sheet (``$ score <sheet>``) to quality as a share of the budget (runs that never
+    dollars on a sheet (``USD score <sheet>``) to quality as a share of the budget (runs that never
     arrive count as the whole budget), summed."""
     return min(rows, key=lambda r: (r[key], r["candidate"]))["candidate"]

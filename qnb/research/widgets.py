@@ -58,7 +58,7 @@ def cost_row(k: int, shots, latency: LatencyModel | None = None, epochs: int = 5
     return {"k": k, "shots": s or "exact (priced as 1000)", "circuits/batch": c["circuits"], "jobs/batch": c["jobs"],
             "s/batch": c["modeled_s"], "s/epoch": c["modeled_s"] * E.STEPS_PER_EPOCH,
             f"min/{epochs} epochs": c["modeled_s"] * steps / 60, "price sheet": price,
-            "$/batch": c["usd"][price], f"$/{epochs} epochs": c["usd"][price] * steps}
+            "USD/batch": c["usd"][price], f"USD/{epochs} epochs": c["usd"][price] * steps}
 
 
 # -- the static grids --------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def plot_cost_grid(grid: dict, mark: dict | None = None, price: str | None = Non
     ax = fig.subplots(1, 2)
     first = next(iter(grid.values()))
     key = next(k for k in next(iter(first.values()))[0] if k.startswith("min/"))
-    usd = key.replace("min/", "$/")
+    usd = key.replace("min/", "USD/")
     for s, rows in first.items():
         ax[0].plot([r["k"] for r in rows], [r[key] for r in rows], "o-", label=f"shots: {s}")
     lines = {f"shots: {s}": rows for s, rows in grid[price].items()} if price else {
@@ -121,7 +121,7 @@ def plot_cost_grid(grid: dict, mark: dict | None = None, price: str | None = Non
         ax[1].plot(mark["k"], mark[usd], "o", color="red", ms=10, mfc="none", mew=2, label="chosen")
     ax[0].set(xlabel="subsample size k (of B = 10)", ylabel=f"modeled {key.replace('min/', 'minutes for ')}",
               title="modeled cloud time (1 job per step)", ylim=(0, None))
-    ax[1].set(xlabel="subsample size k (of B = 10)", ylabel=f"dollars for {usd[2:]}", ylim=(0, None),
+    ax[1].set(xlabel="subsample size k (of B = 10)", ylabel=f"dollars for {usd.split('/', 1)[1]}", ylim=(0, None),
               title=f"dollars on {price}" if price else "dollars per price sheet, 1000 shots")
     ax[1].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.0f}"))
     for a in ax:
