@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import fastsim
+from .prices import _native
+from .qis import gate_matrix, histogram
 from .validation import number
 
 # Azure Quantum's IonQ provider page, "System fidelity" of IonQ Aria (ionq.qpu.aria-1 and aria-2):
@@ -160,7 +162,6 @@ _NATIVE: dict = {}
 
 def _native_parts(op) -> list[tuple[int, ...]]:
     """The qubits of each IonQ gate ``op`` compiles to (cached per gate name and wires)."""
-    from .prices import _native
     key = (op.name, tuple(op.wires))
     if key not in _NATIVE:
         _NATIVE[key] = [tuple(int(w) for w in g.wires) for g in _native(op)]
@@ -207,7 +208,6 @@ def simulate(template, angles: np.ndarray, n_wires: int, readout_wires, model) -
 def qis_probabilities(circuit: list[dict], n_qubits: int, model) -> np.ndarray:
     """Outcome probabilities (2**n, qubit 0 the most significant bit) of an IonQ qis circuit under
     the model, every qubit measured."""
-    from .qis import gate_matrix
     model = noise_model(model)
     rho = _initial(1, n_qubits)
     for g in circuit:
@@ -223,8 +223,4 @@ def noisy_histogram(circuit: list[dict], n_qubits: int, model, shots: int | None
     p = qis_probabilities(circuit, n_qubits, model)
     if shots:
         p = np.random.default_rng(seed).multinomial(shots, p / p.sum()) / shots
-    out = {}
-    for idx in np.flatnonzero(p > 1e-15):
-        bits = (idx >> np.arange(n_qubits)[::-1]) & 1  # bits[q] is qubit q
-        out[str(int(bits @ (1 << np.arange(n_qubits))))] = float(p[idx])
-    return out
+    return histogram(p, n_qubits)

@@ -132,9 +132,14 @@ def probabilities(circuit: list[dict], n_qubits: int) -> dict[str, float]:
     for g in circuit:
         matrix, wires = gate_matrix(g, n_qubits)
         state = _apply(state, matrix, wires)
-    probs = np.abs(state.reshape(-1)) ** 2  # index: qubit 0 is the most significant bit
+    return histogram(np.abs(state.reshape(-1)) ** 2, n_qubits)
+
+
+def histogram(probs, n_qubits: int) -> dict[str, float]:
+    """Outcome probabilities indexed with qubit 0 the most significant bit, as an IonQ histogram:
+    keys with qubit 0 the least significant bit, outcomes of probability 0 left out."""
     out = {}
-    for idx in np.flatnonzero(probs > 1e-15):
+    for idx in np.flatnonzero(np.asarray(probs) > 1e-15):
         bits = format(idx, f"0{n_qubits}b")  # bits[q] is qubit q
         out[str(int(bits[::-1], 2))] = float(probs[idx])  # IonQ: qubit 0 least significant
     return out

@@ -11,7 +11,7 @@ from ..batching import CircuitBatchManager
 from ..config import TrainingConfig
 from ..latency import LatencyModel
 from ..model import QuantumModel, make_dataset
-from .runs import LATENCY, RaceClock, _seeds, bench_data, noise_of, test_accuracy
+from .runs import LATENCY, RaceClock, _seeds, bench_data, bill_of, noise_of, test_accuracy
 
 
 def _batch_qnode(device, shots, seed):
@@ -77,7 +77,7 @@ def train_spsa_optimizer(seed: int, dataset: str, rule: tuple, shots: int | None
                 return np.mean((out - yb) ** 2)
             w = opt.step(loss, w)
             model.update_parameters(np.asarray(w))
-            if clock.record(test_accuracy(model, data, noise), manager.stats.modeled_s, stats=manager.stats):
+            if clock.record(test_accuracy(model, data, noise), manager.stats.modeled_s, bill=bill_of(manager.stats)):
                 stop = True
                 break
     return {"steps": clock.records, "jobs": manager.stats.jobs, "circuits": manager.stats.circuits}
@@ -130,7 +130,7 @@ def train_qiskit_spsa(seed: int, dataset: str, rule: tuple, shots: int | None = 
             state["order"] = None
         model.update_parameters(np.asarray(x))  # the step's cost: its +- pair, one job (calibration is not a step)
         return clock.record(test_accuracy(model, data, noise), manager.stats.modeled_s, state["last"].cost.modeled_s,
-                            manager.stats)
+                            bill_of(manager.stats))
 
     spsa = SPSA(maxiter=10**9, termination_checker=after_step)
     spsa.set_max_evals_grouped(2)

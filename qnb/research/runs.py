@@ -35,18 +35,17 @@ class RaceClock:
         self.records: list[dict] = []
         self.reached, self.dearest_s = False, float(first_step_s)
 
-    def record(self, test_accuracy: float, modeled_s: float, step_s: float | None = None, stats=None,
+    def record(self, test_accuracy: float, modeled_s: float, step_s: float | None = None,
                bill: list | None = None) -> bool:
         """Record the state after a step that cost ``step_s`` (default: the time since the last
-        record), or the start, with what was sent so far (``stats``, a ``BatchStats``, or its
-        ``bill``); True when the run should stop."""
+        record), or the start, with what was sent so far (``bill``, see ``bill_of``; none: the
+        start); True when the run should stop."""
         if modeled_s > self.budget_s * (1 + 1e-9):
             return True
         last = self.records[-1]["modeled_s"] if self.records else 0.0
         self.dearest_s = max(self.dearest_s, modeled_s - last if step_s is None else step_s)
         self.records.append({"test_accuracy": float(test_accuracy), "modeled_s": float(modeled_s),
-                             "bill": list(bill) if bill is not None else _bill(stats) if stats is not None
-                             else [0] * len(BILL)})
+                             "bill": list(bill) if bill is not None else [0] * len(BILL)})
         self.reached = self.reached or test_accuracy >= self.target
         return (self.reached and modeled_s >= self.t_eq) or modeled_s + self.dearest_s > self.budget_s * (1 + 1e-9)
 
@@ -98,7 +97,7 @@ def test_accuracy(model, dataset, noise: str | None = None) -> float:
 BILL = ("jobs", "circuits", "shots", "gate_shots_1q", "gate_shots_2q")  # what a price sheet prices (prices.py)
 
 
-def _bill(stats) -> list:
+def bill_of(stats) -> list:
     """The counts of a ``BatchStats`` that a price sheet prices, in ``BILL``'s order."""
     return [getattr(stats, k) for k in BILL]
 
@@ -111,7 +110,8 @@ def run_qnb(config: TrainingConfig, kind: str, rule: tuple) -> list[dict]:
     clock.record(test_accuracy(trainer.model, trainer.dataset, noise), 0.0)
 
     def check(t, rec):
-        if clock.record(test_accuracy(t.model, t.dataset, noise), t.modeled_s, rec["modeled_s"], t.manager.stats):
+        if clock.record(test_accuracy(t.model, t.dataset, noise), t.modeled_s, rec["modeled_s"],
+                        bill_of(t.manager.stats)):
             raise _Stop
     try:  # the trainer's own budget rule also prices the first step before it is paid
         trainer.fit(epochs=10**9, progress=False, callback=check, budget_s=rule[1])
@@ -159,7 +159,7 @@ def run_exact(kind: str, seed: int, epochs: int, config: TrainingConfig = CEILIN
     x_tr, y_tr = trainer.dataset[:2]
     rule, gains, spent, k = trainer.optimizer.rule, trainer.config.gains, BatchStats(), 0
     steps = [{"test_accuracy": test_accuracy(trainer.model, trainer.dataset, noise), "modeled_s": 0.0,
-              "bill": _bill(spent)}]
+              "bill": bill_of(spent)}]
     b = trainer.config.batch_size
     for epoch in range(epochs):
         order = trainer.order_rng.permutation(len(x_tr))
@@ -169,7 +169,7 @@ def run_exact(kind: str, seed: int, epochs: int, config: TrainingConfig = CEILIN
             trainer.model.update_parameters(rule.step(trainer.model.parameters, g, gains.at(k)[1]))
             spent.add(parameter_shift_step(trainer.config.replace(shots_per_circuit=1000), kind, len(idx)))
             steps.append({"test_accuracy": test_accuracy(trainer.model, trainer.dataset, noise),
-                          "modeled_s": spent.modeled_s, "bill": _bill(spent)})
+                          "modeled_s": spent.modeled_s, "bill": bill_of(spent)})
             k += 1
         acc = [e["test_accuracy"] for e in steps[trainer.steps_per_epoch::trainer.steps_per_epoch]]
         if len(acc) >= 6 and abs(np.mean(acc[-3:]) - np.mean(acc[-6:-3])) <= PLATEAU_TOL:
