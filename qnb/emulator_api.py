@@ -47,10 +47,11 @@ from http.client import responses
 
 import numpy as np
 
+from .noise import IONQ_NOISE_MODELS
+
 STATUS_FAULTS = ("409", "429", "500", "503")
 HTTP_FAULTS = STATUS_FAULTS + ("drop", "stall", "drip", "driphead")
 JOB_FAULTS = ("fail", "cancel", "hang", "slow")
-NOISE_MODELS = ("ideal", "harmony", "aria-1", "aria-2", "forte-1", "forte-enterprise-1")
 BACKENDS = ("simulator", "qpu.aria-1", "qpu.aria-2", "qpu.forte-1", "qpu.forte-enterprise-1")
 JOB_KEYS = {"type", "backend", "input", "name", "metadata", "shots", "session_id", "settings", "dry_run", "noise"}
 CIRCUIT_KEYS = {"circuit", "name", "qubits", "gateset", "registers"}
@@ -113,8 +114,8 @@ def _settings(settings, shots: int) -> dict:
 def _noise(noise, backend: str) -> dict | None:
     if not isinstance(noise, dict) or set(noise) - {"model", "seed"}:
         raise BadRequest("noise must be a JSON object {model, seed?}")
-    if noise.get("model") not in NOISE_MODELS:
-        raise BadRequest(f"noise.model must be one of {', '.join(NOISE_MODELS)}, got {_short(noise.get('model'))}")
+    if noise.get("model") not in IONQ_NOISE_MODELS:
+        raise BadRequest(f"noise.model must be one of {', '.join(IONQ_NOISE_MODELS)}, got {_short(noise.get('model'))}")
     seed = noise.get("seed")
     if seed is not None and not _int(seed, -INT32, INT32 - 1):
         raise BadRequest(f"noise.seed must be a 32-bit integer, got {_short(seed)}")

@@ -120,7 +120,7 @@ def test_qubits_are_optional_and_default_to_the_circuits_width(emu):
     approx(hist, {"0": 0.5, "3": 0.5})
 
 
-@pytest.mark.parametrize("model", emulator_api.NOISE_MODELS)
+@pytest.mark.parametrize("model", emulator_api.IONQ_NOISE_MODELS)
 def test_every_documented_noise_model_is_accepted_and_recorded(emu, model):
     rec, hist = run(emu, job(shots=200, noise={"model": model, "seed": 7}))
     assert rec["status"] == "completed" and rec["noise"] == {"model": model, "seed": 7}
@@ -259,4 +259,4 @@ def test_help_lists_every_fault_and_noise_model(capsys):
     text = capsys.readouterr().out
     from qnb.emulator import HTTP_FAULTS, JOB_FAULTS
     assert all(f"``{f}``" in text for f in HTTP_FAULTS + JOB_FAULTS)
-    assert all(m in text for m in emulator_api.NOISE_MODELS)
+    assert all(m in text for m in emulator_api.IONQ_NOISE_MODELS)
