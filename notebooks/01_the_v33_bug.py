@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (qnb)
 #     language: python
@@ -24,6 +24,9 @@
 # A **job** is one submission to the cloud (one queue wait, one answer) holding one or more circuits;
 # **modeled** time is a cost per job plus a cost per circuit, fitted to the document's timing table
 # (notebook 02). Verdicts carry 95 % intervals.
+#
+# **Reading path.** 01–03 teach (about 90 minutes): SPSA and the bug, one job instead of 2B, subsampling.
+# 04–06 are later chapters: the audit of the document's tables, running on IonQ, the benchmark against peers.
 
 # %% tags=["parameters"]
 QUICK = False
@@ -476,7 +479,7 @@ print(f"* Cost, not correctness, is v3.3's bug: the loop and Sequential run {2 *
 print(f"* The headline '{doc['headline_epoch_s'][0]} s vs {doc['headline_epoch_s'][1]} s per epoch' matches neither the "
       f"document's own table ({v33_doc_epoch:.0f} s and {par_doc_epoch:.0f} s) nor the fitted model ({v33_model_epoch:.0f} s for v3.3).")
 print(f"* Neither estimator shows a bias (error of the mean within twice what noise alone gives); this test sees only "
-      f"biases above about {2 * max(r['expected_rel_error'] for r in stats):.1f} ‖g‖ (notebook 04: a sharper one).")
+      f"biases above about {2 * max(r['expected_rel_error'] for r in stats):.1f} ‖g‖ (notebook 03: a sharper one).")
 print(f"* One direction's variance (N-1)‖g‖²: predicted {predict['batch']:.1f}, measured "
       f"{S.fmt(*S.normal_interval(stats[1]['variance'], stats[1]['variance_se']), '.1f')}. The loop's is "
       f"{S.fmt(*quieter, '.1f')}x smaller here, because σ² = {spread_b:.2f} < (B-1)‖g‖² = {(B - 1) * g2:.1f}; near a minimum it is larger.")

@@ -69,7 +69,7 @@ class LatencyModel:
         """The same model with its per-circuit cost made proportional to shots.
 
         The document gives no timing at another shot count that its other rows can explain
-        (notebook 05), so the split is argued, not fitted: its per-circuit figures ("20 x 0.25 s",
+        (notebook 04), so the split is argued, not fitted: its per-circuit figures ("20 x 0.25 s",
         "0.5 s execution") are execution time at its 1000 shots, and a simulator's execution
         time is sampling, i.e. proportional to shots. At ``reference_shots`` the two models agree;
         exact expectation values (``shots=None``) are charged as ``reference_shots``.

@@ -11,7 +11,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def test_there_are_seven_numbered_notebooks():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"]
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -25,7 +25,7 @@ def test_notebook_runs_quick_with_papermill(path, tmp_path, monkeypatch):
     outputs = json.dumps([c.get("outputs", []) for c in nb["cells"]])
     assert '"output_type": "error"' not in outputs
     assert str(ROOT) not in outputs and str(tmp_path) not in outputs  # no machine paths in outputs
-    assert list((tmp_path / "figures").glob("*.png")) or path.stem.startswith("06")
+    assert list((tmp_path / "figures").glob("*.png")) or path.stem.startswith("05")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -43,7 +43,7 @@ def test_committed_notebook_is_executed_and_clean(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_notebook_has_no_widget_view_without_its_state(path):
     """A widget output saved without the widget state reopens as "Error displaying widget: model not
-    found" in JupyterLab (a save after running 04 or 05 stores one)."""
+    found" in JupyterLab (a save after running 03 or 04 stores one)."""
     from clean_notebooks import stateless_widget_outputs
     assert not stateless_widget_outputs(json.loads(path.read_text())), f"{path.name}: run tools/clean_notebooks.py on it"
 

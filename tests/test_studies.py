@@ -35,8 +35,8 @@ def test_read_and_recomputed_print_the_same_line(tmp_path, capsys):
 
 
 def test_a_committed_study_is_what_its_code_computes():
-    """The variance grid of notebook 04, recomputed from its recorded parameters, bit for bit."""
-    path = ROOT / "figures" / "studies" / "04_variance_grid.json"
+    """The variance grid of notebook 03, recomputed from its recorded parameters, bit for bit."""
+    path = ROOT / "figures" / "studies" / "03_variance_grid.json"
     if not path.exists():
         pytest.skip("written by make reproduce")
     saved = json.loads(path.read_text())

@@ -32,8 +32,22 @@ def clean(nb: dict) -> dict:
             del cm["tags"]
         # a widget's output: its view needs the widget state, which is never saved (JupyterLab then shows
         # "Error displaying widget: model not found"), and its text is a repr (VBox(children=...)): dropped
-        cell["outputs"] = [o for o in cell.get("outputs", []) if WIDGET_VIEW not in o.get("data", {})]
+        cell["outputs"] = coalesce_streams([o for o in cell.get("outputs", []) if WIDGET_VIEW not in o.get("data", {})])
     return nb
+
+
+def coalesce_streams(outputs: list[dict]) -> list[dict]:
+    """Consecutive prints to one stream as one output: where the kernel cut them depends on when it
+    flushed, so the same text could be stored as one output or two on a re-run."""
+    merged = []
+    for o in outputs:
+        if (o.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream"
+                and merged[-1].get("name") == o.get("name")):
+            text = "".join(merged[-1]["text"]) + "".join(o["text"])
+            merged[-1] = {**merged[-1], "text": text.splitlines(keepends=True)}
+        else:
+            merged.append(o)
+    return merged
 
 
 def stateless_widget_outputs(nb: dict) -> list[str]:

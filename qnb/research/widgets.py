@@ -1,4 +1,4 @@
-"""Interactive explorers for notebooks 04 and 05, and the static figures shown under them.
+"""Interactive explorers for notebooks 03 and 04, and the static figures shown under them.
 
 Each explorer displays (it does not return: ``interactive`` never shows a return value in
 JupyterLab) a Markdown row and a figure: the static grid over k and shots, with the chosen point
@@ -30,7 +30,7 @@ def shots_value(choice) -> int | None:
 
 
 def variance_row(k: int, shots, repeats: int = 60, seed: int = 0) -> dict:
-    """Gradient statistics of subsampled SPSA for one (k, shots): the row of notebook 04's
+    """Gradient statistics of subsampled SPSA for one (k, shots): the row of notebook 03's
     table for the same repeats and seed."""
     return E.estimator_statistics(E.subsample_specs([k]), shots=shots_value(shots), repeats=repeats, seed=seed)[0]
 
@@ -175,7 +175,7 @@ def _explorer(compute, draw, prices: bool = False):
 
 
 def variance_explorer(repeats: int = 60, grid: dict | None = None, seed: int = 0):
-    """Slider for k, menu for shots: recomputes one (k, shots) row of notebook 04's statistics
+    """Slider for k, menu for shots: recomputes one (k, shots) row of notebook 03's statistics
     and marks it on the grid (computed here unless given)."""
     grid = grid if grid is not None else variance_grid(repeats=repeats, seed=seed)
     return _explorer(lambda k, s: variance_row(k, s, repeats, seed),

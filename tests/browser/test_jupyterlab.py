@@ -1,7 +1,7 @@
 """The notebooks' widget explorers in real JupyterLab, in headless Chromium (``make test-browser``).
 
 A JupyterLab server is started here (127.0.0.1, a free port, a random token, a temporary root
-directory and settings) and stopped at the end. Notebooks 04 and 05 are copied there with their
+directory and settings) and stopped at the end. Notebooks 03 and 04 are copied there with their
 outputs cleared and ``QUICK = True`` injected after the cell tagged ``parameters`` (papermill's
 ``parameterize_notebook``, nothing executed), plus a scratch notebook that only builds the two
 explorers. Each is opened in a fresh headless Chromium, run with Run > Run All Cells, and then
@@ -42,7 +42,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS_DIR = ROOT / "build" / "browser"
-NOTEBOOKS = ["04_subsampled_spsa.ipynb", "05_performance_tables.ipynb"]
+NOTEBOOKS = ["03_subsampled_spsa.ipynb", "04_performance_tables.ipynb"]
 SCRATCH = "explorers_only.ipynb"  # the two explorers alone: independent of the notebooks' text
 
 SERVER_START_S = 90      # JupyterLab answering /api/status

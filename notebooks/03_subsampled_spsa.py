@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (qnb)
 #     language: python
@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 04 — Strategy 3: subsampled SPSA (k of the B samples, 2k circuits, one job)
+# # 03 — Strategy 3: subsampled SPSA (k of the B samples, 2k circuits, one job)
 #
 # Subsampled SPSA draws a random subset $S$ of $k$ of the $B$ samples and one direction $\Delta\in\{\pm1\}^N$:
 #
@@ -50,13 +50,13 @@ DATASETS = ["blobs"] if QUICK else ["blobs", "xor", "breast_cancer"]
 # subsample's deviation, both against exact per-sample gradients, at a small $c$.
 
 # %%
-sharp = E.study("04_unbiasedness", lambda: {
+sharp = E.study("03_unbiasedness", lambda: {
     "unbiased": E.unbiasedness(KS, repeats=SHARP_REPEATS, seed=RANDOM_SEED, c=0.01),
     "scaled_1.1": E.unbiasedness([2, 10], repeats=SHARP_REPEATS, seed=RANDOM_SEED, c=0.01, scale=1.1),
     "c_dependence": [r for c in (0.2, 0.1, 0.05, 0.01) for r in E.unbiasedness([10], repeats=SHARP_REPEATS // 4,
                                                                                   seed=RANDOM_SEED, c=c)],
 }, params={"ks": KS, "repeats": SHARP_REPEATS, "seed": RANDOM_SEED}, recompute=RECOMPUTE, quick=QUICK)
-E.show(sharp["unbiased"], "04_unbiasedness", title=f"Subsampled SPSA at c = 0.01, exact expectation values, {SHARP_REPEATS} repeats",
+E.show(sharp["unbiased"], "03_unbiasedness", title=f"Subsampled SPSA at c = 0.01, exact expectation values, {SHARP_REPEATS} repeats",
        columns=["k", "naive: detectable bias %", "sharp: detectable bias %", "finite-difference bias %", "subsampling bias %", "bias seen"])
 
 # %%
@@ -88,7 +88,7 @@ print(f"resolved at {'c = ' + str(resolved) if resolved else 'no c'}: these rows
 # both terms computed from exact per-sample gradients, against the measured variance.
 
 # %%
-grid = E.study("04_variance_grid", lambda: W.variance_grid(KS, ("exact", "1000", "100"), repeats=REPEATS, seed=RANDOM_SEED),
+grid = E.study("03_variance_grid", lambda: W.variance_grid(KS, ("exact", "1000", "100"), repeats=REPEATS, seed=RANDOM_SEED),
                params={"ks": KS, "repeats": REPEATS, "seed": RANDOM_SEED}, recompute=RECOMPUTE, quick=QUICK)
 x, y, _, _ = qnb.make_dataset(n_train=10, n_test=1, seed=RANDOM_SEED)
 gi = E.per_sample_gradients(qnb.QuantumModel(seed=RANDOM_SEED), x, y, RANDOM_SEED)
@@ -103,7 +103,7 @@ for k, r in zip(KS, grid["exact"]):
                  "prediction in 95 % interval": lo <= direction + subsample <= hi,
                  "measured (1000 shots)": grid["1000"][KS.index(k)]["variance"],
                  "measured (100 shots)": grid["100"][KS.index(k)]["variance"]})
-E.show(var_rows, "04_variance_terms", floatfmt=".3g", columns=["k", "direction term", "subsampling term", "predicted",
+E.show(var_rows, "03_variance_terms", floatfmt=".3g", columns=["k", "direction term", "subsampling term", "predicted",
        "measured (exact)", "± se", "prediction in 95 % interval"])   # shots columns: figure below and the .md
 print(f"|g|^2 = {g @ g:.3g}, sigma^2 = {sigma2:.3g}: the subsampling term exceeds the direction term for k < "
       f"{min((r['k'] for r in var_rows if r['subsampling term'] < r['direction term']), default='never')}")
@@ -126,7 +126,7 @@ ax.set_yticks([100, 150, 200, 300, 500, 700, 1000], minor=False)
 ax.yaxis.set_minor_formatter(plt.NullFormatter())
 ax.set_ylabel("total variance of one estimate\n(1/rad², log scale)")
 ax.legend(fontsize=8)
-E.save_figure(fig, "04_variance_vs_k")
+E.save_figure(fig, "03_variance_vs_k")
 fig
 
 # %% [markdown]
@@ -137,7 +137,7 @@ fig
 # %% [markdown]
 # ## 3. The 30–50 % claim at equal cloud time
 # Every k gets the Balanced preset's 5-epoch modeled budget (smaller k buys more steps) on blobs
-# (easy), xor (hard) and breast cancer (real, 4 of 30 features); all rows in `figures/04_equal_time.md`.
+# (easy), xor (hard) and breast cancer (real, 4 of 30 features); all rows in `figures/03_equal_time.md`.
 
 # %%
 budget = 50 * E.step_cost("spsa_subsampled", 5)["modeled_s"]
@@ -147,12 +147,12 @@ def k_config(k, dataset):
 def equal_time_runs():  # every (data set, k, seed) run as one batch of tasks
     runs = E.train_all({(ds, k): (k_config(k, ds), SEEDS) for ds in DATASETS for k in KS}, budget_s=budget)
     return {ds: {str(k): E.final_accuracies(runs[(ds, k)]) for k in KS} for ds in DATASETS}
-equal_time = E.study("04_equal_time", equal_time_runs, params={"ks": KS, "seeds": list(SEEDS), "budget_s": budget, "datasets": DATASETS},
+equal_time = E.study("03_equal_time", equal_time_runs, params={"ks": KS, "seeds": list(SEEDS), "budget_s": budget, "datasets": DATASETS},
     recompute=RECOMPUTE, quick=QUICK)
 print(f"budget: {budget / 60:.1f} modeled minutes per run, {len(SEEDS)} seeds")
 rows = [{"data": ds, "k": int(k), "% of batch": 10 * int(k), **E.accuracy_summary(accs)}
         for ds, by_k in equal_time.items() for k, accs in by_k.items()]
-_ = E.table(rows, "04_equal_time")   # every row to figures/04_equal_time.md|csv; the means are the figure's bars
+_ = E.table(rows, "03_equal_time")   # every row to figures/03_equal_time.md|csv; the means are the figure's bars
 
 # %%
 verdicts = E.best_versus_band(equal_time, band=(3, 5))
@@ -177,7 +177,7 @@ axes[0][0].set_ylabel("test accuracy (dots: seeds, bar: mean)")
 axes[0][0].legend(fontsize=8, loc="lower right")
 fig.suptitle(f"Equal modeled cloud time ({budget / 60:.1f} min per run)")
 fig.tight_layout()
-E.save_figure(fig, "04_equal_time")
+E.save_figure(fig, "03_equal_time")
 plt.show()
 
 # %% [markdown]

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (qnb)
 #     language: python
@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 06 — Running on IonQ through pennylane-ionq
+# # 05 (later chapter) — Running on IonQ through pennylane-ionq
 #
 # **What this shows.** The same training, but every job goes through the real pennylane-ionq plugin:
 # by default to `qnb.emulator`, a loopback stand-in for IonQ's v0.4 job API started by this notebook;
@@ -69,7 +69,7 @@ if emu is not None:
 # k = 5 and parameter shift; the cheapest per sheet in the last row). A sheet with a fee per job
 # (Azure's per-program minimum) rewards one job per step; a fee per circuit and shot (Braket)
 # rewards fewer circuits and shots, and one job saves nothing there. Cheapest per step is not
-# cheapest to a given accuracy: `make bench` (notebook 07) measures dollars to quality.
+# cheapest to a given accuracy: `make bench` (notebook 06) measures dollars to quality.
 
 # %%
 methods = {"per-sample (v3.3)": "spsa_per_sample", "sequential": "spsa_sequential", "parallel": "spsa_parallel",
@@ -139,7 +139,7 @@ for k, h in runs.items():
     ax.plot([s["loss"] for s in h["steps"]], label=k, lw=1.5)
 ax.set_xlabel("step"); ax.set_ylabel("batch loss"); ax.legend(fontsize=8)
 fig.tight_layout()
-E.save_figure(fig, "06_noisy_rehearsal")
+E.save_figure(fig, "05_noisy_rehearsal")
 plt.show()
 
 # %% [markdown]

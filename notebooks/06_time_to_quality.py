@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python (qnb)
 #     language: python
@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # 07 — Time to quality where it is hard: an exact-gradient ceiling, fair budgets, four data sets
+# # 06 (later chapter) — Time to quality where it is hard: an exact-gradient ceiling, fair budgets, four data sets
 #
 # **What this shows.** `make bench` races every method to the same finish line: 95 % of the
 # *ceiling*, the test accuracy that exact gradients with Adam reach when each seed trains until its
@@ -151,7 +151,7 @@ for ax, (kind, r) in zip(np.atleast_1d(axes), races.items()):
 np.atleast_1d(axes)[0].set_ylabel("fraction of runs at target")
 np.atleast_1d(axes)[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))
 fig.tight_layout()
-E.save_figure(fig, "07_time_to_quality")
+E.save_figure(fig, "06_time_to_quality")
 plt.show()
 
 # %% [markdown]
@@ -298,7 +298,7 @@ ax.invert_yaxis()
 n_hard = sum(k.endswith(" reached") for k in rows[0])
 ax.set_xlabel(f"score (sum over {n_hard} hard data sets of mean time to quality / budget; lower is better)")
 ax.set_title("Go-beyond candidates on the selection split (seeds 100-104)")
-E.save_figure(fig, "07_go_beyond")
+E.save_figure(fig, "06_go_beyond")
 plt.show()
 print(f"\nChosen on the selection seeds: {bench['chosen']} = {bench['chosen_config']}"
       f" (the qnb preset with these settings: {bench['preset']})")
