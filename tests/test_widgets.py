@@ -68,3 +68,14 @@ def test_the_explorers_display_a_row_and_a_figure():
     v = widgets.variance_explorer(repeats=5, grid={"exact": [widgets.variance_row(2, "exact", 5)]})
     v.children[0].children[0].value = 1
     assert v.result["circuits"] == 2 and len(v.children[1].outputs) == 2
+
+
+def test_an_update_never_shows_an_empty_area():
+    """The output area goes from the old row and figure to the new ones in one change: a reader
+    never sees it empty between them (it flickered when it was cleared first, then refilled)."""
+    ui = widgets.cost_explorer(qnb.LatencyModel(1.0, 0.1))
+    (k, shots, price), out = ui.children[0].children, ui.children[1]
+    seen = []
+    out.observe(lambda change: seen.append(len(change["new"])), "outputs")
+    k.value, shots.value, price.value = 3, "100", "braket-ionq-aria"
+    assert seen == [2, 2, 2]  # each change: one swap, to a table and a figure

@@ -144,6 +144,13 @@ def _controls(prices: bool = False):
 _DRAWING = threading.Lock()
 
 
+def _display_data(obj) -> dict:
+    """``obj`` as one display_data output, formatted as Output.append_display_data formats it."""
+    from IPython.core.interactiveshell import InteractiveShell
+    data, metadata = InteractiveShell.instance().display_formatter.format(obj)
+    return {"output_type": "display_data", "data": data, "metadata": metadata}
+
+
 def _explorer(compute, draw, prices: bool = False):
     """Controls and an output area; on every change: compute the row, display it and its figure.
     ``ui.result`` holds the last row (for tests and for the reader's next cell). JupyterLab 4 may
@@ -162,10 +169,9 @@ def _explorer(compute, draw, prices: bool = False):
             fig = draw(row)
             # set the Output's contents directly instead of capturing with `with out:`, which hooks
             # the kernel's display publisher and, with a headless client (papermill), could leave
-            # the cell's execution never reported as finished
-            out.outputs = ()
-            out.append_display_data(Markdown(E.table([row], floatfmt=".3g")))
-            out.append_display_data(fig)
+            # the cell's execution never reported as finished; in ONE assignment, so the front end
+            # swaps the old row and figure for the new ones without showing an empty area between
+            out.outputs = tuple(_display_data(o) for o in (Markdown(E.table([row], floatfmt=".3g")), fig))
 
     for c in controls:
         c.observe(update, "value")
