@@ -69,17 +69,7 @@ def main(argv=None) -> int:
     if table.exists():
         print("\nPerformance Comparison: the document's figures, qnb's model and qnb's measurement:\n")
         print(table.read_text())
-        update_readme(table.read_text())
     return 0
-
-
-def update_readme(table: str, path: Path = ROOT / "README.md") -> None:
-    """Put the regenerated table between the README's markers, so the README never goes stale."""
-    start, end = "<!-- performance_comparison:start -->", "<!-- performance_comparison:end -->"
-    text = path.read_text()
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        path.write_text(head + start + "\n" + table.strip() + "\n" + end + rest.split(end, 1)[1])
 
 
 if __name__ == "__main__":
