@@ -28,6 +28,16 @@ sys.path.insert(0, str(ROOT / "tools"))
 from clean_notebooks import clean  # noqa: E402
 
 
+def _ipc_kernel_manager():
+    """The kernel over local (unix-socket) IPC instead of TCP on localhost: nothing listens on a
+    port, and ipykernel has no reason to warn that it is "running over TCP without encryption"."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = "ipc"
+    return IPCKernelManager
+
+
 def run_notebooks(quick: bool, only: list[str] | None, recompute: bool = True) -> None:
     import papermill as pm
 
@@ -40,7 +50,8 @@ def run_notebooks(quick: bool, only: list[str] | None, recompute: bool = True) -
         print(f"running {nb.name} ...", flush=True)
         out = out_dir / nb.name
         pm.execute_notebook(str(nb), str(out), parameters={"QUICK": quick, "RECOMPUTE": recompute and not quick}, kernel_name="qnb",
-                            cwd=str(nb.parent), progress_bar=False, execution_timeout=1800)
+                            kernel_manager_class=_ipc_kernel_manager(), cwd=str(nb.parent), progress_bar=False,
+                            execution_timeout=1800)
         if not quick:
             with open(out) as f:
                 executed = clean(json.load(f))
