@@ -69,28 +69,41 @@ def variance_grid(ks=GRID_KS, shots=("exact", "1000", "100"), repeats: int = 60,
 
 def plot_variance_grid(grid: dict, mark: dict | None = None, repeats: int | None = None):
     """Variance (log axis, with its standard error) and cosine to the exact gradient against k,
-    one line per shot count; ``mark`` (a variance_row) is drawn as a red point."""
+    one line per shot count (each its own colour, marker and line style); ``mark`` (a
+    variance_row) is drawn as a red ring. The error bars are the rows' own measured standard
+    errors (``variance_se``, from the spread of the draws); a row without one falls back to the
+    Gaussian approximation var * sqrt(2 / (repeats - 1))."""
     fig = Figure(figsize=(10, 3.6))  # not pyplot: JupyterLab may run widget callbacks in another thread
     ax = fig.subplots(1, 2)
-    for s, rows in grid.items():
+    for i, (s, rows) in enumerate(grid.items()):
         ks = [int(r["estimator"].split("=")[1]) for r in rows]
         var = np.array([r["variance"] for r in rows])
         n = repeats or 60
-        ax[0].errorbar(ks, var, var * np.sqrt(2 / (n - 1)), fmt="o-", capsize=3, label=f"shots: {s}")
-        ax[1].plot(ks, [r["cosine"] for r in rows], "o-", label=f"shots: {s}")
+        se = np.array([r["variance_se"] if r.get("variance_se") is not None else v * np.sqrt(2 / (n - 1))
+                       for r, v in zip(rows, var)])
+        style = dict(color=f"C{i}", marker=_MARKERS[i % len(_MARKERS)], ls=_LINESTYLES[i % len(_LINESTYLES)])
+        ax[0].errorbar(ks, var, se, capsize=3, label=f"shots: {s}", **style)
+        ax[1].plot(ks, [r["cosine"] for r in rows], label=f"shots: {s}", **style)
     if mark is not None:
         k = int(mark["estimator"].split("=")[1])
         ax[0].plot(k, mark["variance"], "o", color="red", ms=10, mfc="none", mew=2, label="chosen")
-        ax[1].plot(k, mark["cosine"], "o", color="red", ms=10, mfc="none", mew=2)
-    ax[0].set(yscale="log", xlabel="subsample size k (of B = 10)", ylabel="total variance of one estimate (log scale)",
-              title="Variance (± standard error)")
+        ax[1].plot(k, mark["cosine"], "o", color="red", ms=10, mfc="none", mew=2, label="chosen")
+    ax[0].set(yscale="log", xlabel="subsample size k (of B = 10)", ylabel="total variance of one estimate\n(1/rad², log scale)",
+              title="Variance (bars: ± measured standard error)")
     ax[0].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # plain text: no mathtext parser
     ax[0].yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:g}"[0] in "1235" else ""))
-    ax[1].set(xlabel="subsample size k (of B = 10)", ylabel="mean cosine to the exact gradient", ylim=(0, 1),
-              title="Alignment with the exact gradient")
+    ax[1].set(xlabel="subsample size k (of B = 10)", ylabel="mean cosine to the exact gradient\n(1 = same direction)",
+              ylim=(0, 1), title="Alignment with the exact gradient")
+    for a in ax:
+        a.set_xticks(sorted({int(r["estimator"].split("=")[1]) for rows in grid.values() for r in rows}))
     ax[0].legend(fontsize=8)
+    ax[1].legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
+
+
+_MARKERS = ("o", "s", "^", "D", "v")
+_LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)))
 
 
 def cost_grid(ks=tuple(range(1, E.B + 1)), shots=("100", "1000", "10000"), latency=None,
@@ -102,28 +115,30 @@ def cost_grid(ks=tuple(range(1, E.B + 1)), shots=("100", "1000", "10000"), laten
 
 
 def plot_cost_grid(grid: dict, mark: dict | None = None, price: str | None = None):
-    """Against k: modeled minutes for 5 epochs (left, one line per shot count) and dollars
+    """Against k: modeled minutes for 5 epochs (left, one line per shot count) and US dollars
     (right): on ``price``'s sheet one line per shot count, or without one, every sheet at 1000
-    shots (the static figure: the sheet decides the price of each k). ``mark`` in red."""
+    shots (the static figure: the sheet decides the price of each k). Each line has its own
+    colour, marker and line style; ``mark`` in red."""
     fig = Figure(figsize=(11, 3.6))
     ax = fig.subplots(1, 2)
     first = next(iter(grid.values()))
     key = next(k for k in next(iter(first.values()))[0] if k.startswith("min/"))
     usd = key.replace("min/", "USD/")
-    for s, rows in first.items():
-        ax[0].plot([r["k"] for r in rows], [r[key] for r in rows], "o-", label=f"shots: {s}")
+    style = lambda i: dict(color=f"C{i}", marker=_MARKERS[i % len(_MARKERS)], ls=_LINESTYLES[i % len(_LINESTYLES)])
+    for i, (s, rows) in enumerate(first.items()):
+        ax[0].plot([r["k"] for r in rows], [r[key] for r in rows], label=f"shots: {s}", **style(i))
     lines = {f"shots: {s}": rows for s, rows in grid[price].items()} if price else {
         p: by_shots["1000"] for p, by_shots in grid.items()}
-    for label, rows in lines.items():
-        ax[1].plot([r["k"] for r in rows], [r[usd] for r in rows], "o-", label=label)
+    for i, (label, rows) in enumerate(lines.items()):
+        ax[1].plot([r["k"] for r in rows], [r[usd] for r in rows], label=label, **style(i))
     if mark is not None:
         ax[0].plot(mark["k"], mark[key], "o", color="red", ms=10, mfc="none", mew=2, label="chosen")
         ax[1].plot(mark["k"], mark[usd], "o", color="red", ms=10, mfc="none", mew=2, label="chosen")
     ax[0].set(xlabel="subsample size k (of B = 10)", ylabel=f"modeled {key.replace('min/', 'minutes for ')}",
               title="modeled cloud time (1 job per step)", ylim=(0, None))
-    ax[1].set(xlabel="subsample size k (of B = 10)", ylabel=f"dollars for {usd.split('/', 1)[1]}", ylim=(0, None),
-              title=f"dollars on {price}" if price else "dollars per price sheet, 1000 shots")
-    ax[1].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.0f}"))
+    ax[1].set(xlabel="subsample size k (of B = 10)", ylabel=f"USD for {usd.split('/', 1)[1]}", ylim=(0, None),
+              title=f"US dollars on {price}" if price else "US dollars per price sheet, 1000 shots")
+    ax[1].yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     for a in ax:
         a.legend(fontsize=8)
     fig.tight_layout()
