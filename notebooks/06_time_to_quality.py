@@ -39,6 +39,9 @@
 #   jobs first, then sends each ± pair as one job). `qml.QNSPSAOptimizer` is not raced: its cost
 #   must be a single QNode's expectation value, and a batch loss is not. Its metric construction
 #   is raced instead, inside qnb's single job (section 4).
+# * **Selection split**: where qnb's configuration is chosen — another draw of xor, another
+#   train/test split of iris and breast cancer (written `@1`), and seeds 100-104. The race itself
+#   runs on the held-out split and seeds 0-19, which the choice never saw.
 #
 # This notebook reads the benchmark's result file and shows:
 #
@@ -52,8 +55,7 @@
 #    same race under the `aria-1` noise model;
 # 4. what was tried to make batch SPSA faster on the three hard data sets (xor, iris, breast
 #    cancer; blobs is easy and takes no part in the choice), chosen on another
-#    draw (xor) or train/test split (iris, breast cancer) of the data and other seeds than the race's;
-# 5. how the study divided across workers.
+#    draw (xor) or train/test split (iris, breast cancer) of the data and other seeds than the race's.
 #
 # Every number below is read from `figures/bench.json`; rerun `make bench` to regenerate it.
 
@@ -84,6 +86,8 @@ with open(path) as f:
     bench = json.load(f)
 races = bench["races"]
 fmt = lambda v, d=1: "never (median)" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{d}f}"
+short = lambda m: (m.replace(" (exact values, 1000-shot cost)", "").replace(" (defaults: calibrated a, +- pair in one job)", "")
+                   .replace(f" (chosen on seeds {bench['selection_seeds']})", " [chosen]"))
 
 # %% [markdown]
 # ## 1. The ceiling: exact gradients and Adam until the plateau
@@ -98,7 +102,7 @@ fmt = lambda v, d=1: "never (median)" if v is None or (isinstance(v, float) and 
 # %%
 ceil = [{"dataset": k, "epochs": c["epochs"], "seeds at plateau": c["at_plateau"], "ceiling": c["ceiling"], "sd over seeds": c["ceiling_sd"],
          "plateau change": c["plateau_change"], "target (95 %)": c["target"]} for k, c in bench["ceilings"].items()]
-print(E.table(ceil, floatfmt=".3f"))
+E.show(ceil, floatfmt=".3f")
 
 # %% [markdown]
 # ## 2. The race
@@ -112,10 +116,10 @@ print(E.table(ceil, floatfmt=".3f"))
 # their accuracy there is the starting one.
 
 # %%
+RACE_COLUMNS = ["method", "reached", "median_min", "iqr_min", "acc_at_equal_time"]  # every column: figures/bench.md
 for kind, r in races.items():
-    print(f"\n{kind}: target {r['target']:.3f}, budget {r['budget_min']:.0f} modeled min, "
-          f"equal-time mark {r['equal_time_min']:.1f} min")
-    print(E.table(r["rows"]))
+    E.show([{**x, "method": short(x["method"])} for x in r["rows"]], columns=RACE_COLUMNS, title=(
+        f"{kind}: target {r['target']:.3f}, budget {r['budget_min']:.0f} modeled min, equal-time mark {r['equal_time_min']:.1f} min"))
 
 # %% [markdown]
 # Each curve is the fraction of a method's runs that have reached the target by a given modeled
@@ -125,8 +129,6 @@ for kind, r in races.items():
 # chosen configuration's curve passes 0.5 left of the dotted line.
 
 # %%
-short = lambda m: (m.replace(" (exact values, 1000-shot cost)", "").replace(" (defaults: calibrated a, +- pair in one job)", "")
-                   .replace(f" (chosen on seeds {bench['selection_seeds']})", " [chosen]"))
 fig, axes = plt.subplots(1, len(races), figsize=(4.2 * len(races), 3.8), sharey=True)
 for ax, (kind, r) in zip(np.atleast_1d(axes), races.items()):
     first = min((e["modeled_s"] / 60 for h in sum(r["histories"].values(), []) for e in h
@@ -170,10 +172,8 @@ from qnb.research.bench import targets_table
 targets = targets_table(bench["ratio_targets"])
 for t in targets:
     t["against"] = short(t["against"])
-print(f"qnb's choice: {short(bench['chosen'])}")
-print(E.table(targets, floatfmt=".3g"))
 count = lambda rows: {v: sum(r["verdict"].startswith(v) for r in rows) for v in ("met", "missed", "undecided")}
-print(f"\nOf {len(targets)} targets: {count(targets)}")
+E.show(targets, floatfmt=".3g", title=f"qnb's choice: {short(bench['chosen'])}. Of {len(targets)} targets: {count(targets)}")
 
 # %% [markdown]
 # Median dollars to quality per method and sheet (a run that never reached the target counts as
@@ -181,8 +181,7 @@ print(f"\nOf {len(targets)} targets: {count(targets)}")
 
 # %%
 for kind, r in races.items():
-    print(f"\n{kind}")
-    print(E.table([{**d, "method": short(d["method"])} for d in r["dollars"]], floatfmt=",.0f"))
+    E.show([{**d, "method": short(d["method"])} for d in r["dollars"]], floatfmt=",.0f", title=kind)
 
 # %% [markdown]
 # **The price-aware choice.** The same selection runs, priced by each sheet, choose a candidate per
@@ -191,7 +190,7 @@ for kind, r in races.items():
 # adopted for that sheet only where its dollars are lower with the whole interval below 1.
 
 # %%
-print(E.table([{**r, "chosen": short(r["chosen"])} for r in bench["chooser"]], floatfmt=".3g"))
+E.show([{**r, "chosen": short(r["chosen"])} for r in bench["chooser"]], floatfmt=".3g")
 
 # %% [markdown]
 # **How much of this is the clock?** The race charges a circuit per shot. Training does not
@@ -212,8 +211,7 @@ per_circuit = [{"data": t["dataset"], "against": short(t["against"]), "ratio": t
                 "95 % interval": f"[{t['lo'] * factor:.3g}, {t['hi'] * factor:.3g}]", "limit": t["limit"],
                 "verdict": verdict(t["lo"] * factor, t["hi"] * factor, t["limit"])}
                for t in bench["ratio_targets"] if t["measure"] == "minutes"]
-print(f"{n} circuits at {cfg.shots_per_circuit} shots per step: x{factor:.2f} on a per-circuit clock")
-print(E.table(per_circuit, floatfmt=".3g"))
+E.show(per_circuit, floatfmt=".3g", title=f"{n} circuits at {cfg.shots_per_circuit} shots per step: x{factor:.2f} on a per-circuit clock")
 
 # %% [markdown]
 # **Does the definition of time to quality decide the ranking?** "The first step at the target"
@@ -230,9 +228,8 @@ for kind, r in races.items():
     print(f"{kind}: the whole order the same under both readings: {sorted(t1, key=t1.get) == sorted(t2, key=t2.get)}; "
           f"qnb's configurations against parameter shift and the peers: {len(flips)} of "
           f"{len(mine) * len(others)} pairs change places")
-print(E.table([{"data": k, "method": short(x["method"]), "first step at target": x["median_min"],
-                "common grid": x["median_min_common_grid"]} for k, r in races.items() for x in r["rows"]],
-              floatfmt=".3g"))
+E.show([{"data": k, "method": short(x["method"]), "first step at target": x["median_min"],
+         "common grid": x["median_min_common_grid"]} for k, r in races.items() for x in r["rows"]], floatfmt=".3g")
 
 # %% [markdown]
 # ## Under noise: the `aria-1` model
@@ -246,20 +243,19 @@ print(E.table([{"data": k, "method": short(x["method"]), "first step at target":
 
 # %%
 noisy = bench.get("noisy_races", {})
-print(E.table([{"dataset": k, "ceiling": c["ceiling"], "sd": c["ceiling_sd"], "target": c["target"],
-                "noiseless ceiling": bench["ceilings"][k.split("~")[0]]["ceiling"]}
-               for k, c in bench.get("noisy_ceilings", {}).items()], floatfmt=".3f"))
+E.show([{"dataset": k, "ceiling": c["ceiling"], "sd": c["ceiling_sd"], "target": c["target"],
+         "noiseless ceiling": bench["ceilings"][k.split("~")[0]]["ceiling"]}
+        for k, c in bench.get("noisy_ceilings", {}).items()], floatfmt=".3f")
 for kind, r in noisy.items():
-    print(f"\n{kind}: target {r['target']:.3f}, budget {r['budget_min']:.0f} modeled min")
-    print(E.table([{**x, "method": short(x["method"])} for x in r["rows"]]))
+    E.show([{**x, "method": short(x["method"])} for x in r["rows"]], columns=RACE_COLUMNS,
+           title=f"{kind}: target {r['target']:.3f}, budget {r['budget_min']:.0f} modeled min")
 noisy_targets = targets_table(bench.get("noisy_ratio_targets", []))
 for t in noisy_targets:
     t["against"] = short(t["against"])
-print(E.table(noisy_targets, floatfmt=".3g"))
-print(f"\nOf {len(noisy_targets)} targets under noise: {count(noisy_targets)}")
+E.show(noisy_targets, floatfmt=".3g", title=f"Of {len(noisy_targets)} targets under noise: {count(noisy_targets)}")
 
 # %% [markdown]
-# ## 4. Going beyond, and how the study ran
+# ## 4. Going beyond
 #
 # Each candidate is an estimator or trainer option (`qnb.research.race.GO_BEYOND` lists their settings):
 #
@@ -287,9 +283,9 @@ print(f"\nOf {len(noisy_targets)} targets under noise: {count(noisy_targets)}")
 # budget).
 
 # %%
-print(E.table([{"selection split": k, "ceiling": c["ceiling"], "target": c["target"]}
-               for k, c in bench["selection_ceilings"].items()], floatfmt=".3f"))
-print(E.table(bench["go_beyond"]))
+E.show([{"selection split": k, "ceiling": c["ceiling"], "target": c["target"]}
+        for k, c in bench["selection_ceilings"].items()], floatfmt=".3f")
+E.show(bench["go_beyond"])
 rows = sorted(bench["go_beyond"], key=lambda r: r["score"])
 fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 0.8))
 ax.barh([r["candidate"] for r in rows], [r["score"] for r in rows],
@@ -300,9 +296,7 @@ ax.set_xlabel(f"score (sum over {n_hard} hard data sets of mean time to quality 
 ax.set_title("Go-beyond candidates on the selection split (seeds 100-104)")
 E.save_figure(fig, "06_go_beyond")
 plt.show()
-print(f"\nChosen on the selection seeds: {bench['chosen']} = {bench['chosen_config']}"
-      f" (the qnb preset with these settings: {bench['preset']})")
-print(E.table(bench["workers"], floatfmt=".0f"))
+print(f"Chosen on the selection seeds: {bench['chosen']} (the qnb preset with these settings: {bench['preset']})")
 
 # %% [markdown]
 # ## What we found
@@ -325,14 +319,12 @@ for kind, r in races.items():
               f"reached {r['target']:.3f} in most runs within {r['budget_min']:.0f} modeled min (parameter shift: "
               f"{ps} min); the best accuracy at the equal-time mark: {top['method']}, "
               f"{top['acc_at_equal_time']:.3f}.")
-for t in bench["ratio_targets"] + bench.get("noisy_ratio_targets", []):
-    print(f"- [{t['dataset']}] {t['measure']}, against {short(t['against'])}: ratio {t['ratio']:.3g} "
-          f"[{t['lo']:.3g}, {t['hi']:.3g}], limit {t['limit']:g}: {t['verdict']}" + (" (a bound)" if t["bound"] else ""))
+print(f"- Targets (section 3; each a ratio of medians with its 95 % interval): noiseless {count(targets)}, "
+      f"under aria-1 noise {count(noisy_targets)}.")
 qnb_best = {kind: short(min((x for x in r["rows"] if x["method"].startswith("qnb")), key=lambda x: x["median_min"])["method"])
             for kind, r in races.items()}
 print(f"- The lowest qnb median per data set (held out): {qnb_best}. The choice made on the selection split is the "
       f"best qnb configuration on {sum('[chosen]' in v for v in qnb_best.values())} of {len(qnb_best)} data sets.")
-print(f"- The whole study took {bench['seconds'] / 60:.1f} min on {bench['n_workers']} workers.")
 
 # %%
 import qnb
