@@ -57,9 +57,9 @@ emu = None if real else Emulator(latency_scale=LATENCY_SCALE).start()   # its ow
 backend = None if real else emu.backend(seed=np.random.SeedSequence(RANDOM_SEED).spawn(4)[3])
 trainer = qnb.QuantumTrainer(cfg, backend=backend)
 plans = {name: trainer.estimate(price=name) for name in qnb.PRICES}
-print(E.table([{"price sheet": k, "jobs": e["per_run"]["jobs"], "circuits": e["per_run"]["circuits"],
-                "modeled min": e["per_run"]["modeled_min"], "USD per step": e["per_step"]["usd"],
-                "USD per run": e["per_run"]["usd"]} for k, e in plans.items()], floatfmt=",.2f"))
+E.show([{"price sheet": k, "jobs": e["per_run"]["jobs"], "circuits": e["per_run"]["circuits"],
+         "modeled min": e["per_run"]["modeled_min"], "USD per step": e["per_step"]["usd"],
+         "USD per run": e["per_run"]["usd"]} for k, e in plans.items()], floatfmt=",.2f")
 if emu is not None:
     print(f"jobs the service has seen so far: {emu.stats['jobs_created']}")
 
@@ -79,7 +79,7 @@ for label, method in methods.items():
     t = qnb.QuantumTrainer(cfg.replace(backend="local", device=None, gradient_method=method))
     audit.append({"method": label, **{k: t.estimate(price=k, epochs=1)["per_step"]["usd"] for k in qnb.PRICES}})
 audit.append({"method": "cheapest", **{k: min(audit, key=lambda r: r[k])["method"] for k in qnb.PRICES}})
-print(E.table(audit, floatfmt=",.2f"))
+E.show(audit, floatfmt=",.2f")
 
 # %% [markdown]
 # ## The run
@@ -132,8 +132,8 @@ with Emulator(latency_scale=LATENCY_SCALE) as emu:
 local_noisy = qnb.QuantumTrainer(cfg.replace(backend="local", device=None, noise_model="aria-1")).fit(progress=False)
 print(f"noise field of every job the emulator received: {sent}")
 runs = {"ideal, emulator": history, "aria-1, emulator": noisy, "aria-1, local": local_noisy}
-print(E.table([{"run": k, "final test accuracy": h["epochs"][-1]["test_accuracy"],
-                "final batch loss": h["steps"][-1]["loss"]} for k, h in runs.items()], floatfmt=".3f"))
+E.show([{"run": k, "final test accuracy": h["epochs"][-1]["test_accuracy"],
+         "final batch loss": h["steps"][-1]["loss"]} for k, h in runs.items()], floatfmt=".3f")
 fig, ax = plt.subplots(figsize=(6.5, 3.2))
 for k, h in runs.items():
     ax.plot([s["loss"] for s in h["steps"]], label=k, lw=1.5)
