@@ -65,14 +65,17 @@ plt.show()
 print(f"{model.n_layers} layers × {model.n_qubits} qubits × 3 angles = N = {model.n_params} trainable parameters")
 
 # %% [markdown]
+# **What to see:** the features enter once (one RX per qubit), then each layer repeats trainable Rot gates on every qubit and a ring of CNOTs, and only qubit 0 is measured.
+
+# %% [markdown]
 # Two data sets, labels ±1: *blobs* (two Gaussian clusters: easy) and *xor* (label = sign of x₀·x₁: hard).
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(9, 4))
 for ax, kind in zip(axes, ["blobs", "xor"]):
     xtr, ytr, _, _ = qnb.make_dataset(kind, seed=RANDOM_SEED)
-    for lab, col in [(-1, "tab:blue"), (1, "tab:red")]:
-        ax.scatter(*xtr[ytr == lab][:, :2].T, s=14, c=col, label=f"y = {lab:+d}")
+    for lab, col, mk in [(-1, "tab:blue", "o"), (1, "tab:red", "^")]:
+        ax.scatter(*xtr[ytr == lab][:, :2].T, s=16, c=col, marker=mk, label=f"y = {lab:+d}")
     ax.set(title=f"{kind} (training set, {len(ytr)} samples)", xlabel="feature 0 (rad)", aspect="equal")
 for ax in axes:
     ax.set_ylabel("feature 1 (rad)")
@@ -80,6 +83,11 @@ axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1))
 E.save_figure(fig, "01_datasets")
 plt.show()
 
+# %% [markdown]
+# **What to see:** a straight line separates the two blobs, but no straight line separates xor, whose label flips from quadrant to quadrant.
+
+# %% [markdown]
+#
 # %% [markdown]
 # ## 2. SPSA in one page
 #
@@ -121,6 +129,11 @@ ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9)
 E.save_figure(fig, "01_gains")
 plt.show()
 
+# %% [markdown]
+# **What to see:** both gains shrink slowly as k grows (the perturbation c_k by about a third over these steps), while the document's frozen gains stay at their k = 0 values (dotted).
+
+# %% [markdown]
+#
 # %% [markdown]
 # ## 3. One SPSA step on the real loss landscape
 #
@@ -170,18 +183,27 @@ cs = ax.contourf(U, V, Lgrid, levels=20, cmap="viridis")
 fig.colorbar(cs, ax=ax, label="batch loss L")
 s = 0.6 / np.linalg.norm(g[[i, j]])           # one common arrow scale
 arrow = dict(width=0.012, length_includes_head=True, head_width=0.06)
-ax.plot(0, 0, "ko", ms=7, label="θ (current parameters)")
+ax.plot(0, 0, "o", mfc="none", mec="k", mew=1.5, ms=9, zorder=3, label="θ (current parameters)")
 for n, (d, col) in enumerate(zip(D2, ["tab:red", "tab:orange"])):
     ax.plot(*(c * d), "^", c=col, ms=8, mec="k", label=f"θ + cΔ, Δ = ({d[0]:+d}, {d[1]:+d})")
     ax.plot(*(-c * d), "v", c=col, ms=8, mec="k", label="θ − cΔ")
-    ax.arrow(0, 0, *(-s * ghat2[n]), color=col, ec="k", lw=0.5, **arrow)
-    tiny = s * np.linalg.norm(ghat2[n]) < 0.1   # an arrow shorter than the θ marker: say so
-    ax.plot([], [], c=col, lw=3, label=f"−ĝ, SPSA step for Δ = ({d[0]:+d}, {d[1]:+d})" + (" (≈ 0: a stub at θ)" if tiny else ""))
-ax.arrow(0, 0, *(-s * g[[i, j]]), color="white", ec="k", lw=0.8, **arrow)
-ax.plot([], [], c="white", lw=3, marker=">", mec="k", mew=0.8, label="−g, exact (parameter shift)")
+    tiny = s * np.linalg.norm(ghat2[n]) < 0.1   # an arrow shorter than the θ marker: drawn as a dot, and said so
+    label = f"−ĝ, SPSA step for Δ = ({d[0]:+d}, {d[1]:+d})"
+    if tiny:
+        ax.plot(*(-s * ghat2[n]), "o", c=col, mec="k", ms=5, zorder=4, label=label + " ≈ 0: a dot at θ")
+        ax.annotate(f"−ĝ for Δ = ({d[0]:+d}, {d[1]:+d}) ≈ 0 (no step)", xy=(0, 0), xytext=(-1.1, 0.75), fontsize=8,
+                    bbox=dict(fc="white", ec=col), arrowprops=dict(arrowstyle="-", color="k", lw=0.8, ls=":"))
+    else:
+        ax.arrow(0, 0, *(-s * ghat2[n]), color=col, ec="k", lw=0.5, zorder=4, **arrow)
+        ax.plot([], [], c=col, lw=3, label=label)
+ax.arrow(0, 0, *(-s * g[[i, j]]), color="white", ec="k", lw=0.8, zorder=4, **arrow)
+exact_handle = (plt.Line2D([], [], c="k", lw=5), plt.Line2D([], [], c="white", lw=3))   # white with a black edge, as drawn
 ax.set(xlabel=f"$\\theta_{{{i}}}$ − current value (rad)", ylabel=f"$\\theta_{{{j}}}$ − current value (rad)", aspect="equal",
        title=f"2-D slice of the batch loss; SPSA with c = {c:g} on the slice\n(arrows: one common scale)")
-ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2, fontsize=8, facecolor="0.75")
+from matplotlib.legend_handler import HandlerTuple
+handles, labels = ax.get_legend_handles_labels()
+ax.legend(handles + [exact_handle], labels + ["−g, exact (parameter shift): white"], handler_map={tuple: HandlerTuple(ndivide=1)},
+          loc="upper left", bbox_to_anchor=(0, -0.12), ncol=2, fontsize=8)
 bx.axhline(0, c="0.6", lw=0.8); bx.axvline(0, c="0.6", lw=0.8)
 bx.scatter(ghat48[:, i], ghat48[:, j], s=12, alpha=0.5, label=f"ĝ from one random Δ ∈ $\\{{\\pm 1\\}}^{{{N}}}$ ({len(D48)} draws)")
 bx.plot(*ghat48.mean(0)[[i, j]], "s", c="tab:orange", ms=9, mec="k", label=f"mean of the {len(D48)} estimates")
@@ -197,9 +219,7 @@ print(f"{N}-D: one estimate's components have |ĝ_i| = |Δ·g|, typically {np.me
       f"|g_{i}| = {abs(g[i]):.2f}; the mean of {len(D48)} estimates is {ghat48.mean(0)[[i, j]].round(2)}")
 
 # %% [markdown]
-# **What to see.** Left: each SPSA estimate measures the slope along one diagonal Δ and points
-# along ±Δ; one may see almost no slope, yet the two average to the exact gradient (white). Right: in
-# 48 dimensions single estimates scatter widely; only their mean approaches g.
+# **What to see:** on the 2-D slice each SPSA estimate points along its own diagonal Δ (one almost vanishes) yet the two average to the exact gradient (white arrow), and in 48 dimensions single estimates scatter widely while only their mean approaches g.
 #
 # ## 4. The v3.3 loop and the v3.3.1 fix, as code
 #
@@ -284,9 +304,7 @@ E.save_figure(fig, "01_job_timeline")
 plt.show()
 
 # %% [markdown]
-# **What to see:** grey is waiting, green computing. v3.3 and Sequential run the same 2B circuits
-# in 2B jobs, so "per-batch" alone saves nothing; the time goes when they are one job (Parallel),
-# and more when fewer samples are evaluated (Subsampled).
+# **What to see:** the bars are mostly grey waiting, so the same 2B circuits sent as 2B jobs (v3.3, Sequential) take many times longer than as one job (Parallel), and fewer circuits (Subsampled) take less still.
 #
 # ### The document's headline, checked
 
