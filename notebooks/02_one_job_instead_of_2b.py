@@ -60,7 +60,7 @@ res = 100 * (np.array(fit["claimed_s"]) / np.array(fit["modeled_s"]) - 1)  # cla
 res_loo = 100 * np.array([o["rel"] for o in loo])
 yy = np.arange(len(res))
 ax.barh(yy - 0.2, res, height=0.4, color="C0", label="in sample (fit to all rows)")
-ax.barh(yy + 0.2, res_loo, height=0.4, color="C1", label="leave-one-out (fit to the others)")
+ax.barh(yy + 0.2, res_loo, height=0.4, color="C1", hatch="//", edgecolor="white", label="leave-one-out (fit to the others)")
 ax.axvspan(-15, 15, color="0.9", zorder=0, label="within 15 %")
 ax.axvline(0, color="k", lw=0.8)
 ax.set_yticks(yy, fit["rows"])
@@ -72,8 +72,9 @@ E.save_figure(fig, "02_latency_fit")
 plt.show()
 
 # %% [markdown]
-# **What to see:** orange (each row predicted from the others) misses more than blue (in sample),
-# and some rows miss by more than 15 % even in sample. Rows taken alone imply different prices:
+# **What to see:** the hatched orange bars (each row predicted from the others) miss by more than the plain blue ones (in sample), and some rows miss by more than 15 % even in sample.
+#
+# Rows taken alone imply different prices:
 
 # %%
 ps = next(r for r in qnb.SEED_TIMING_ROWS if "Parameter" in r[0])
@@ -118,8 +119,7 @@ for m, h in hist.items():
           f"{h['epochs'][-1]['modeled_s'] / 60:.1f} min modeled")
 
 # %% [markdown]
-# **What to see:** the two curves have the same accuracies, epoch by epoch (the gradients are
-# identical); Parallel reaches each of them sooner because a batch pays the queue once, not 20 times.
+# **What to see:** the two curves reach the same accuracies epoch by epoch (identical gradients), Parallel sooner because a batch pays the queue once, not 20 times.
 #
 # ## Job size limits
 # `max_batch_size` caps circuits per job, so parameter shift (2·48·10 shifted circuits plus the 10
@@ -143,8 +143,7 @@ E.save_figure(fig, "02_max_batch_size")
 plt.show()
 
 # %% [markdown]
-# **What to see:** the same circuits cost less in fewer, larger jobs (each job pays the queue once),
-# flattening as execution time takes over.
+# **What to see:** the same circuits cost less in fewer, larger jobs (each job pays the queue once), flattening as execution time takes over.
 #
 # ## Non-blocking submission
 # `wait_for_results=False` returns a handle; `.result(timeout)` collects in input order.
