@@ -63,7 +63,7 @@ E.show(sharp["unbiased"], "03_unbiasedness", title=f"Subsampled SPSA at c = 0.01
 worst = max(r["sharp: detectable bias %"] for r in sharp["unbiased"])
 naive_best = min(r["naive: detectable bias %"] for r in sharp["unbiased"])
 sub_ok = all(r["subsampling bias %"] <= r["sharp: detectable bias %"] for r in sharp["unbiased"])
-print("the test can fail: a deliberately 10 % too large estimator (scale 1.1) is flagged at k =",
+print("the test has power: a deliberately 10 % too large estimator (scale 1.1) is flagged at k =",
       [r["k"] for r in sharp["scaled_1.1"] if r["bias seen"]], "of", [r["k"] for r in sharp["scaled_1.1"]])
 
 # %% [markdown]
@@ -137,8 +137,10 @@ fig
 
 # %% [markdown]
 # ## 3. The 30–50 % claim at equal cloud time
-# Every k gets the Balanced preset's 5-epoch modeled budget (smaller k buys more steps) on blobs
-# (easy), xor (hard) and breast cancer (real, 4 of 30 features); all rows in `figures/03_equal_time.md`.
+# Every k gets the same modeled budget, what 50 steps at k = 5 cost (smaller k buys more steps):
+# the Balanced preset's 5 epochs on blobs (easy) and xor (hard), 100 training samples each; about
+# 1.25 epochs on breast cancer (real, 4 of 30 features, 398 training samples). All rows in
+# `figures/03_equal_time.md`.
 
 # %%
 budget = 50 * E.step_cost("spsa_subsampled", 5)["modeled_s"]
@@ -205,7 +207,7 @@ if fd_seen:
     print(f"* The only bias it resolves is SPSA's own finite-difference bias: {fd_seen[0]['finite-difference bias %']:.2f} % of |g| "
           f"at c = {fd_seen[0]['c']} (k = {fd_seen[0]['k']}, where there is no subsampling noise to hide it).")
 c_rows = {r["c"]: r for r in sharp["c_dependence"]}
-print(f"* At the training's c = 0.2 that bias is unresolved ({c_rows[0.2]['repeats']} repeats: noise "
+print(f"* At the training's first perturbation c = 0.2 (c_k then decays) that bias is unresolved ({c_rows[0.2]['repeats']} repeats: noise "
       f"{c_rows[0.2]['sharp: detectable bias %']:.0f} % of |g|); c² scaling of the resolved value predicts about {c2(0.2):.0f} %.")
 r1, r10 = var_rows[0], var_rows[-1]
 print(f"* Variance at k = 1 is {S.fmt(*S.ratio_interval(r1['measured (exact)'], r1['± se'], r10['measured (exact)'], r10['± se']), '.1f')}x "
