@@ -175,5 +175,16 @@ print(f"* Parameter shift needs {rows[0]['circuits']} circuits per batch, not 96
       f"(the default everywhere), {rows[-1]['modeled s/batch']:.0f} s at {sizes[-1]}: "
       f"{100 * (rows[0]['modeled s/batch'] / rows[2]['modeled s/batch'] - 1):+.0f} % and {100 * (rows[-1]['modeled s/batch'] / rows[2]['modeled s/batch'] - 1):+.0f} %.")
 
+# %% [markdown]
+# **What this buys.** Notebook 04 trains every strategy for the same modeled cloud time (the
+# Balanced preset's 5 epochs) on seeds no choice was made on; its result, read from its study:
+
+# %%
+from qnb.research import stats as S
+central = E.one_job_vs_v33(E.read_study("04_equal_time")["blobs"])
+d = central["parallel_minus_v33"]
+print(f"At equal cloud time on blobs the one-job methods reach test accuracy {central['lo']:.2f}-{central['hi']:.2f}, "
+      f"where v3.3 (20 jobs per batch) reaches {central['v33']:.2f}: Parallel - v3.3 = {S.fmt(d['diff'], d['lo'], d['hi'], '+.2f')}.")
+
 # %%
 print(qnb.watermark())

@@ -48,3 +48,13 @@ def test_leave_one_out_predicts_each_row_from_the_others():
 def test_leave_one_out_on_rows_a_model_explains_exactly():
     rows = [(f"r{i}", c, j, 2.0 * j + 0.25 * c) for i, (c, j) in enumerate([(4, 1), (10, 1), (20, 20), (960, 10), (50, 5)])]
     assert all(abs(r["rel"]) < 1e-9 and abs(r["in_sample"]) < 1e-9 for r in E.latency_leave_one_out(rows))
+
+
+def test_the_central_result_compares_the_one_job_rows_with_v33():
+    from qnb.research import experiments as E
+    runs = {"v3.2 Parameter Shift": {"acc": [0.5, 0.5]}, "v3.3 (buggy)": {"acc": [0.6, 0.62]},
+            "v3.3.1 Sequential": {"acc": [0.61, 0.6]}, "v3.3.1 Parallel": {"acc": [0.9, 0.96]},
+            "v3.3.1 Subsampled (k=5)": {"acc": [0.95, 0.97]}}
+    r = E.one_job_vs_v33(runs)
+    assert (r["lo"], r["hi"], r["v33"]) == pytest.approx((0.93, 0.96, 0.61))   # Sequential and parameter shift excluded
+    assert r["parallel_minus_v33"]["diff"] == pytest.approx(0.32) and r["parallel_minus_v33"]["lo"] > 0

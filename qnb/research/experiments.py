@@ -113,6 +113,28 @@ def study(name: str, compute, *, params: dict, recompute: bool = False, quick: b
     return result
 
 
+def read_study(name: str, folder: str = "../figures/studies"):
+    """The result of a study another notebook computed (``study``), read as it was last written."""
+    import json
+    with open(os.path.join(folder, name + ".json")) as f:
+        return json.load(f)["result"]
+
+
+MULTI_JOB_ROWS = ("v3.2 Parameter Shift", "v3.3 (buggy)", "v3.3.1 Sequential")  # the rest send one job per step
+
+
+def one_job_vs_v33(runs: dict) -> dict:
+    """At equal modeled cloud time (``runs``: one data set of the equal-time study, row name ->
+    run summary with the final test accuracies ``acc`` over seeds): the lowest and highest mean
+    accuracy of the one-job methods, v3.3's mean, and Parallel minus v3.3 with its bootstrap
+    95 % interval (``stats.difference``)."""
+    from .stats import difference
+    mean = {n: float(np.mean(r["acc"])) for n, r in runs.items()}
+    one_job = [n for n in runs if n not in MULTI_JOB_ROWS]
+    return {"lo": min(mean[n] for n in one_job), "hi": max(mean[n] for n in one_job), "v33": mean["v3.3 (buggy)"],
+            "parallel_minus_v33": difference(runs["v3.3.1 Parallel"]["acc"], runs["v3.3 (buggy)"]["acc"])}
+
+
 def _jsonable(v):
     if isinstance(v, np.integer):
         return int(v)
