@@ -368,11 +368,11 @@ fig
 # ## What we found
 
 # %%
-one_job_names = [s["row"] for s in PERF if s["method"] in ("spsa_parallel", "spsa_subsampled")] + ["qnb two_direction (k=2, 2 directions, 1 job)"]
-b = {n: np.mean(equal["blobs"][n]["acc"]) for n in equal["blobs"]}
+central = E.one_job_vs_v33(equal["blobs"])
+d = central["parallel_minus_v33"]
 print(f"* At equal cloud time ({budget / 60:.1f} modeled min) on blobs the one-job methods reach "
-      f"{min(b[n] for n in one_job_names):.2f}-{max(b[n] for n in one_job_names):.2f}, where v3.3 reaches {b['v3.3 (buggy)']:.2f} "
-      f"(difference Parallel - v3.3: {S.fmt(*(lambda d: (d['diff'], d['lo'], d['hi']))(S.difference(equal['blobs']['v3.3.1 Parallel']['acc'], equal['blobs']['v3.3 (buggy)']['acc'])), '+.2f')}).")
+      f"{central['lo']:.2f}-{central['hi']:.2f}, where v3.3 reaches {central['v33']:.2f} "
+      f"(difference Parallel - v3.3: {S.fmt(d['diff'], d['lo'], d['hi'], '+.2f')}).")
 print(f"* Circuits per batch: the document's figure holds for every SPSA row; parameter shift needs "
       f"{perf[0]['circuits (qnb)']}, not {perf[0]['circuits (doc)']} (the chain rule needs the unshifted outputs).")
 print(f"* Times: {sum('self-consistent' in r['verdict (time)'] for r in perf)} of {len(perf)} rows of Table 1 self-consistent "
