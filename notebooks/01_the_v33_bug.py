@@ -225,10 +225,11 @@ plt.show()
 print(f"2-D slice: the two SPSA estimates {ghat2[0].round(3)} and {ghat2[1].round(3)} average to "
       f"{ghat2.mean(0).round(3)}; exact (g_{i}, g_{j}) = {g[[i, j]].round(3)}")
 print(f"{N}-D: one estimate's components have |ĝ_i| = |Δ·g|, typically {np.median(np.abs(ghat48[:, i])):.2f}, against "
-      f"|g_{i}| = {abs(g[i]):.2f}; the mean of {len(D48)} estimates is {ghat48.mean(0)[[i, j]].round(2)}")
+      f"|g_{i}| = {abs(g[i]):.2f}; the mean of {len(D48)} estimates is {ghat48.mean(0)[[i, j]].round(2)} "
+      f"± {(ghat48[:, [i, j]].std(0, ddof=1) / np.sqrt(len(D48))).round(2)} (standard error)")
 
 # %% [markdown]
-# **What to see:** on the 2-D slice each SPSA estimate points along its own diagonal Δ (one almost vanishes) yet the two average to the exact gradient (white arrow), and in 48 dimensions single estimates scatter widely while only their mean approaches g.
+# **What to see:** on the 2-D slice each SPSA estimate points along its own diagonal Δ (one almost vanishes) yet the two average to the exact gradient (white arrow), and in 48 dimensions single estimates scatter widely while their mean approaches g, within about two standard errors.
 #
 # ## 4. The v3.3 loop and the v3.3.1 fix, as code
 #
@@ -291,7 +292,7 @@ print(f"latency model (fitted to the document): {lat.job_overhead_s:.3f} s per j
 n = 2 * B
 print(f"{n} round trips:     {n} × ({lat.job_overhead_s:.2f} + {lat.per_circuit_s:.3f}) = {lat.batch_time(n, n):.1f} s")
 print(f"one job of {n}:      {lat.job_overhead_s:.2f} + {n} × {lat.per_circuit_s:.3f} = {lat.batch_time(n, 1):.1f} s "
-      f"(x{lat.batch_time(n, n) / lat.batch_time(n, 1):.1f} faster)")
+      f"(x{lat.batch_time(n, n) / lat.batch_time(n, 1):.1f} faster, modeled)")
 
 # %%
 shapes = [(f"v3.3 loop / v3.3.1 Sequential:\n{2 * B} jobs of 1 circuit", 2 * B, 1),
@@ -361,7 +362,7 @@ print(f"predicted total variance: one direction (N-1)‖g‖² = {predict['batch
 
 # %% [markdown]
 # **The measurement:** each estimator `REPEATS` times at the same θ, exact outputs, small constant c.
-# `rel_error_of_mean` = ‖mean − g‖/‖g‖; `expected_rel_error` is what an unbiased estimator of the
+# `rel_error_of_mean` = ‖mean − g‖/‖g‖; `expected_rel_error` is what an unbiased estimator with the
 # measured variance would show: agreement means no detectable bias.
 
 # %%
