@@ -129,20 +129,28 @@ for kind, r in races.items():
 # chosen configuration's curve passes 0.5 left of the dotted line.
 
 # %%
+QNB_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:cyan")
+PEER_COLORS = ("tab:red", "tab:purple", "tab:brown", "tab:olive")
+PEER_DASHES = ("--", "-.", (0, (5, 1.5, 1, 1.5, 1, 1.5)), (0, (1, 1)))
 fig, axes = plt.subplots(1, len(races), figsize=(4.2 * len(races), 3.8), sharey=True)
 for ax, (kind, r) in zip(np.atleast_1d(axes), races.items()):
     first = min((e["modeled_s"] / 60 for h in sum(r["histories"].values(), []) for e in h
                  if e["test_accuracy"] >= r["target"] and e["modeled_s"] > 0), default=1.0)
     grid = np.geomspace(first / 1.5, r["budget_min"], 300)
+    n_qnb = n_peer = 0
     for i, row in enumerate(r["rows"]):
         runs = r["histories"][row["method"]]
         t = np.sort([next((e["modeled_s"] / 60 for e in h if e["test_accuracy"] >= r["target"]), np.inf) for h in runs])
-        if i == 0:
+        if i == 0:  # parameter shift: black, no marker
             style = dict(color="black", lw=2.5)
-        elif row["method"].startswith("qnb"):
-            style = dict(color=f"C{i - 1}", lw=2.2 if "[chosen]" in short(row["method"]) else 1.6)
-        else:
-            style = dict(color=f"C{i + 2}", lw=1.2, ls="--", marker="ovs^D"[i % 5], markevery=30, ms=4)
+        elif row["method"].startswith("qnb"):  # qnb: solid, filled markers
+            style = dict(color=QNB_COLORS[n_qnb % 4], marker="os^p"[n_qnb % 4], ms=5, markevery=(6 * n_qnb, 30),
+                         lw=2.6 if "[chosen]" in short(row["method"]) else 1.6)
+            n_qnb += 1
+        else:  # peers: each its own colour, dash pattern and open marker
+            style = dict(color=PEER_COLORS[n_peer % 4], ls=PEER_DASHES[n_peer % 4], marker="DvPX"[n_peer % 4], ms=6, mfc="white",
+                         mew=1.4, markevery=(15 + 6 * n_peer, 30), lw=1.6)
+            n_peer += 1
         ax.step(grid, [(t <= g).mean() for g in grid], where="post", label=short(row["method"]), **style)
     ax.axvline(r["equal_time_min"], color="grey", ls=":", lw=1.2, label="equal-time mark (1/10 of parameter shift's median)")
     ax.axvspan(r["budget_min"], r["budget_min"] * 1.6, color="grey", alpha=0.2, label="past the budget")
@@ -155,6 +163,9 @@ np.atleast_1d(axes)[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0
 fig.tight_layout()
 E.save_figure(fig, "06_time_to_quality")
 plt.show()
+
+# %% [markdown]
+# **What to see:** parameter shift (black) arrives last on every data set, the chosen qnb configuration (thick blue) crosses 0.5 near the dotted equal-time mark (left of it on iris and breast cancer, just right of it on blobs and xor), and the peers (dashed, open markers) arrive after it everywhere except matched-gain PennyLane on breast cancer.
 
 # %% [markdown]
 # ## 3. The targets, with their uncertainty
@@ -287,16 +298,30 @@ E.show([{"selection split": k, "ceiling": c["ceiling"], "target": c["target"]}
         for k, c in bench["selection_ceilings"].items()], floatfmt=".3f")
 E.show(bench["go_beyond"])
 rows = sorted(bench["go_beyond"], key=lambda r: r["score"])
-fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 0.8))
-ax.barh([r["candidate"] for r in rows], [r["score"] for r in rows],
-        color=["tab:green" if r is rows[0] else "tab:gray" for r in rows])
-ax.invert_yaxis()
 n_hard = sum(k.endswith(" reached") for k in rows[0])
+n_seeds = int(next(v for k, v in rows[0].items() if k.endswith(" reached")).split("/")[1])
+# bench.json keeps each candidate's score, not its runs' times, so the standard error cannot be measured here;
+# each run adds a share in [0, 1] to a mean over n_seeds, so a score S can have a standard error of at most
+# sqrt(S (1 - S / n_hard) / (n_seeds - 1)) (the spread of values in [0, 1] with that mean, largest when the data sets share S equally)
+score = np.array([r["score"] for r in rows])
+bound = np.sqrt(score * np.clip(1 - score / n_hard, 0, None) / (n_seeds - 1))
+fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.2))
+ax.barh([r["candidate"] for r in rows], score, color=["tab:green" if r is rows[0] else "tab:gray" for r in rows],
+        hatch=["//" if r is rows[0] else "" for r in rows], edgecolor="white")
+ax.errorbar(score, range(len(rows)), xerr=bound, fmt="none", ecolor="k", capsize=3, lw=1,
+            label=f"± the largest standard error these scores allow ({n_seeds} seeds per data set; per-run times are not in bench.json)")
+ax.text(score[0] + bound[0], 0, "  chosen", va="center", ha="left", fontsize=8, color="tab:green")
+ax.invert_yaxis()
+ax.set_xlim(0, None)
+ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(-0.75, -0.16))
 ax.set_xlabel(f"score (sum over {n_hard} hard data sets of mean time to quality / budget; lower is better)")
-ax.set_title("Go-beyond candidates on the selection split (seeds 100-104)")
+ax.set_title(f"Go-beyond candidates on the selection split (seeds {bench['selection_seeds']})")
 E.save_figure(fig, "06_go_beyond")
 plt.show()
 print(f"Chosen on the selection seeds: {bench['chosen']} (the qnb preset with these settings: {bench['preset']})")
+
+# %% [markdown]
+# **What to see:** the chosen candidate (green, hatched) has the lowest score, but the error bars, a worst-case bound because the result file keeps no per-run times, are wider than the gaps between the leading candidates, so these scores alone do not rank them.
 
 # %% [markdown]
 # ## What we found
