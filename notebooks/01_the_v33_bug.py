@@ -91,7 +91,7 @@ E.save_figure(fig, "01_datasets")
 plt.show()
 
 # %% [markdown]
-# **What to see:** a straight line separates the two blobs, but no straight line separates xor, whose label flips from quadrant to quadrant.
+# **What to see:** a straight line separates the two blobs but for a point or two, while no straight line separates xor, whose label flips from quadrant to quadrant.
 
 # %% [markdown]
 #

@@ -98,7 +98,7 @@ steps = history["steps"]
 print(f"{len(steps)} steps, {sum(s['jobs'] for s in steps)} jobs and {sum(s['circuits'] for s in steps)} circuits sent by qnb")
 if not real:
     print(f"the service saw {service_jobs} jobs and {service_circuits} circuits")
-print(f"spent ${sum(s['usd'] for s in steps):,.2f} on {cfg.price} (estimated ${plans[cfg.price]['per_run']['usd']:,.2f}); "
+print(f"spent USD {sum(s['usd'] for s in steps):,.2f} on {cfg.price} (estimated USD {plans[cfg.price]['per_run']['usd']:,.2f}); "
       f"modeled cloud time {sum(s['modeled_s'] for s in steps) / 60:.1f} min; "
       f"final test accuracy {history['epochs'][-1]['test_accuracy']:.2f}")
 
