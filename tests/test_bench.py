@@ -151,6 +151,11 @@ def test_choose_ranks_by_censored_share_of_the_budget(monkeypatch):
     # in dollars on Azure (a fee per job): the same censoring, at the most any run spent on that data set
     assert got["sure"]["USD score azure-ionq"] == pytest.approx(30 / 150 + 30 / 150)
     assert race.choose(rows, "USD score azure-ionq") == "sure"
+    # each score with its 95 % interval over the seeds: none for runs that all take the same time,
+    # a wide one for a candidate that sometimes misses (each data set's seeds resampled on their own)
+    assert got["sure"]["score lo"] == got["sure"]["score hi"] == pytest.approx(0.45)
+    assert got["misses"]["score lo"] == pytest.approx(0.15) and got["misses"]["score hi"] <= 2.0  # all arrive .. all miss
+    assert got["misses"]["score lo"] < got["misses"]["score"] < got["misses"]["score hi"]
 
 
 def test_quick_benchmark_smoke(tmp_path, monkeypatch):

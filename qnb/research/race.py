@@ -12,7 +12,7 @@ from ..prices import PRICES
 from .parallel import run_tasks
 from .peers import train_qiskit_spsa, train_spsa_optimizer
 from .runs import BILL, RaceClock, run_exact, run_qnb
-from .stats import ratio_verdict
+from .stats import bootstrap, ratio_verdict
 
 QNB_ALL = {
     "qnb fast (k=2)": dict(gradient_method="spsa_subsampled", gradient_subsample_size=2),
@@ -260,6 +260,7 @@ def go_beyond(kinds, ceil: dict, seeds=SELECTION_SEEDS, client=None, workers=Non
         tasks += [(f"qnb {n}", kw, kind, int(s), rules[kind]) for n, kw in GO_BEYOND.items() for s in seeds]
     runs = run_tasks(race_task, tasks, client=client, workers=workers, progress=True, desc="go beyond", log=log)
     rows = {n: {"candidate": n, "score": 0.0, **{f"USD score {p}": 0.0 for p in PRICES}} for n in GO_BEYOND}
+    shares = {n: [] for n in GO_BEYOND}  # per data set, each seed's share of the budget: the score's uncertainty
     for kind in kinds:
         of = {n: [r for (m, _, k, _, _), r in zip(tasks, runs) if m == f"qnb {n}" and k == kind] for n in GO_BEYOND}
         # dollars are censored at the most any candidate's run spent here: a run that never
@@ -273,10 +274,13 @@ def go_beyond(kinds, ceil: dict, seeds=SELECTION_SEEDS, client=None, workers=Non
             row[f"{kind} median_min"] = s["median_min"]
             # mean time to quality as a share of the budget, a run that never arrives counted as
             # the whole budget (censored there): every run counts, the ones that miss too
-            row["score"] += float(np.mean(np.minimum(np.array(t) / rules[kind][1], 1.0)))
+            shares[n].append(np.minimum(np.array(t) / rules[kind][1], 1.0))
+            row["score"] += float(np.mean(shares[n][-1]))
             for p, sheet in PRICES.items():
                 d = [usd_to_quality(r, rules[kind][0], sheet) for r in rs]
                 row[f"USD score {p}"] += float(np.mean(np.minimum(np.array(d) / max(most[p], 1e-12), 1.0)))
+    for n, row in rows.items():  # each data set's seeds resampled on their own, the means summed again
+        _, row["score lo"], row["score hi"] = bootstrap(lambda *g: sum(float(np.mean(x)) for x in g), *shares[n])
     return list(rows.values())
 
 
