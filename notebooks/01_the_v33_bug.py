@@ -343,9 +343,7 @@ print(f"headline: {doc['headline_epoch_s'][0]} s vs {doc['headline_epoch_s'][1]}
 #   variance $\frac{N-1}{B}\big(\|g\|^2+\sigma^2\big)$, where $\sigma^2 = \frac1B\sum_b\|g_b-g\|^2$ is the spread
 #   of the per-sample gradients $g_b$. It is below one direction's **only while $\sigma^2 < (B-1)\|g\|^2$**;
 #   near a minimum $\|g\|\to 0$ and the loop is the noisier one;
-# * **m directions in one job** ($2mB$ circuits): $(N-1)\|g\|^2/m$;
-# * **a random subsample of k of the B samples**, one direction: $(N-1)\|g\|^2 + N\,\operatorname{tr}\operatorname{Cov}(g_S)$,
-#   with $\operatorname{tr}\operatorname{Cov}(g_S) = \frac{B-k}{k(B-1)}\,\sigma^2$.
+# * **m directions in one job** ($2mB$ circuits): $(N-1)\|g\|^2/m$ (a subsample of k samples: notebook 03).
 #
 # The predictions need the exact per-sample gradients $g_b$:
 
@@ -354,8 +352,6 @@ gb = np.array([exact.estimate_batch_gradient(model, xb[b:b + 1], yb[b:b + 1], sh
 g2, gb2 = g @ g, np.sum(gb ** 2, axis=1)
 spread_b = np.mean(np.sum((gb - g) ** 2, axis=1))
 predict = {"batch": (N - 1) * g2, "per_sample": (N - 1) * gb2.sum() / B ** 2}
-sub_noise = lambda k: (B - k) / (k * (B - 1)) * spread_b
-predict_sub = lambda k: (N - 1) * g2 + N * sub_noise(k)
 print(f"‖g‖² = {g2:.3f}, σ² = {spread_b:.3f}: σ² < (B-1)‖g‖² = {(B - 1) * g2:.2f} is "
       f"{spread_b < (B - 1) * g2} here (the loop is predicted {predict['batch'] / predict['per_sample']:.1f}x less noisy at this θ)")
 print(f"predicted total variance: one direction (N-1)‖g‖² = {predict['batch']:.1f}; v3.3 loop = {predict['per_sample']:.1f}")
@@ -383,10 +379,10 @@ print(f"batch-loss SPSA's variance / the loop's: {S.fmt(*quieter, '.1f')} (predi
 # directions — as long as the per-sample gradients' spread σ² < (B−1)‖g‖², which fails near a
 # minimum. Its defect is cost, 2B jobs; several directions also fit in one job (`num_directions`:
 # 2B circuits each, so 5 directions fill a 100-circuit job).
-# Below: m directions, and a subsample of k samples (Strategy 3), against prediction and cost.
+# Below: m directions in one job, against prediction and cost.
 
 # %%
-DIRECTIONS = [("spsa_parallel", None, m) for m in (1, 2, 5, 10)] + [("spsa_subsampled", k, 1) for k in (5, 2)]
+DIRECTIONS = [("spsa_parallel", None, m) for m in (1, 2, 5, 10)]
 
 def spread(method, k, m):
     """Total variance of REPEATS estimates at theta (c = 0.05, exact), and what one estimate costs."""
@@ -402,8 +398,7 @@ def spread(method, k, m):
 measured = E.study("01_directions", lambda: [spread(*d) for d in DIRECTIONS],
                    params={"specs": DIRECTIONS, "repeats": REPEATS, "seed": RANDOM_SEED, "c": 0.05},
                    recompute=RECOMPUTE, quick=QUICK)
-rows_dir = [{"estimator": "batch SPSA" if k is None else f"subsampled k={k}", "directions m": m, **r,
-         "predicted variance": predict["batch"] / m if k is None else predict_sub(k)}
+rows_dir = [{"estimator": "batch SPSA", "directions m": m, **r, "predicted variance": predict["batch"] / m}
         for (method, k, m), r in zip(DIRECTIONS, measured)]
 rows_dir.append({"estimator": "v3.3 per-sample loop", "directions m": B, **{k: stats[0][k] for k in ("circuits", "variance")},
                  "± se": stats[0]["variance_se"],
@@ -416,8 +411,6 @@ for r in rows_dir:
 E.show(rows_dir, "01_directions", floatfmt=".1f", title=f"Variance of one gradient estimate, B = {B}, N = {N}, exact outputs",
        columns=["estimator", "directions m", "circuits", "jobs", "modeled s", "measured [95 % interval]", "predicted variance",
                 "prediction inside"])
-print(f"inside SPSA the subsampling term N·tr Cov(g_S) is {N * sub_noise(5):.1f} (k=5) and {N * sub_noise(2):.1f} (k=2), "
-      f"against the direction term (N-1)‖g‖² = {predict['batch']:.1f}")
 
 # %% [markdown]
 # ## 7. The document's other defects, reproduced on purpose
