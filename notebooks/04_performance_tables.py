@@ -38,9 +38,10 @@ RECOMPUTE = False  # True: rerun the multi-seed studies here (minutes) instead o
 
 # %%
 # %matplotlib inline
+import textwrap
 import numpy as np, matplotlib.pyplot as plt
 import qnb
-from qnb.research import experiments as E, stats as S, widgets as W
+from qnb.research import defects as D, experiments as E, stats as S, widgets as W
 plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
 np.set_printoptions(precision=3, suppress=True)
 SEEDS = range(RANDOM_SEED, RANDOM_SEED + (2 if QUICK else 10))            # blobs
@@ -365,6 +366,87 @@ fig
 # **What to see:** modeled time grows with k, steeply only at 10000 shots, while US dollars grow linearly with k on every sheet, braket-ionq-forte costing the most.
 
 # %% [markdown]
+# ## The document's code defects, reproduced on purpose
+#
+# Three more bugs, each an explicit qnb option (`DocumentConfig`, `qnb/research/defects.py`), never the default:
+#
+# * **frozen gains**: `self.iteration` never advances, so $c_k = c_0$, $a_k = a_0$ (dotted in notebook 01's gains figure);
+# * **summed gradients**: the v3.3 loop adds the B per-sample gradients: a step B times too large;
+# * **`params_minus` left behind**: every step starts from θ − c_kΔ, a random kick.
+#
+# Blobs, the same seeds, `spsa_parallel` unless the variant says otherwise; runs read from
+# `figures/studies/` (`RECOMPUTE = True` reruns them).
+
+# %%
+SIZE = {"n_train": 30, "n_test": 40} if QUICK else {}   # QUICK trains on fewer samples
+WORKERS = 1 if QUICK else None      # QUICK runs are too small to be worth starting worker processes
+base = qnb.TrainingConfig(gradient_method="spsa_parallel", epochs=EPOCHS, **SIZE)
+variants = {
+    "fixed (qnb default)": base,
+    "frozen gains (iteration never advances)": D.DocumentConfig(base, ("frozen_gains",)),
+    "params_minus left behind": D.DocumentConfig(base, ("params_minus_leak",)),
+    "v3.3 per-sample, averaged": base.replace(gradient_method="spsa_per_sample"),
+    "v3.3 per-sample, summed (document)": D.DocumentConfig(base.replace(gradient_method="spsa_per_sample"), ("summed_gradients",)),
+}
+# exact_train_loss: after every step, the loss at the current parameters on the whole training set,
+# evaluated exactly (not the shot-noisy loss at theta +- c Delta that SPSA itself sees)
+def_runs = E.study("04_defects", lambda: {name: E.deterministic(h) for name, h in E.train_all(
+                   {n: (c, SEEDS) for n, c in variants.items()}, workers=WORKERS, exact_train_loss=True).items()},
+               params={"seeds": list(SEEDS), "epochs": EPOCHS, "exact_train_loss": True,
+                       "variants": {n: c.to_dict() for n, c in variants.items()}},
+               recompute=RECOMPUTE, quick=QUICK)
+rows_def = [{"variant": name, **E.summarize(h)} for name, h in def_runs.items()]
+final = {name: [h["epochs"][-1]["test_accuracy"] for h in hs] for name, hs in def_runs.items()}
+first = {name: [h["epochs"][0]["test_accuracy"] for h in hs] for name, hs in def_runs.items()}
+def_names = list(def_runs)
+for r in rows_def:
+    for label, acc in (("after epoch 1", first), (f"after epoch {EPOCHS}", final)):
+        d = S.difference(acc[r["variant"]], acc[def_names[0]])
+        r[f"vs fixed, {label} [95 %]"] = "" if r["variant"] == def_names[0] else f"{S.fmt(d['diff'], d['lo'], d['hi'], '+.2f')} {d['verdict']}"
+E.show(rows_def, "04_defects", columns=["variant", "runs", "test_acc_mean", "test_acc_sd", "modeled_min",
+                                         "vs fixed, after epoch 1 [95 %]", f"vs fixed, after epoch {EPOCHS} [95 %]"])
+
+# %%
+fig, axes = plt.subplots(2, len(def_names), figsize=(3.1 * len(def_names), 6.4), sharex="row", sharey="row")
+exact_loss = lambda hs: np.array([[s["train_loss_exact"] for s in h["steps"]] for h in hs])
+ref = exact_loss(def_runs[def_names[0]])
+for col, name in enumerate(def_names):
+    loss = exact_loss(def_runs[name])
+    acc = np.array([[e["test_accuracy"] for e in h["epochs"]] for h in def_runs[name]])
+    step = np.arange(1, loss.shape[1] + 1)
+    ax = axes[0, col]
+    if col:
+        ax.plot(step, ref.mean(0), c="0.4", ls="--", lw=1)
+    ax.fill_between(step, loss.min(0), loss.max(0), color=f"C{col}", alpha=0.15, lw=0)
+    ax.fill_between(step, loss.mean(0) - loss.std(0), loss.mean(0) + loss.std(0), color=f"C{col}", alpha=0.35, lw=0)
+    ax.plot(step, loss.mean(0), c=f"C{col}")
+    ax.set_title("\n".join(textwrap.wrap(name, 22)), fontsize=10)
+    ax.set_xlabel("optimisation step")
+    bx = axes[1, col]
+    epoch = np.arange(1, acc.shape[1] + 1)
+    jitter = np.random.default_rng(0).uniform(-0.12, 0.12, size=acc.shape)
+    bx.plot(epoch + jitter, acc, ".", c=f"C{col}", alpha=0.6, ms=6)
+    bx.plot(epoch, acc.mean(0), "-", c=f"C{col}", lw=2)
+    bx.set_xlabel("epoch"); bx.set_xticks(epoch); bx.set_xlim(0.5, acc.shape[1] + 0.5)
+axes[0, 0].set_ylabel("exact training loss at θ\n(whole training set)")
+axes[1, 0].set_ylabel("test accuracy")
+axes[1, 0].set_ylim(None, 1.02)
+handles = [plt.Line2D([], [], c="k", label=f"mean over {len(ref)} seeds"),
+           plt.Rectangle((0, 0), 1, 1, fc="k", alpha=0.35, label="± 1 sd across seeds"),
+           plt.Rectangle((0, 0), 1, 1, fc="k", alpha=0.15, label="min–max across seeds"),
+           plt.Line2D([], [], c="0.4", ls="--", label="fixed (qnb default), mean"),
+           plt.Line2D([], [], c="k", ls="", marker=".", label="test accuracy of one seed after each epoch")]
+fig.legend(handles=handles, loc="lower center", ncol=5, bbox_to_anchor=(0.5, -0.04), fontsize=9)
+fig.suptitle("The document's defects: training on blobs, each variant against the fixed estimator", y=1.0)
+fig.tight_layout(rect=(0, 0.04, 1, 1))
+E.save_figure(fig, "04_defects")
+plt.show()
+
+# %% [markdown]
+# **What to see:** only `params_minus` left behind separates from the dashed fixed-estimator loss
+# for good; the summed gradients fall behind early and catch up on these easy data.
+
+# %% [markdown]
 # ## What we found
 
 # %%
@@ -382,6 +464,12 @@ same = sum((v["jobs"], v["circuits"]) == (v["qnb_jobs"], v["qnb_circuits"]) for 
 print(f"* Through the real client, the emulator received the jobs and circuits qnb counted for {same} of {len(emulated)} rows.")
 print(f"* Development: the document says {dev['min (doc)']} min; {dev['min (model)']:.1f} min fitted to all rows, {dev_sub_min:.1f} min "
       f"fitted to its subsampled rows: undecided between the document's own rows.")
+by = {r["variant"]: r for r in rows_def}
+fixed = by["fixed (qnb default)"]
+decided = lambda col: "; ".join(f"{n} {r[col]}" for n, r in by.items() if r is not fixed and "undecided" not in r[col]) or "none"
+print(f"* Code defects (test accuracy minus the fixed estimator's {fixed['test_acc_mean']:.2f}, {fixed['runs']} seeds), decided after "
+      f"{EPOCHS} epochs: {decided(f'vs fixed, after epoch {EPOCHS} [95 %]')}; after epoch 1: {decided('vs fixed, after epoch 1 [95 %]')}. "
+      "Every other difference is undecided: easy data saturate every variant given time.")
 print("* Model quality of Balanced, share of the ceiling: " + "; ".join(
     f"{ds} {S.fmt(*shares[ds], '.0%')} {t['quality verdict']}" for ds, t in zip(DATASETS, targets[3:])) + ".")
 for ds, runs in equal.items():
