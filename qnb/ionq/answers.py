@@ -73,11 +73,11 @@ def _check_histogram(h, n: int, where: str, scrub=str) -> None:
         states[int(k)] = k
         # (compared, not math.isfinite: an integer of 400 digits, which JSON allows, overflows a float)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < math.inf:
-            raise IonQResponseError(f"{where}: probability {scrub(str(v))[:30]} of outcome {k} is not a finite "
-                                    "number >= 0")
-        if v > 1 + SUM_TOLERANCE:
-            shown = f"{v:.6g}" if isinstance(v, float) else str(v)[:30]
-            raise IonQResponseError(f"{where}: probability {shown} of outcome {k} is over 1")
+            raise IonQResponseError(f"{where}: probability {scrub(str(v))[:30]} of outcome {scrub(k)} is not a "
+                                    "finite number >= 0")
+        if v > 1 + SUM_TOLERANCE:  # an integer's digits may be the key's (an all-digit key): scrubbed too
+            shown = f"{v:.6g}" if isinstance(v, float) else scrub(str(v))[:30]
+            raise IonQResponseError(f"{where}: probability {shown} of outcome {scrub(k)} is over 1")
     total = math.fsum(h.values())
     if not total > 0:
         raise IonQResponseError(f"{where}: the histogram sums to 0")

@@ -27,6 +27,8 @@ Threads: use one IonQBackend per thread (its plugin devices are reused).
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import math
 import os
@@ -77,6 +79,44 @@ def _clock_behind(date) -> float | None:
         return time.time() - parsedate_to_datetime(date).timestamp() if isinstance(date, str) else None
     except (TypeError, ValueError, OverflowError, IndexError):
         return None
+
+
+def _forget_answers(method):
+    """``method``, whose errors keep their traceback but not the locals of the frames it ran through:
+    those hold the service's raw answers (a status, a histogram, a job list), and an answer may echo
+    the API key; a traceback that prints locals (``pytest -l``, ``%xmode Verbose``,
+    ``TracebackException(capture_locals=True)``) then shows none of it. The messages are scrubbed."""
+    @functools.wraps(method)
+    def forgetting(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except BaseException as e:
+            _clear_frames(e)
+            raise
+    return forgetting
+
+
+def _clear_frames(err: BaseException) -> None:
+    """Clear the locals of every finished frame in the tracebacks of ``err`` and its chain (a frame
+    still running, a caller's, cannot be cleared and is left as it is)."""
+    seen, todo = [], [err]
+    while todo:
+        x = todo.pop()
+        if x is None or any(x is y for y in seen):
+            continue
+        seen.append(x)
+        todo += [x.__cause__, x.__context__]
+        tb = x.__traceback__
+        while tb is not None:
+            if not tb.tb_frame.f_code.co_flags & _SUSPENDABLE:  # clearing a generator's frame would close it
+                try:
+                    tb.tb_frame.clear()
+                except RuntimeError:  # executing (this wrapper, its callers)
+                    pass
+            tb = tb.tb_next
+
+
+_SUSPENDABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 
 
 def _unique_keys(pairs: list) -> dict:
@@ -241,19 +281,36 @@ class IonQBackend(Backend):
         message and URL of that job)."""
         return isinstance(job_id, str) and bool(_JOB_ID.fullmatch(job_id)) and self._client.scrub(job_id) == job_id
 
-    def _scrubbed(self, value, what: str, depth: int = 0):
+    def _scrubbed(self, value, what: str, depth: int = 0, deadline: float | None = None):
         """``value`` (a JSON answer) with the API key scrubbed out of every string in it, keys of
-        objects included; its structure is kept (the JSON text is not scrubbed as a whole)."""
+        objects included; its structure is kept (the JSON text is not scrubbed as a whole). Past
+        ``deadline`` (checked between strings and between the whitespace-free runs of a long one),
+        BatchTimeoutError: a hostile answer cannot hold the batch past it however costly its scrub."""
         if depth > MAX_ANSWER_DEPTH:
             raise IonQResponseError(f"{what}: the answer nests deeper than {MAX_ANSWER_DEPTH} levels")
+        if deadline is not None and time.perf_counter() > deadline:
+            raise BatchTimeoutError(f"{what}: the answer was read only after the batch deadline (while "
+                                    "scrubbing it of the API key)")
         if isinstance(value, str):
-            return self._client.scrub(value)
+            return self._scrub_by(value, what, deadline)
         if isinstance(value, dict):
-            return {self._client.scrub(k): self._scrubbed(v, what, depth + 1) for k, v in value.items()}
+            return {self._scrub_by(k, what, deadline): self._scrubbed(v, what, depth + 1, deadline)
+                    for k, v in value.items()}
         if isinstance(value, list):
-            return [self._scrubbed(v, what, depth + 1) for v in value]
+            return [self._scrubbed(v, what, depth + 1, deadline) for v in value]
         return value
 
+    def _scrub_by(self, text: str, what: str, deadline: float | None) -> str:
+        late = False
+        try:
+            return self._client.scrub(text, deadline)
+        except BatchTimeoutError:
+            late = True
+        if late:  # (raised here, outside the except block: no chain)
+            raise BatchTimeoutError(f"{what}: the answer was read only after the batch deadline (while "
+                                    "scrubbing it of the API key)")
+
+    @_forget_answers
     def submit(self, circuits, shots, name: str | None = None, deadline: float | None = None) -> Job:
         """ONE job; ``name`` (default ``job_name``) is how it can be found if its answer is lost."""
         circuits = self._checked(circuits, shots)
@@ -282,6 +339,7 @@ class IonQBackend(Backend):
         job.name = name  # its status must carry this name: another job's answer is refused
         return job
 
+    @_forget_answers
     def find_job(self, name: str, deadline: float | None = None, after: float | None = None) -> str | None:
         """The id of the job submitted under ``name`` (its POST answer lost), or None if the service
         has none.
@@ -361,6 +419,7 @@ class IonQBackend(Backend):
         job.layout = n, [self._readout(t, n) for t in circuits]
         return job  # the manager sets job.name to the journaled name: the status must carry it
 
+    @_forget_answers
     def status(self, job: Job) -> str:
         if job.deadline is not None and time.perf_counter() >= job.deadline:
             # no request may outlive the deadline: the last status known lets the manager say what is late
@@ -375,7 +434,7 @@ class IonQBackend(Backend):
         if job.name is not None and named is not None and named != job.name:
             raise IonQResponseError(f"{what}: the answer is for a job named {self._client.scrub(named)[:80]!r}, "
                                     f"not {self._client.scrub(job.name)!r}: another job's status; not used")
-        payload = self._scrubbed(body, what)  # every string shown later (failure, status) is scrubbed
+        payload = self._scrubbed(body, what, deadline=job.deadline)  # every string shown later is scrubbed
         if job.deadline is not None and time.perf_counter() > job.deadline:
             raise BatchTimeoutError(f"{what}: the answer was read only after the batch deadline")
         job.payload = payload
@@ -394,6 +453,7 @@ class IonQBackend(Backend):
             failure = failure.get("message") or failure.get("error") or failure.get("code")
         return self._client.scrub(failure)[:300] if failure else ""  # scrubbed before it is cut
 
+    @_forget_answers
     def results(self, job: Job) -> list[np.ndarray]:
         what = f"reading results of job {job.id}"
         n, readout = job.layout

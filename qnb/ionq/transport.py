@@ -104,10 +104,11 @@ class Secret:
     def reveal(self) -> str:
         return self._value
 
-    def scrub(self, text) -> str:
+    def scrub(self, text, deadline: float | None = None) -> str:
+        """``text`` without the key; past ``deadline`` (a perf_counter instant), BatchTimeoutError."""
         if self._pattern is None:
             self._pattern = _key_pattern(self._value)
-        return _scrub(text, self._pattern)
+        return _scrub(text, self._pattern, deadline)
 
     def __repr__(self):
         return "'***'"
@@ -156,30 +157,76 @@ def _key_pattern(key: str):
     """The key in any of the forms of :func:`_char_pattern`, character by character (so forms may
     mix), in any letter case; also a cut-off key: its first ``_PARTIAL`` or more characters, or its
     last ``_PARTIAL`` or more at the start of the text or after a quote, space or punctuation."""
-    parts = [_char_pattern(c) for c in key]
+    # a run of backslashes in the key is one part: the text's runs are one backslash by now (_scrub),
+    # so the key's own run, written plainly, would never match; its r escaped forms one by one still do
+    parts = [f"(?:{_char_pattern(c[0]) * len(c)}|\\\\)" if len(c) > 1 else _char_pattern(c)
+             for c in re.findall(r"\\+|[^\\]", key)]
     n = len(parts)
     m = min(_PARTIAL, n)
     if not n:
         return None
     if n > 200:  # no partial forms: the nesting would be too deep for the regex compiler
-        return re.compile("".join(parts), re.IGNORECASE)
+        return _KeyPattern(re.compile("".join(parts), re.IGNORECASE), None, key)
     tail = ""
     for q in reversed(parts[m:]):
         tail = f"(?:{q}{tail})?"
     prefix = "".join(parts[:m]) + tail
     if n == m:
-        return re.compile(prefix, re.IGNORECASE)
+        return _KeyPattern(re.compile(prefix, re.IGNORECASE), None, key)
     lead = ""
     for q in parts[:n - m]:
         lead = f"(?:{lead}{q})?"
     suffix = r"""(?:\A|(?<=[\s'"`(\[{<=:/,;.\u2026-]))""" + lead + "".join(parts[n - m:])
-    return re.compile(f"{prefix}|{suffix}", re.IGNORECASE)
+    # the suffix form costs ~n steps at every position after a delimiter: it is tried only on a piece
+    # of text that holds the key's last characters (every match of it ends with them)
+    return _KeyPattern(re.compile(f"{prefix}|{suffix}", re.IGNORECASE),
+                       (re.compile(prefix, re.IGNORECASE), re.compile("".join(parts[n - m:]), re.IGNORECASE)), key)
+
+
+class _KeyPattern:
+    """The key's pattern (``full``), and, when it has a suffix form, the cheap ``prefix`` pattern and
+    the ``tail`` every suffix match ends with: where the tail is absent, ``prefix`` finds exactly what
+    ``full`` finds. ``runs``: no form of the key holds whitespace, so no match crosses it and a text
+    can be scrubbed a whitespace-free run at a time (the deadline checked in between)."""
+
+    __slots__ = ("full", "prefix", "tail", "runs")
+
+    def __init__(self, full, cheap, key: str):
+        self.full = full
+        self.prefix, self.tail = cheap if cheap is not None else (None, None)
+        self.runs = not any(c.isspace() or c.lower().isspace() or c.upper().isspace() for c in key)
+
+    def subn(self, repl: str, text: str, deadline: float | None = None):
+        if self.tail is None and not self.runs:
+            return self.full.subn(repl, text)
+        if not self.runs or len(text) <= _RUN_PIECE:
+            return self._piece(repl, text)
+        out, count = [], 0
+        for i, piece in enumerate(_WHITESPACE.split(text)):  # whitespace-free runs and the whitespace between
+            if i % 2 or not piece:
+                out.append(piece)
+                continue
+            if deadline is not None and time.perf_counter() > deadline:
+                raise BatchTimeoutError("scrubbing the answer of the API key took it past the batch deadline")
+            piece, k = self._piece(repl, piece)
+            out.append(piece)
+            count += k
+        return "".join(out), count
+
+    def _piece(self, repl: str, text: str):
+        if self.tail is not None and self.tail.search(text) is None:
+            return self.prefix.subn(repl, text)
+        return self.full.subn(repl, text)
+
+
+_RUN_PIECE = 4096  # a text longer than this is scrubbed a whitespace-free run at a time
+_WHITESPACE = re.compile(r"(\s+)")
 
 
 _BACKSLASHES = re.compile(r"\\{2,}")
 
 
-def _scrub(text, pattern) -> str:
+def _scrub(text, pattern, deadline: float | None = None) -> str:
     if isinstance(text, (bytes, bytearray, memoryview)):
         text = bytes(text).decode("utf-8", "replace")
     elif not isinstance(text, str):
@@ -190,7 +237,7 @@ def _scrub(text, pattern) -> str:
     # run, so scrubbing stays linear in the text (a run of 60,000 took a minute before)
     text = _BACKSLASHES.sub("\\\\", text)
     for _ in range(4):  # until stable: taking a match out could join two pieces into a new one
-        text, count = pattern.subn(MASK, text)
+        text, count = pattern.subn(MASK, text, deadline)
         if not count:
             break
     return text
@@ -367,9 +414,10 @@ class _Client(APIClient):
     def __reduce_ex__(self, protocol):
         raise TypeError(_NO_PICKLE)
 
-    def scrub(self, text) -> str:
-        """``text`` with this client's key taken out (see :func:`scrub`)."""
-        return self._key.scrub(text)
+    def scrub(self, text, deadline: float | None = None) -> str:
+        """``text`` with this client's key taken out (see :func:`scrub`); a long text is scrubbed a
+        piece at a time and BatchTimeoutError raised once ``deadline`` (perf_counter) has passed."""
+        return self._key.scrub(text, deadline)
 
     def same_origin(self, path: str) -> bool:
         return _origin(self.join_path(path)) == self._origin
