@@ -12,6 +12,7 @@ import math
 import os
 import pwd
 import re
+import stat
 import tempfile
 import threading
 import uuid
@@ -123,17 +124,38 @@ def _file(path) -> Path:
         raise ValueError(f"checkpoint: {path.name} is a directory; give a file path")
     if not path.parent.is_dir():
         raise ValueError(f"checkpoint: folder {path.parent.name or path.parent} does not exist")
+    _regular(path)
     return path
+
+
+def _regular(path: Path) -> None:
+    """ValueError unless ``path`` is absent or a regular file (through a symbolic link): opening a
+    FIFO waits forever for a writer, a device or socket is no checkpoint; checked before any open."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as e:
+        raise ValueError(f"checkpoint {path.name}: cannot be read ({e.strerror})") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a directory" if stat.S_ISDIR(mode)
+                else "not a regular file")
+        raise ValueError(f"checkpoint {path.name}: is {kind}, not a regular file; give a file path")
 
 
 def read(path) -> dict:
     """The JSON object in ``path``; ValueError naming the file (never its folder) otherwise."""
     path = Path(path)
+    _regular(path)
     try:
         state = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         why = e.strerror if isinstance(e, OSError) else str(e)[:80]
         raise ValueError(f"checkpoint {path.name}: not a readable JSON checkpoint ({type(e).__name__}: {why})") from None
+    except RecursionError:
+        raise ValueError(f"checkpoint {path.name}: (top level): not a readable JSON checkpoint (nested deeper than "
+                         "Python's parser can follow: RecursionError)") from None
     if not isinstance(state, dict):
         raise ValueError(f"checkpoint {path.name}: (top level): expected a JSON object, got {type(state).__name__}")
     return state

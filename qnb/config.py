@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
@@ -109,6 +110,13 @@ class TrainingConfig:
             self.gains.at(10**6)  # overflowing or degenerate gains are refused here, not mid-run
         except (OverflowError, ValueError, ZeroDivisionError) as e:
             raise ValueError(f"spsa gains: {e}") from None
+        for k in (0, 10**6):  # the gradient divides by 2 c_k and the step multiplies by a_k / (2 c_k)
+            c_k, a_k = self.gains.at(k)
+            if not (c_k >= sys.float_info.min and math.isfinite(1 / (2 * c_k)) and math.isfinite(a_k / (2 * c_k))):
+                raise ValueError(f"spsa gains: the perturbation c_k = {c_k:.3g} at step {k} (spsa_c={self.spsa_c:.3g}, "
+                                 f"spsa_gamma={self.spsa_gamma:.3g}) is too small for a finite SPSA step: the gradient "
+                                 f"divides by 2 c_k (a subnormal or zero c_k gives infinity); raise spsa_c or lower "
+                                 f"spsa_gamma")
         if self.gradient_method == "spsa_subsampled" and self.gradient_subsample_size > self.batch_size:
             raise ValueError(f"gradient_subsample_size: {self.gradient_subsample_size} exceeds batch_size "
                              f"{self.batch_size}; allowed: 1..{self.batch_size}")

@@ -71,10 +71,16 @@ def _vector(v, n: int, what: str) -> np.ndarray:
     return a
 
 
-def _count(v, what: str) -> int:
+def _count(v, what: str, most: int | None = None) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or v < 0:
         raise ValueError(f"{what}: expected an integer >= 0, got {v!r}")
+    if most is not None and v > most:  # (10**400 is no count: it overflows a float in the next step)
+        shown = str(v) if v < 10 ** 30 else f"an integer of {len(str(v))} digits"
+        raise ValueError(f"{what}: expected a step count <= {most}, got {shown}")
     return v
+
+
+MAX_STEPS = 10**12  # a step counter beyond this is no run's (a float still holds it exactly)
 
 
 class StepRule:
@@ -116,7 +122,7 @@ class StepRule:
         ``n_params`` parameters: a step counter t >= 0 and moments present exactly when t > 0."""
         if not isinstance(state, dict):
             raise ValueError("expected {t: integer >= 0, m, v}")
-        t = _count(state.get("t"), "t")
+        t = _count(state.get("t"), "t", MAX_STEPS)
         moments = []
         for k in ("m", "v"):
             value = state.get(k, "missing")
@@ -461,7 +467,7 @@ class BatchSPSAOptimizer:
                 raise ValueError(f"undo_rule: not a valid step-rule state ({e})") from None
         else:
             last, undo = None, None
-        steps, metric = _count(state.get("metric_steps"), "metric_steps"), state.get("metric")
+        steps, metric = _count(state.get("metric_steps"), "metric_steps", MAX_STEPS), state.get("metric")
         if self.regularization is not None:
             if (metric is None) != (steps == 0):
                 raise ValueError(f"metric: expected {n} x {n} finite numbers exactly after a step")
