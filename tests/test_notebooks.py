@@ -41,6 +41,28 @@ def test_committed_notebook_is_executed_and_clean(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebook_is_what_the_cleaner_leaves(path):
+    """A committed notebook is a fixed point of tools/clean_notebooks.py: nothing that differs from
+    run to run (timestamps, widget ids, where a kernel split a print, an "outputs" key on markdown
+    cells in whichever order papermill wrote it) is left, so a second make reproduce changes nothing."""
+    from clean_notebooks import clean
+    nb = json.loads(path.read_text())
+    assert clean(json.loads(path.read_text())) == nb, f"{path.name}: run tools/clean_notebooks.py on it"
+    assert path.read_text() == json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def test_clean_joins_a_split_print_and_drops_markdown_outputs():
+    from clean_notebooks import clean
+    out = lambda t: {"output_type": "stream", "name": "stdout", "text": [t]}
+    nb = {"metadata": {}, "cells": [{"cell_type": "markdown", "metadata": {}, "source": "m", "outputs": []},
+                                    {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": "c",
+                                     "outputs": [out("a\n"), out("b\n"), {**out("e\n"), "name": "stderr"}]}]}
+    cleaned = clean(nb)
+    assert "outputs" not in cleaned["cells"][0]
+    assert [(o["name"], o["text"]) for o in cleaned["cells"][1]["outputs"]] == [("stdout", ["a\n", "b\n"]), ("stderr", ["e\n"])]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_notebook_has_no_widget_view_without_its_state(path):
     """A widget output saved without the widget state reopens as "Error displaying widget: model not
     found" in JupyterLab (a save after running 03 or 04 stores one)."""

@@ -19,6 +19,9 @@ def clean(nb: dict) -> dict:
     nb["cells"] = [c for c in nb.get("cells", []) if "injected-parameters" not in c.get("metadata", {}).get("tags", [])]
     count = 0
     for cell in nb["cells"]:
+        if cell.get("cell_type") != "code":  # papermill gives markdown cells an "outputs" key nbformat does not define
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
         if cell.get("cell_type") == "code" and cell.get("execution_count") is not None:
             count += 1  # renumbered 1, 2, 3, ... once the injected cell is gone
             cell["execution_count"] = count
@@ -32,7 +35,8 @@ def clean(nb: dict) -> dict:
             del cm["tags"]
         # a widget's output: its view needs the widget state, which is never saved (JupyterLab then shows
         # "Error displaying widget: model not found"), and its text is a repr (VBox(children=...)): dropped
-        cell["outputs"] = coalesce_streams([o for o in cell.get("outputs", []) if WIDGET_VIEW not in o.get("data", {})])
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = coalesce_streams([o for o in cell.get("outputs", []) if WIDGET_VIEW not in o.get("data", {})])
     return nb
 
 
