@@ -433,9 +433,8 @@ class QuantumTrainer:
                                                                      for i in order)
                                   or sorted(order) != list(range(len(self.dataset[0])))):
             raise bad("order", f"must be a permutation of the {len(self.dataset[0])} training samples")
-        params = np.asarray(state["parameters"], dtype=float) if all(  # (an int beyond a float: refused, no OverflowError)
-            isinstance(v, (int, float)) and not isinstance(v, bool) and (not isinstance(v, int) or abs(v) < 2 ** 1023)
-            for v in state["parameters"]) else None
+        params = np.asarray(state["parameters"], dtype=float) if all(  # an int beyond a float: refused, no OverflowError
+            isinstance(v, float) or (type(v) is int and abs(v) < 2 ** 1023) for v in state["parameters"]) else None
         if params is None or params.shape != (self.model.n_params,) or not np.all(np.isfinite(params)):
             hint = ("; the run used another model: pass it as model=" if isinstance(state.get("n_params"), int)
                     and state["n_params"] != self.model.n_params else "")
@@ -452,9 +451,8 @@ class QuantumTrainer:
             raise bad("history", why)
         done = len(h["steps"])  # every step is one batch: the epoch and batch are where the history ends
         if state["epoch"] * n + state["batch"] != done:
-            shown = state["epoch"] if state["epoch"] < 10 ** 30 else f"an integer of {len(str(state['epoch']))} digits"
-            raise bad("epoch", f"expected {done // n} with batch {done % n} (the history's {done} steps at {n} per "
-                               f"epoch), got {shown} with batch {state['batch']}")
+            raise bad("epoch", f"expected {done // n} with batch {done % n} (the history's {done} steps at {n} per epoch), "
+                               f"got {state['epoch'] if state['epoch'] < 10 ** 30 else 'over 1e30'} with batch {state['batch']}")
         run_id = state.get("run_id")
         if not (isinstance(run_id, str) and re.fullmatch(r"[0-9a-f]{12}", run_id)):
             raise bad("run_id", "expected 12 hexadecimal digits (it names this run's paid jobs)")
