@@ -211,7 +211,8 @@ print(f"* At the training's first perturbation c = 0.2 (c_k then decays) that bi
       f"{c_rows[0.2]['sharp: detectable bias %']:.0f} % of |g|); c² scaling of the resolved value predicts about {c2(0.2):.0f} %.")
 r1, r10 = var_rows[0], var_rows[-1]
 print(f"* Variance at k = 1 is {S.fmt(*S.ratio_interval(r1['measured (exact)'], r1['± se'], r10['measured (exact)'], r10['± se']), '.1f')}x "
-      f"that at k = 10 (exact values, 95 % interval); 100 shots multiply it by {grid['100'][0]['variance'] / grid['exact'][0]['variance']:.1f} at k = 1.")
+      f"that at k = 10 (exact values, 95 % interval); 100 shots multiply it by "
+      f"{S.fmt(*S.ratio_interval(grid['100'][0]['variance'], grid['100'][0]['variance_se'], grid['exact'][0]['variance'], grid['exact'][0]['variance_se']), '.1f')} at k = 1.")
 print(f"* 'Optimal: subsample 30-50 %': the best k against the best on the other side of the band is undecided on "
       f"{sum('(undecided)' in v for v in verdicts)} of {len(verdicts)} data sets (95 % intervals above).")
 
