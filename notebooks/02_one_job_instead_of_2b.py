@@ -44,8 +44,10 @@ EPOCHS = 1 if QUICK else 3
 # %%
 fit = qnb.fit_latency()
 lat = qnb.LatencyModel.seed_calibrated()
-print(f"fitted: {lat.job_overhead_s:.2f} s per job + {lat.per_circuit_s:.3f} s per circuit")
 loo = E.latency_leave_one_out()
+span = lambda key, f: f"{min(o[key] for o in loo):{f}}-{max(o[key] for o in loo):{f}}"
+print(f"fitted: {lat.job_overhead_s:.2f} s per job + {lat.per_circuit_s:.3f} s per circuit; refitted without each row in turn: "
+      f"{span('fit without it: s/job', '.2f')} s per job, {span('s/circuit', '.3f')} s per circuit")
 rows = [{"row": name, "circuits": c, "jobs": j, "claimed s": t, "modeled s (all rows)": m, "in sample": E.verdict(t, m),
          "predicted s (fit without it)": o["predicted s"], "leave-one-out": f"doc {100 * o['rel']:+.0f} %",
          "predicted within 15 %": abs(o["rel"]) <= 0.15}
