@@ -106,12 +106,11 @@ class TrainingConfig:
         if self.spsa_a > 1e6 or self.spsa_c > 2 * np.pi:  # angles: a perturbation beyond a full turn is noise
             raise ValueError(f"spsa gains: need spsa_a <= 1e6 and spsa_c <= 2 pi, got a={self.spsa_a:g}, "
                              f"c={self.spsa_c:g}")
-        try:
-            self.gains.at(10**6)  # overflowing or degenerate gains are refused here, not mid-run
+        try:  # overflowing or degenerate gains are refused here, not mid-run
+            ends = {k: self.gains.at(k) for k in (0, 10**6)}
         except (OverflowError, ValueError, ZeroDivisionError) as e:
             raise ValueError(f"spsa gains: {e}") from None
-        for k in (0, 10**6):  # the gradient divides by 2 c_k and the step multiplies by a_k / (2 c_k)
-            c_k, a_k = self.gains.at(k)
+        for k, (c_k, a_k) in ends.items():  # the gradient divides by 2 c_k and the step multiplies by a_k / (2 c_k)
             if not (c_k >= sys.float_info.min and math.isfinite(1 / (2 * c_k)) and math.isfinite(a_k / (2 * c_k))):
                 raise ValueError(f"spsa gains: the perturbation c_k = {c_k:.3g} at step {k} (spsa_c={self.spsa_c:.3g}, "
                                  f"spsa_gamma={self.spsa_gamma:.3g}) is too small for a finite SPSA step: the gradient "

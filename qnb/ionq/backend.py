@@ -119,6 +119,10 @@ def _clear_frames(err: BaseException) -> None:
 _SUSPENDABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 
 
+def _late_scrub(what: str) -> BatchTimeoutError:
+    return BatchTimeoutError(f"{what}: the answer was read only after the batch deadline (while scrubbing it of the API key)")
+
+
 def _unique_keys(pairs: list) -> dict:
     """A JSON object that names each key once (``json.loads`` would keep the last silently)."""
     out = dict(pairs)
@@ -289,8 +293,7 @@ class IonQBackend(Backend):
         if depth > MAX_ANSWER_DEPTH:
             raise IonQResponseError(f"{what}: the answer nests deeper than {MAX_ANSWER_DEPTH} levels")
         if deadline is not None and time.perf_counter() > deadline:
-            raise BatchTimeoutError(f"{what}: the answer was read only after the batch deadline (while "
-                                    "scrubbing it of the API key)")
+            raise _late_scrub(what)
         if isinstance(value, str):
             return self._scrub_by(value, what, deadline)
         if isinstance(value, dict):
@@ -307,8 +310,7 @@ class IonQBackend(Backend):
         except BatchTimeoutError:
             late = True
         if late:  # (raised here, outside the except block: no chain)
-            raise BatchTimeoutError(f"{what}: the answer was read only after the batch deadline (while "
-                                    "scrubbing it of the API key)")
+            raise _late_scrub(what)
 
     @_forget_answers
     def submit(self, circuits, shots, name: str | None = None, deadline: float | None = None) -> Job:
