@@ -15,7 +15,7 @@ def test_study_computes_writes_reads_and_recomputes_on_other_params(tmp_path, ca
     compute = lambda: calls.append(1) or {"x": [0.1 + 0.2, 1 / 3], "n": 3}
     a = E.study("s", compute, params={"seeds": range(2)}, folder=str(tmp_path))
     b = E.study("s", compute, params={"seeds": [0, 1]}, folder=str(tmp_path))
-    assert a == b == {"x": [0.1 + 0.2, 1 / 3], "n": 3} and len(calls) == 1   # floats survive exactly
+    assert a == b == {"x": [0.3, 0.333333], "n": 3} and len(calls) == 1   # floats stored to 6 significant digits
     E.study("s", compute, params={"seeds": [5, 6]}, folder=str(tmp_path))
     assert len(calls) == 2 and "other parameters" in capsys.readouterr().out
     E.study("s", compute, params={"seeds": [5, 6]}, recompute=True, folder=str(tmp_path))
@@ -35,14 +35,17 @@ def test_read_and_recomputed_print_the_same_line(tmp_path, capsys):
 
 
 def test_a_committed_study_is_what_its_code_computes():
-    """The variance grid of notebook 03, recomputed from its recorded parameters, bit for bit."""
+    """The variance grid of notebook 03, recomputed from its recorded parameters, to its stored
+    precision (the last digits of a float depend on the CPU's BLAS kernel)."""
     path = ROOT / "figures" / "studies" / "03_variance_grid.json"
     if not path.exists():
         pytest.skip("written by make reproduce")
     saved = json.loads(path.read_text())
     p = saved["params"]
     again = W.variance_grid(p["ks"], ("exact", "1000", "100"), repeats=p["repeats"], seed=p["seed"])
-    assert json.loads(json.dumps(again)) == saved["result"]
+    again = E.rounded(json.loads(json.dumps(again)))
+    assert E.same_study(again, saved["result"])
+    assert not E.same_study(again, E.rounded(json.loads(json.dumps(again)), 3))  # the check can fail
 
 
 def test_budget_is_never_overshot():
@@ -92,6 +95,15 @@ def test_a_document_config_crosses_to_a_worker_process():
     d = DocumentConfig(qnb.TrainingConfig(gradient_method="spsa_parallel"), ("params_minus_leak",))
     back = pickle.loads(pickle.dumps(d))
     assert back == d and back.gradient_method == "spsa_parallel" and back.to_dict()["defects"] == ["params_minus_leak"]
+
+
+def test_rounding_keeps_what_is_not_a_finite_float():
+    data = {"f": 332.39263573385085, "i": 10**20, "b": True, "s": "x", "n": [float("inf"), -0.0, 1e-320, 1.5e300]}
+    r = E.rounded(data)
+    assert r == {"f": 332.393, "i": 10**20, "b": True, "s": "x", "n": [float("inf"), -0.0, 1e-320, 1.5e300]}
+    assert type(r["i"]) is int and type(r["b"]) is bool
+    assert E.same_study(332.39263573385085, 332.3926357338506) and not E.same_study(332.393, 332.5)
+    assert not E.same_study({"a": 1}, {"a": 1, "b": 2}) and not E.same_study([1.0], [1.0, 2.0])
 
 
 def test_a_table_escapes_a_bar_inside_a_cell():

@@ -25,6 +25,37 @@ from ..trainer import QuantumTrainer
 
 B, N, STEPS_PER_EPOCH, EPOCHS = 10, 48, 10, 5
 
+# A study's floats are stored to this many significant digits. Another CPU's BLAS kernel changes
+# the last digits of a float (OpenBLAS picks its kernel from the CPU at import), so full precision
+# would make the committed studies, and the notebooks that print them, depend on the machine.
+# Six digits are more than any notebook prints and far more than a seed-to-seed spread.
+STUDY_DIGITS = 6
+
+
+def rounded(value, digits: int = STUDY_DIGITS):
+    """``value`` (nested lists and dicts of JSON data) with every float rounded to ``digits``
+    significant digits; integers, strings, booleans and non-finite floats unchanged."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v, digits) for v in value]
+    return value
+
+
+def same_study(a, b, digits: int = STUDY_DIGITS) -> bool:
+    """Whether two study results agree to their stored precision: the same structure, equal
+    integers and strings, and floats within one unit of the ``digits``-th significant digit."""
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and (
+            a == b or math.isclose(a, b, rel_tol=10.0 ** (1 - digits), abs_tol=1e-300))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_study(a[k], b[k], digits) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_study(x, y, digits) for x, y in zip(a, b))
+    return a == b
+
 def figures_dir() -> str | None:
     """Where figures and tables are written: the folder named by QNB_FIGURES, or nowhere.
 
@@ -83,7 +114,9 @@ def study(name: str, compute, *, params: dict, recompute: bool = False, quick: b
           folder: str = "../figures/studies"):
     """A heavy multi-seed study, run once by ``make reproduce`` and read back everywhere else.
 
-    ``compute()`` returns JSON-able data (floats survive exactly). In QUICK mode it is run at the
+    ``compute()`` returns JSON-able data; its floats are stored and returned rounded to
+    ``STUDY_DIGITS`` significant digits (``rounded``), so that a run that computes and a run that
+    reads print the same, on any CPU. In QUICK mode it is run at the
     caller's small scale and nothing is read or written. Otherwise the result is read from
     FOLDER/NAME.json when that file was made with the same ``params`` (seeds, epochs, ...), and
     computed and written there when ``recompute`` is set or the file is missing or different:
@@ -103,7 +136,7 @@ def study(name: str, compute, *, params: dict, recompute: bool = False, quick: b
         else:
             print(f"{path} was made with other parameters: computing (minutes)")
     if result is None:
-        result = json.loads(json.dumps(compute(), default=_jsonable))
+        result = rounded(json.loads(json.dumps(compute(), default=_jsonable)))
         os.makedirs(folder, exist_ok=True)
         with open(path, "w") as f:
             json.dump({"name": name, "params": params, "result": result}, f, separators=(",", ":"))
@@ -150,7 +183,8 @@ def save_figure(fig, name: str) -> None:
     out = figures_dir()
     if out:
         os.makedirs(out, exist_ok=True)
-        fig.savefig(os.path.join(out, name + ".png"), dpi=110, bbox_inches="tight")
+        # no Software entry: the PNG's bytes must not depend on the matplotlib version
+        fig.savefig(os.path.join(out, name + ".png"), dpi=110, bbox_inches="tight", metadata={"Software": None})
 
 
 def step_cost(method: str, subsample_size: int = 5, *, shots: int = 1000, max_batch_size: int = 100,
