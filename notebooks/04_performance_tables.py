@@ -325,7 +325,8 @@ print(f"budget {budget / 60:.1f} modeled min per run")
 eq_rows = [{"data": ds, "run": name, **E.accuracy_summary(r["acc"]), "modeled min (max over seeds)": max(r["modeled_s"]) / 60}
            for ds, runs in equal.items() for name, r in runs.items()]
 E.table(eq_rows, "04_equal_time")   # every row, with sd and se, to figures/04_equal_time.md|csv; the means are the figure's bars
-over = [r["run"] for r in eq_rows if r["modeled min (max over seeds)"] > budget / 60 * (1 + 1e-9)]
+over = [r["run"] for r in eq_rows  # the study stores times to STUDY_DIGITS significant digits
+        if r["modeled min (max over seeds)"] > budget / 60 * (1 + 10.0 ** (1 - E.STUDY_DIGITS))]
 print("runs past the budget:", over or "none", "| could not afford one step:",
       sorted({f"{r['run']} ({r['data']})" for r in eq_rows if r["modeled min (max over seeds)"] == 0}) or "none")
 
