@@ -28,8 +28,9 @@
 # infinite-shot values. An **epoch** passes every training sample once (10 batches of B = 10 here).
 # The v3.3.1 strategies — **Sequential** (2B circuits, one job each), **Parallel** (the same 2B
 # circuits in one job) and **Subsampled** (k of the B samples, 2k circuits, one job) — are notebooks
-# 02 and 03; here they appear only as costs. Verdicts carry 95 % intervals (bootstrap over seeds or
-# repeats): **higher**/**lower** only when the whole interval of a difference is on one side of 0,
+# 02 and 03; here they appear only as costs. Verdicts carry 95 % intervals (over seeds or repeats: a normal
+# interval from the standard error, or the delta method for a ratio; later notebooks also resample seeds,
+# the bootstrap): **higher**/**lower** only when the whole interval of a difference is on one side of 0,
 # otherwise **undecided**.
 #
 # **Reading path.** 01–03 teach (about 90 minutes): SPSA and the bug, one job instead of 2B, subsampling.
@@ -134,7 +135,7 @@ E.save_figure(fig, "01_gains")
 plt.show()
 
 # %% [markdown]
-# **What to see:** both gains shrink slowly as k grows (the perturbation c_k by about a third over these steps), while the document's frozen gains stay at their k = 0 values (dotted).
+# **What to see:** the step size a_k falls fast over these steps (most of the way from its k = 0 value), the perturbation c_k slowly (γ = 0.101 against α = 0.602), while the document's frozen gains stay at their k = 0 values (dotted).
 
 # %% [markdown]
 #
@@ -331,7 +332,7 @@ print(f"headline: {doc['headline_epoch_s'][0]} s vs {doc['headline_epoch_s'][1]}
 #
 # To first order $\hat g_i = g_i + \sum_{j\neq i}\Delta_i\Delta_j\,g_j$, and $\mathbb{E}[\Delta_i\Delta_j] = 0$ for $i \ne j$, so:
 #
-# * **unbiased:** $\mathbb{E}[\hat g] = g$ (up to an $O(c^2)$ curvature term);
+# * **unbiased:** $\mathbb{E}[\hat g] = g$ (up to an $O(c^2)$ term: the symmetric difference cancels the Hessian's, so the bias comes from third derivatives);
 # * **one direction:** total variance
 #   $\textstyle\sum_i \operatorname{Var}\hat g_i = (N-1)\,\|g\|^2$ ($+\ Ns^2/2c^2$ with shot noise of variance $s^2$ on each loss):
 #   the noise is $N-1$ times the squared signal;

@@ -134,7 +134,8 @@ E.show(perf, "performance_comparison", columns=["row", "circuits (doc)", "circui
 
 # %% [markdown]
 # The v3.3 row is the loop **with averaging** (`spsa_per_sample`); the document's code sums instead
-# (notebook 01's `summed_gradients`): the same circuits and jobs, worse training.
+# (`summed_gradients`, reproduced on purpose in "The document's code defects" below): the same circuits and
+# jobs, a B-times larger step; its effect on accuracy, with its interval, is in that section's table.
 #
 # ## Table 2 — Expected Performance (the presets)
 
@@ -159,8 +160,8 @@ E.show(expected, "expected_performance", columns=["preset", "circuits (doc)", "c
 # %% [markdown]
 # ## The Recommendations and the presets' stated times
 # One recommendation runs at 100 shots, so here the per-circuit time is proportional to shots
-# (`LatencyModel.with_shot_cost`, from the document's "0.5 s execution" per circuit at 1000 shots; it
-# agrees with the fitted model at 1000 shots).
+# (`LatencyModel.with_shot_cost`: the fitted per-circuit time, notebook 02, read as execution at the
+# document's 1000 shots and scaled by shots; at 1000 shots it is the fitted model).
 
 # %%
 shot_lat = lat.with_shot_cost()
@@ -285,7 +286,7 @@ E.save_figure(fig, "04_loss_vs_time")
 plt.show()
 
 # %% [markdown]
-# **What to see:** at any modeled time the one-job methods have the lowest loss, while v3.3 and parameter shift (blobs only, dashed on the brown ceiling) descend alike but later by the factor of their round trips (log axis).
+# **What to see:** over the time the curves share, the one-job methods reach each loss first. v3.3 is late by its round trips (20 jobs a batch against one). Parameter shift (blobs only, dashed on the brown ceiling) makes fewer round trips than v3.3 (10 jobs of at most 100 circuits a batch) yet is later still: most of its time is spent executing its 970 circuits a batch, not queueing, and its curve ends where its 5 epochs end (log axis).
 
 # %%
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
@@ -307,7 +308,7 @@ plt.show()
 #
 # ## At equal modeled cloud time, on held-out seeds
 # Every method gets the Balanced preset's 5-epoch budget, on seeds 10 and up (none used by
-# `make bench` to choose the `two_direction` preset). Means and sd: `figures/04_equal_time.md`.
+# `make bench` to choose its configuration; `two_direction` is one of the presets it compared). Means and sd: `figures/04_equal_time.md`.
 
 # %%
 budget = 50 * E.step_cost("spsa_subsampled", 5)["modeled_s"]
@@ -347,8 +348,9 @@ E.save_figure(fig, "04_equal_time")
 plt.show()
 
 # %% [markdown]
-# **What to see:** with the same cloud time the one-job methods learn, the 20-job methods barely
-# do, and parameter shift cannot afford a single step.
+# **What to see:** with the same cloud time the one-job methods learn most; the 20-job methods take about a tenth
+# as many steps, still learn, and end lower on blobs and breast cancer (the table's means and sd); on xor
+# every method stays low at this budget; parameter shift cannot afford a single step.
 #
 # ## Explore
 # Subsample size, shots and price sheet: the cost row in modeled minutes and dollars is recomputed and
