@@ -124,7 +124,9 @@ def record(circuit, x, params) -> list:
     if tape.measurements:
         raise ValueError("circuit: returns a measurement; qnb measures qml.probs(readout_wires) itself: leave it "
                          "out and choose the read-out with readout_wires= and readout=")
-    (tape,), _ = decompose(tape, stopping_condition=lambda op: op.name in PRIMITIVE_GATES, name="qnb")
+    # noise channels stay as they are: only a device that simulates mixed states runs them (a job of one device)
+    (tape,), _ = decompose(tape, stopping_condition=lambda op: op.name in PRIMITIVE_GATES or isinstance(
+        op, qml.operation.Channel), name="qnb")
     return list(tape.operations)
 
 
