@@ -71,10 +71,10 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
     Args:
         circuit: a QNode ``qnode(x, params)`` returning ``qml.expval(obs)`` or ``qml.probs(wires)``,
             a plain ``circuit(x, params)`` of PennyLane operations, or None for qnb's classifier: one
-            qubit per feature up to 8 (angle embedding, 4 strongly entangling layers); more features
-            are re-uploaded 8 at a time on 8 wires (``qnb.model.default_model``).
+            qubit per feature up to 4 (angle embedding, 4 strongly entangling layers); more features
+            are re-uploaded 4 at a time on 4 wires (``qnb.model.default_model``).
         param_shape (tuple): the shape of ``params`` (needed for a circuit or QNode).
-        n_wires (int): wires of a plain circuit or of qnb's (default: the features, at most 8).
+        n_wires (int): wires of a plain circuit or of qnb's (default: the features, at most 4).
         method (str): the gradient strategy (``qnb.METHODS``); default the subsampled one-job SPSA.
         subsample (int): k samples per step for ``spsa_subsampled`` (K classes: k K rows).
         num_directions (int): SPSA directions per step, in the same job.
@@ -117,6 +117,17 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
         # on its blobs) is not a promise this classifier makes at any setting
         tags.classifier_tags.poor_score = True
         return tags
+
+    def __repr__(self, N_CHAR_MAX=700):
+        """scikit-learn's repr, a QNode shown by name and device (not by its memory address)."""
+        circuit = self.circuit
+        if not isinstance(circuit, qml.QNode):
+            return super().__repr__(N_CHAR_MAX)
+        self.circuit = _Shown(f"<QNode {_name(circuit)} on {device_name(circuit.device)}>")
+        try:
+            return super().__repr__(N_CHAR_MAX)
+        finally:
+            self.circuit = circuit
 
     # -- what fit uses ------------------------------------------------------------------------
     def _seed(self) -> int:
@@ -232,6 +243,8 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
     def _prepare(self, X, y, sample_weight=None):
         """Every input checked (scikit-learn's rules) before any job: (classes, trainer, what it records)."""
         X, y = validate_data(self, X, y, dtype=np.float64)
+        if y.dtype == object and any(v is None for v in y):
+            raise ValueError("y: labels must be of one comparable kind (numbers, strings or booleans), with no None")
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
         if len(classes) < 2:
@@ -372,6 +385,11 @@ def _name(qnode) -> str:
 
 def _positive_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1
+
+
+class _Shown(str):
+    def __repr__(self):
+        return str(self)
 
 
 class _QNodeReference(tuple):

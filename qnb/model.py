@@ -50,7 +50,7 @@ class QuantumModel(CircuitModel):
         return float(p[0] - p[1])
 
 
-MAX_DEFAULT_WIRES = 8  # qnb's own classifier: one qubit per feature up to this many
+MAX_DEFAULT_WIRES = 4  # qnb's own classifier: one qubit per feature up to this many
 
 
 def reuploading_classifier(x, params):
