@@ -202,8 +202,10 @@ def test_every_readme_snippet_runs_as_written(index, tmp_path, monkeypatch):
 def test_the_readme_quick_start_runs_as_written(capsys):
     first = re.search(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
     exec(compile(first, "README quick start", "exec"), {})
-    score, jobs, circuits = capsys.readouterr().out.split()
+    first_line, execution = capsys.readouterr().out.splitlines()
+    score, jobs, circuits = first_line.split()
     assert float(score) >= 0.8 and int(jobs) == 50 and int(circuits) == 500
+    assert "'shots': None, 'shots_from': 'the QNode'" in execution  # an analytic QNode: exact, not qnb's 1000
 
 
 # -- what an adversarial review found (each failed before its fix) -------------------------------
