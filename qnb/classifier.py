@@ -175,9 +175,12 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
 
     def _channels(self, model) -> bool:
         base = getattr(model, "base", model)
-        ops = base.compiled.template if base.compiled is not None else base.build_circuit(
-            np.zeros(base.n_features)).operations
-        return has_channels(ops)
+        if base.compiled is not None:
+            return has_channels(base.compiled.template)
+        try:  # a recorded circuit: its gates at one point (channels do not depend on x)
+            return has_channels(base.build_circuit(np.full(base.n_features, 0.5)).operations)
+        except Exception:  # noqa: BLE001 - user code that needs other x (e.g. unit norm): its device decides
+            return False
 
     def _where(self, model) -> tuple:
         """(backend for the trainer or None, config backend name, evaluator, what to record)."""
@@ -275,8 +278,11 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
         k = len(classes) if len(classes) > 2 else 1  # rows per sample: K heads share every step's job
         batch = min(self.batch_size * k, len(rows)) if _positive_int(self.batch_size) else self.batch_size
         sub = min(self.subsample * k, batch) if _positive_int(self.subsample) and _positive_int(batch) else self.subsample
+        # one job per step: room for every circuit of a step (2 m k, blocking's 2k, QN-SPSA's 4)
+        per_step = 2 * self.num_directions * sub + 2 * sub + 4 if _positive_int(self.num_directions) and \
+            _positive_int(sub) else 0
         config = TrainingConfig(
-            gradient_method=self.method, gradient_subsample_size=sub, batch_size=batch, epochs=self.epochs,
+            max_parallel_circuits=max(100, per_step), gradient_method=self.method, gradient_subsample_size=sub, batch_size=batch, epochs=self.epochs,
             shots_per_circuit=shots, num_directions=self.num_directions, spsa_a=self.a, spsa_c=self.c, spsa_A=self.A,
             spsa_alpha=self.alpha, spsa_gamma=self.gamma, optimizer=self.optimizer, blocking=self.blocking,
             regularization=self.regularization, seed=seed, dataset="user", price=self.price, backend=backend_name)
