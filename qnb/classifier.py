@@ -200,19 +200,22 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
             return (None if isinstance(backend, str) else backend), (backend if isinstance(backend, str) else "local"), \
                 exact, {"device": None, "runs_on": runs}
         dev, name = qnode.device, device_name(qnode.device)
+        evaluator = exact
+        if channels:  # exact predictions need a simulator of mixed states: a local copy of the QNode's
+            if local_copy(dev) is None:
+                raise ValueError(f"circuit: noise channels on {name}: qnb predicts exactly only on a local simulator "
+                                 "of mixed states (e.g. default.mixed)")
+            evaluator = DeviceBackend(local_copy(dev), latency=LatencyModel.zero())
         if backend is not None:
-            if not agrees(backend, dev) or channels:
+            if not agrees(backend, dev) or (channels and not isinstance(backend, DeviceBackend)):
                 raise ValueError(f"backend: {describe_backend(backend)} does not run where the QNode {_name(qnode)} "
                                  f"says ({name}); change one: drop backend= to run on the QNode's device, or build the "
                                  f"QNode on a device that backend runs")
             return (None if isinstance(backend, str) else backend), (backend if isinstance(backend, str) else "local"), \
-                exact, {"device": name, "runs_on": describe_backend(backend)}
+                evaluator, {"device": name, "runs_on": describe_backend(backend)}
         if name in STATE_VECTOR_DEVICES and not channels:
             return None, "local", exact, {"device": name, "runs_on": f"qnb's numpy simulator (the same probabilities "
                                                                       f"as {name}; shots drawn from random_state)"}
-        evaluator = DeviceBackend(local_copy(dev), latency=LatencyModel.zero()) if channels else exact
-        if channels and local_copy(dev) is None:
-            raise ValueError(f"circuit: noise channels on {name}: qnb predicts locally only on a local simulator")
         return DeviceBackend(dev), "local", evaluator, {"device": name, "runs_on": f"the QNode's device ({name}), one "
                                                                                    "qml.execute per step"}
 

@@ -549,3 +549,13 @@ def test_a_fitted_classifier_on_a_module_level_qnode_is_saved_and_loaded(define,
         expected = np.array(eval(out.stdout.strip().splitlines()[-1]))
         np.testing.assert_array_equal(clf.decision_function(qnb.make_dataset("blobs", n_train=20, n_test=10,
                                                                              seed=0)[2][:, :2]), expected)
+
+
+def test_an_explicit_device_backend_of_the_qnodes_own_device_is_taken():
+    from qnb.devices import DeviceBackend
+    qnode = mixed_qnode()
+    with qml.Tracker(qnode.device) as tracker:
+        clf = qnb.QuantumClassifier(qnode, param_shape=(2, 4, 3), backend=DeviceBackend(qnode.device), epochs=1,
+                                    random_state=0).fit(X[:20], Y[:20])
+    assert clf.n_jobs_ == tracker.totals["batches"] == 2
+    np.testing.assert_allclose(clf.decision_function(XT[:3]), [qnode(x, clf.params_) for x in XT[:3]], atol=1e-10)
