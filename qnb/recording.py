@@ -65,8 +65,32 @@ def _probe_tapes(circuit, n_features: int, param_shape) -> list:
                 error = e
     if not tapes and isinstance(circuit, qml.QNode):
         raise ValueError(f"{getattr(circuit, '__name__', 'qnode')}: cannot be recorded with x of {n_features} features "
-                         f"and params of shape {tuple(param_shape)} ({type(error).__name__}: {str(error)[:160]})")
+                         f"and params of shape {tuple(param_shape)} ({type(error).__name__}: {str(error)[:160]})"
+                         f"{needed_shape(error, param_shape)}")
     return tapes
+
+
+def needed_shape(error, param_shape) -> str:
+    """'; <Template> on n wires needs ...' when ``error`` was raised building a PennyLane template
+    that publishes its weights' shape (``Template.shape(n_layers, n_wires)``), else ''."""
+    tb = getattr(error, "__traceback__", None)
+    while tb is not None:
+        frame, tb = tb.tb_frame, tb.tb_next
+        op, wires = frame.f_locals.get("self"), frame.f_locals.get("wires")
+        shape = getattr(type(op), "shape", None)
+        if frame.f_code.co_name != "__init__" or not isinstance(op, qml.operation.Operator) or not callable(shape) \
+                or wires is None:
+            continue
+        n_wires = len(qml.wires.Wires(wires))
+        layers = int(param_shape[0]) if len(param_shape) >= 2 else 1
+        try:
+            want = tuple(shape(n_layers=layers, n_wires=n_wires))
+        except Exception:  # noqa: BLE001 - a template whose shape() takes other arguments
+            continue
+        name = type(op).__name__
+        return (f"; {name} on {n_wires} wires needs weights of shape {want} for {layers} layer(s) "
+                f"(qml.{name}.shape(n_layers, n_wires)): pass param_shape={want}")
+    return ""
 
 
 def measured(circuit, n_features: int, param_shape) -> Measured | None:
@@ -124,7 +148,9 @@ def record(circuit, x, params) -> list:
     if tape.measurements:
         raise ValueError("circuit: returns a measurement; qnb measures qml.probs(readout_wires) itself: leave it "
                          "out and choose the read-out with readout_wires= and readout=")
-    (tape,), _ = decompose(tape, stopping_condition=lambda op: op.name in PRIMITIVE_GATES, name="qnb")
+    # noise channels stay as they are: only a device that simulates mixed states runs them (a job of one device)
+    (tape,), _ = decompose(tape, stopping_condition=lambda op: op.name in PRIMITIVE_GATES or isinstance(
+        op, qml.operation.Channel), name="qnb")
     return list(tape.operations)
 
 

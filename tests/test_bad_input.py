@@ -1,4 +1,6 @@
 """Bad input gets a ValueError naming the field, the value and what is allowed, before any circuit runs."""
+import re
+
 import numpy as np
 import pytest
 
@@ -186,3 +188,64 @@ def test_a_journal_record_with_an_absurd_time_is_looked_up_without_one():
         m.begin_step("p", adopt=[{"name": "p-j0", "id": None, "journaled_at": at}])
         assert len(m.execute_batch(tapes, shots=100)) == 1
     assert seen == [None] * 7 + [1_700_000_000.5]
+
+
+# -- the classifier's helpful refusals (issue 26) -----------------------------------------------
+def test_raw_features_far_beyond_a_turn_warn_and_name_a_scaler():
+    from qnb.classifier import FeatureScaleWarning
+    from sklearn.datasets import load_breast_cancer
+    x, y = load_breast_cancer(return_X_y=True)  # raw: 30 features, areas up to 4,254
+    with pytest.warns(FeatureScaleWarning, match=r"feature 23: 185.2 .. 4254.*MinMaxScaler\(\(0, np.pi\)\)"):
+        qnb.QuantumClassifier(epochs=1, random_state=0).fit(x, y)
+    import warnings
+    scaled = (x - x.min(0)) / (x.max(0) - x.min(0)) * np.pi
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FeatureScaleWarning)
+        qnb.QuantumClassifier(epochs=1, random_state=0).fit(scaled, y)
+
+
+def test_the_warning_reads_the_circuits_own_scaling_of_a_feature():
+    import pennylane as qml
+    from qnb.classifier import FeatureScaleWarning
+
+    @qml.qnode(qml.device("default.qubit", wires=2))
+    def tenth(x, w):  # angles are x / 10: features up to 30 are 3 radians
+        qml.AngleEmbedding(x / 10, wires=range(2))
+        qml.BasicEntanglerLayers(w, wires=range(2))
+        return qml.expval(qml.PauliZ(0))
+    x = np.random.default_rng(0).uniform(0, 30, (20, 2))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FeatureScaleWarning)
+        qnb.QuantumClassifier(tenth, param_shape=(1, 2), epochs=1, random_state=0).fit(x, x[:, 0] > 15)
+    with pytest.warns(FeatureScaleWarning, match="0.1 x feature radians"):
+        qnb.QuantumClassifier(tenth, param_shape=(1, 2), epochs=1, random_state=0).fit(x * 10, x[:, 0] > 15)
+
+
+@pytest.mark.parametrize("shape", [(2, 4), (12,), (2, 3, 3)])
+def test_a_wrong_param_shape_names_the_shape_the_circuit_needs(shape):
+    import pennylane as qml
+
+    @qml.qnode(qml.device("default.qubit", wires=4))
+    def sel(x, w):
+        qml.AngleEmbedding(x, wires=range(4))
+        qml.StronglyEntanglingLayers(w, wires=range(4))
+        return qml.expval(qml.PauliZ(0))
+    layers = shape[0] if len(shape) > 1 else 1
+    with pytest.raises(ValueError, match=re.escape(f"StronglyEntanglingLayers on 4 wires needs weights of shape "
+                                                   f"({layers}, 4, 3)") + ".*" + re.escape(f"param_shape=({layers}, 4, 3)")):
+        qnb.QuantumClassifier(sel, param_shape=shape, epochs=1).fit(*qnb.make_dataset("blobs", n_train=20)[:2])
+
+
+def test_wire_labels_are_named_in_the_error():
+    import pennylane as qml
+    wires = ["a", "b", "c", "d"]
+
+    @qml.qnode(qml.device("default.qubit", wires=wires))
+    def lettered(x, w):
+        qml.AngleEmbedding(x, wires=wires)
+        qml.StronglyEntanglingLayers(w, wires=wires)
+        return qml.expval(qml.PauliZ("a"))
+    with pytest.raises(ValueError, match=re.escape("device has wires ['a', 'b', 'c', 'd']; qnb numbers wires 0..n-1")
+                       + ".*wires=4"):
+        qnb.QuantumClassifier(lettered, param_shape=(2, 4, 3), epochs=1).fit(*qnb.make_dataset("blobs", n_train=20)[:2])
