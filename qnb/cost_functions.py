@@ -106,12 +106,12 @@ class Recording:
         i = len(self.calls)
         self.calls.append((qnode, tuple(tapes), post))
         if self.expected is None:
-            return post(tuple(_placeholder(t, qnode) for t in tapes))
+            return post(tuple(_placeholder(t, qnode) for t in tapes))[0]  # one QNode call: one result
         if i >= len(self.expected) or self.expected[i][0] is not qnode or [t.hash for t in tapes] != [
                 t.hash for t in self.expected[i][1]]:
             raise ValueError(f"cost_fn: its QNode call {i + 1} ({_name(qnode)}) is not the circuit recorded before the "
                              "execution: the calls depend on the results of earlier calls, which one batch cannot hold")
-        return post(self.results[i])
+        return post(self.results[i])[0]
 
 
 def evaluate(cost_fn, args, kwargs, expected=None, results=None):
@@ -254,7 +254,11 @@ def pennylane_step(opt, cost_fn, args, kwargs, with_cost: bool, run):
         deltas = directions(opt.rng, est.num_directions, theta.size)
         points = [theta + s * c_k * d for d in deltas for s in (1.0, -1.0)] + ([theta] if at_params else [])
         point_args = [with_point(args, idx, p) for p in points]
-        recorded = [evaluate(cost_fn, a, kwargs)[1] for a in point_args]
+        recorded = []
+        for a in point_args:  # recorded, nothing run; a cost that is no scalar is refused here
+            value, recording = evaluate(cost_fn, a, kwargs)
+            scalar(value, _name(cost_fn))
+            recorded.append(recording)
         device = one_device(recorded)
         tapes = [t for r in recorded for _, ts, _ in r.calls for t in ts]
         out = run(device, tapes)
