@@ -259,3 +259,24 @@ def test_finite_shots_the_state_round_trip_and_vqe_converges():
     for _ in range(30):
         w = opt.step(energy, w)
     assert float(exact(w0())) == pytest.approx(0.452, abs=1e-3) and float(exact(w)) < -0.75  # fell by > 1.2
+
+
+def test_a_qnode_with_its_own_transform_is_recorded_with_it():
+    """construct_batch at the user level: a QNode that splits its Hamiltonian itself runs its own
+    tapes, still in one batch, and its value is the QNode's."""
+    dev = qml.device("default.qubit", wires=2)
+
+    @qml.transforms.split_non_commuting
+    @qml.qnode(dev)
+    def energy(w):
+        qml.RY(w[0], 0)
+        qml.RY(w[1], 1)
+        qml.CNOT([0, 1])
+        qml.RX(w[2], 0)
+        return qml.expval(H)
+
+    opt = qnb.BatchSPSAOptimizer(seed=0)
+    with qml.Tracker(dev) as tracker:
+        _, e = opt.step_and_cost(energy, w0())
+    assert tracker.totals["batches"] == 1 and opt.last_step.metadata["tapes"] > 3
+    assert e == pytest.approx(float(energy(w0())), abs=1e-12)
