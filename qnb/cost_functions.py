@@ -28,11 +28,14 @@ from __future__ import annotations
 import contextvars
 import inspect
 import threading
+import time
 from contextlib import contextmanager
 
 import numpy as np
 import pennylane as qml
 from pennylane import numpy as pnp
+
+from .estimators import GradientResult, directions
 
 PLACEHOLDER = 0.5  # what an expval or var answers while recording (not 0: a cost may divide by it)
 
@@ -122,8 +125,10 @@ def evaluate(cost_fn, args, kwargs, expected=None, results=None):
             try:
                 value = cost_fn(*args, **kwargs)
             except Exception as e:  # noqa: BLE001 - user code: said with what was going on
-                raise type(e)(f"{e} (raised by cost_fn while its QNode calls were recorded with placeholder results "
-                              f"{PLACEHOLDER}: nothing was run)") from e
+                if hasattr(e, "add_note"):  # Python >= 3.11
+                    e.add_note(f"qnb: raised by cost_fn while its QNode calls were recorded with placeholder results "
+                               f"({PLACEHOLDER} for an expectation): nothing was run")
+                raise
         else:
             value = cost_fn(*args, **kwargs)
     if expected is not None and len(recording.calls) != len(expected):
@@ -222,7 +227,7 @@ class NonFiniteError(FloatingPointError):
 
 
 def check_finite(step: int, what: str, values, where: str = "") -> None:
-    """NonFiniteError naming the step (0-based, as ``opt.k``) unless every value is finite."""
+    """NonFiniteError naming the step (``opt.k`` before it: 0 is the first) unless every value is finite."""
     v = np.asarray(values, dtype=float)
     if not np.all(np.isfinite(v)):
         bad = "NaN" if np.any(np.isnan(v)) else "infinite"
@@ -233,10 +238,6 @@ def check_finite(step: int, what: str, values, where: str = "") -> None:
 def pennylane_step(opt, cost_fn, args, kwargs, with_cost: bool, run):
     """One step of PennyLane's form (see the module); ``run(tapes) -> BatchResult`` executes the
     tapes as one execution on the device. Returns (new args, cost or None, GradientResult)."""
-    import time
-
-    from .estimators import GradientResult, directions
-
     start = time.perf_counter()
     est = opt.estimator
     if getattr(est, "subsample", None) is not None or opt.blocking or opt.regularization is not None or not getattr(
