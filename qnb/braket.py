@@ -43,6 +43,23 @@ def program_set_limits(device) -> tuple[int, int | None] | None:
     return None if spec is None else (int(spec.maximumExecutables), getattr(spec, "maximumTotalShots", None))
 
 
+def planned(device, n: int, shots: int | None) -> dict:
+    """What ``execute`` would submit for n circuits of ``shots`` shots on ``device``, without
+    running anything: ``{"kind", "tasks", "programs", "shots"}`` (for ``estimate`` before a step)."""
+    sets = None
+    if shots:
+        if type(device).__name__ == "BraketLocalQubitDevice":
+            sets = program_set_limits(device)
+        elif getattr(device, "_max_program_set_executables", None):  # the plugin's own program sets
+            sets = (device._max_program_set_executables, None)
+    if sets is not None:
+        most, total = sets
+        per_set = max(1, min(most, total // shots if total else most))
+        return {"kind": "program_set", "tasks": -(-n // per_set), "programs": n, "shots": n * shots}
+    kind = "task_batch" if getattr(device, "parallel", False) else "tasks"
+    return {"kind": kind, "tasks": n, "programs": n, "shots": n * (shots or 0)}
+
+
 def task_usd(sheet, submission: dict) -> float:
     r"""Dollars of a Braket submission on a Braket price sheet, as it was made: Braket bills a fee
     per quantum task and a fee per shot,

@@ -16,12 +16,14 @@ from dataclasses import replace
 import numpy as np
 import pennylane as qml
 
+from . import braket
 from . import validation as check
 from .circuits import CircuitModel
 from .data import check_data
 from .estimators import GradientResult, SPSAEstimator, StepPlan, batch_losses, directions, plus_minus_circuits
 from .execution import DeviceExecution, run_plan  # noqa: F401 - DeviceExecution: qnb.optimizer's name for it
 from .losses import check_loss, square_loss
+from .braket import is_braket
 from .cost_functions import NonFiniteError, batch_form, check_finite, pennylane_step
 from .prices import circuits_gate_counts, price_sheet
 from .steps import MAX_STEPS, RULES, Gains, StepRule, _count, _vector  # noqa: F401 - qnb.optimizer's names
@@ -204,7 +206,9 @@ class BatchSPSAOptimizer:
         """What ``steps`` steps on batches like (X, y) would send and cost on the price sheet
         ``price`` (a ``PriceSheet`` or its ``qnb.PRICES`` name), planned without running anything or
         moving the generator: ONE execution per step of the plan's circuits at ``shots`` (default:
-        the QNode's), their gate-shots and dollars; blocking's check is counted."""
+        the QNode's), their gate-shots and dollars; blocking's check is counted. On a Braket device,
+        ``jobs`` are its quantum tasks and the dollars Braket's, as ``qnb.braket.planned`` says the
+        step would be submitted (one program set per 100 circuits, or one task per circuit)."""
         sheet, params = price_sheet(price), np.asarray(params, dtype=float)
         model, _, own = self._bind(qnode, params.shape, np.asarray(X).shape[-1])
         shots = own if shots is None else check.integer("shots", shots)
@@ -215,6 +219,9 @@ class BatchSPSAOptimizer:
         (g1, g2), n = circuits_gate_counts(plan.circuits), len(plan.circuits)
         step = {"jobs": 1, "circuits": n, "shots": n * shots, "gate_shots_1q": g1 * shots, "gate_shots_2q": g2 * shots,
                 "usd": sheet.job_usd(n, shots, g1, g2)}
+        if is_braket(getattr(qnode, "device", None)):  # Braket's quantum tasks, as the step would be submitted
+            sub = braket.planned(qnode.device, n, shots)
+            step.update(jobs=sub["tasks"], usd=braket.task_usd(sheet, sub))
         return {"price": sheet.name, "steps": check.integer("steps", steps), "per_step": step,
                 "per_run": {k: v * steps for k, v in step.items()}}
 

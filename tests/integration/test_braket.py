@@ -129,12 +129,14 @@ def test_the_classifier_form_on_braket_is_one_program_set_per_step(received):
     X = X[:, :2]
     opt = qnb.BatchSPSAOptimizer(subsample=4, seed=0, price="braket-ionq-aria")
     w = np.array([0.3, -0.2])
+    planned = opt.estimate(clf, w, X[:10], y[:10], price="braket-ionq-aria")["per_step"]
+    assert received == [] and (planned["jobs"], planned["circuits"]) == (1, 8)  # planned, nothing sent
     with qml.Tracker(clf.device) as tracker:
         for step in range(2):
             w, loss = opt.step_and_cost(clf, w, X[10 * step:10 * step + 10], y[10 * step:10 * step + 10])
     assert tracker.totals["batches"] == 2 and np.isfinite(loss)
     assert received == [("program_set", 8, 8 * 200)] * 2
-    assert opt.last_step.metadata["usd"] == pytest.approx(0.30 + 0.03 * 8 * 200)
+    assert opt.last_step.metadata["usd"] == pytest.approx(0.30 + 0.03 * 8 * 200) == pytest.approx(planned["usd"])
 
 
 RUNS_ON_THE_QNODES_DEVICE = "predict_on" in inspect.signature(qnb.QuantumClassifier.__init__).parameters
