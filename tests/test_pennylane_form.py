@@ -280,3 +280,15 @@ def test_a_qnode_with_its_own_transform_is_recorded_with_it():
         _, e = opt.step_and_cost(energy, w0())
     assert tracker.totals["batches"] == 1 and opt.last_step.metadata["tapes"] > 3
     assert e == pytest.approx(float(energy(w0())), abs=1e-12)
+
+
+def test_import_qnb_and_a_step_on_default_qubit_load_no_braket():
+    import subprocess
+    import sys
+    code = ("import sys, qnb, pennylane as qml; from pennylane import numpy as pnp\n"
+            "dev = qml.device('default.qubit', wires=1)\n"
+            "f = qml.QNode(lambda w: (qml.RX(w[0], 0), qml.expval(qml.PauliZ(0)))[1], dev)\n"
+            "qnb.BatchSPSAOptimizer(seed=0).step(f, pnp.array([0.1], requires_grad=True))\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] == 'braket'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
