@@ -87,8 +87,7 @@ def _run_task_batch(self, braket_circuits, pl_circuits, batch_shots: int, inputs
              else ProgramSet(braket_circuits, shots_per_executable=batch_shots))
     sets, index_map = whole.split(self._qnb_per_set)
     results = []
-    for part in sets:
-        self._qnb_log.append({"kind": "program_set", "programs": len(part), "shots": int(part.total_shots)})
+    for part in sets:  # each one quantum task (counted by ``_counted``'s run)
         results.append(self._device.run(part, shots=part.total_shots).result())
     merged = ProgramSetQuantumTaskResult.merge(results, whole, index_map)
     if self.tracker.active:  # as the plugin's own program-set path records it: one batch
@@ -107,7 +106,9 @@ def _counted(device, log: list, program_sets: tuple[int, int | None] | None, sho
     own = {k: inner.__dict__[k] for k in ("run", "run_batch") if k in inner.__dict__}
 
     def run(spec, *a, **k):
-        if type(spec).__name__ != "ProgramSet":
+        if type(spec).__name__ == "ProgramSet":
+            log.append({"kind": "program_set", "programs": len(spec), "shots": int(spec.total_shots)})
+        else:
             log.append({"kind": "task", "programs": 1, "shots": int(k.get("shots", a[0] if a else 0) or 0)})
         return type(inner).run(inner, spec, *a, **k)
 
@@ -124,7 +125,6 @@ def _counted(device, log: list, program_sets: tuple[int, int | None] | None, sho
         most, total = program_sets
         saved = device.__dict__.get("_run_task_batch"), device._max_program_set_executables
         device._qnb_per_set = max(1, min(most, total // shots if total else most))
-        device._qnb_log = []
         device._max_program_set_executables = most
         device._run_task_batch = types.MethodType(_run_task_batch, device)
     try:
@@ -136,13 +136,12 @@ def _counted(device, log: list, program_sets: tuple[int, int | None] | None, sho
             else:
                 inner.__dict__.pop(k, None)
         if saved is not None:
-            log.extend(device._qnb_log)
             if saved[0] is None:
                 del device._run_task_batch
             else:
                 device._run_task_batch = saved[0]
             device._max_program_set_executables = saved[1]
-            del device._qnb_per_set, device._qnb_log
+            del device._qnb_per_set
 
 
 def execute(device, tapes) -> tuple[list, dict]:
