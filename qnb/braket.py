@@ -3,8 +3,9 @@ takes program sets, what was submitted (tasks, programs, shots), and its dollars
 
 What amazon-braket-pennylane-plugin (1.36) does with a batch of tapes (``qml.execute``):
 
-* ``braket.aws.qubit`` on a device whose properties list ``braket.ir.openqasm.program_set``:
-  program sets of at most the device's ``maximumExecutables`` (100), one quantum task each;
+* ``braket.aws.qubit`` on a device whose properties list ``braket.ir.openqasm.program_set``,
+  with shots: program sets of at most the device's ``maximumExecutables`` (100), one quantum task
+  each;
 * otherwise, with ``parallel=True``: a task batch, ONE QUANTUM TASK PER CIRCUIT (each billed the
   per-task fee); with ``parallel=False``: one task per circuit, one after the other;
 * ``braket.local.qubit``: program sets are switched off in the plugin (a TODO in its source),
@@ -12,7 +13,7 @@ What amazon-braket-pennylane-plugin (1.36) does with a batch of tapes (``qml.exe
   200,000): one local task per circuit.
 
 ``execute`` submits the local simulator's step as program sets of at most 100 circuits and the
-simulator's shot limit (one, for a step of up to 100 circuits), the form of a program-set device,
+simulator's total-shot limit (one set for up to 100 circuits of up to 2,000 shots), the form of a program-set device,
 so that an offline rehearsal receives what such a device would; other devices run as the plugin
 submits them, counted. Nothing here imports braket until a Braket device is used (``import qnb``
 does not load it).
@@ -23,9 +24,6 @@ import types
 from contextlib import contextmanager
 
 import pennylane as qml
-
-PROGRAM_SET = "braket.ir.openqasm.program_set"
-
 
 def is_braket(device) -> bool:
     """Is ``device`` a device of amazon-braket-pennylane-plugin (without importing braket)?"""
