@@ -16,6 +16,7 @@ from .latency import SEED_TIMING_ROWS, LatencyModel, fit_latency
 from .losses import logistic_loss, square_loss
 from .model import QuantumModel
 from .optimizer import BatchSPSAOptimizer, Gains, StepRule
+from .cost_functions import NonFiniteError
 from .noise import NOISE_MODELS, NoiseModel
 from .prices import PRICES, PriceSheet
 from .trainer import QuantumTrainer
@@ -56,4 +57,5 @@ __all__ = [
     "SubmissionUncertainError", "TransientError", "SEED_TIMING_ROWS", "LatencyModel", "fit_latency", "logistic_loss",
     "square_loss", "QuantumModel", "BatchSPSAOptimizer", "Gains", "StepRule", "QuantumTrainer", "QuantumClassifier",
     "make_backend", "watermark", "PRICES", "PriceSheet", "NOISE_MODELS", "NoiseModel",
+    "NonFiniteError",
 ]

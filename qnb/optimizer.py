@@ -11,160 +11,22 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pennylane as qml
 
+from . import braket
 from . import validation as check
-from .batching import BatchResult, BatchStats
 from .circuits import CircuitModel
 from .data import check_data
 from .estimators import GradientResult, SPSAEstimator, StepPlan, batch_losses, directions, plus_minus_circuits
+from .execution import DeviceExecution, run_plan  # noqa: F401 - DeviceExecution: qnb.optimizer's name for it
 from .losses import check_loss, square_loss
+from .braket import is_braket
+from .cost_functions import NonFiniteError, batch_form, check_finite, pennylane_step
 from .prices import circuits_gate_counts, price_sheet
-
-RULES = ("sgd", "momentum", "adam")
-
-
-@dataclass(frozen=True)
-class Gains:
-    r"""Spall's gain schedule, as in ``qml.SPSAOptimizer``:
-
-    .. math::
-
-        c_k = \frac{c}{(k+1)^\gamma}, \qquad a_k = \frac{a}{(k+1+A)^\alpha}.
-
-    Args:
-        a (float): step-size numerator (:math:`a_0 = a/(1+A)^\alpha`, not ``a``, is the first step).
-        c (float): perturbation size at k = 0.
-        A (float): stability constant.
-        alpha, gamma (float): decay exponents (Spall's 0.602 and 0.101).
-    """
-
-    a: float = 0.3
-    c: float = 0.2
-    A: float = 5.0
-    alpha: float = 0.602
-    gamma: float = 0.101
-
-    def __post_init__(self):
-        for name in ("a", "c"):
-            check.positive(f"gains.{name}", getattr(self, name))
-        for name in ("A", "alpha", "gamma"):
-            check.number(f"gains.{name}", getattr(self, name), lo=0)
-        if not (np.isfinite(self.A) and self.A >= 0):
-            raise ValueError(f"gains.A: must be a finite number >= 0, got {self.A}")
-
-    def at(self, k: int) -> tuple[float, float]:
-        """(c_k, a_k) at iteration k (0-based)."""
-        return self.c / (k + 1) ** self.gamma, self.a / (k + 1 + self.A) ** self.alpha
-
-
-def _vector(v, n: int, what: str) -> np.ndarray:
-    """``v`` as n finite floats (from JSON), or ValueError naming ``what``."""
-    ok = isinstance(v, list) and len(v) == n and all(
-        isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
-    a = np.array(v, dtype=float) if ok else None
-    if a is None or not np.all(np.isfinite(a)):
-        raise ValueError(f"{what}: expected {n} finite numbers")
-    return a
-
-
-def _count(v, what: str, most: int | None = None) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise ValueError(f"{what}: expected an integer >= 0, got {v!r}")
-    if most is not None and v > most:  # (10**400 is no count: it overflows a float in the next step)
-        shown = str(v) if v < 10 ** 30 else f"an integer of {len(str(v))} digits"
-        raise ValueError(f"{what}: expected a step count <= {most}, got {shown}")
-    return v
-
-
-MAX_STEPS = 10**12  # a step counter beyond this is no run's (a float still holds it exactly)
-
-
-class StepRule:
-    r"""One update from a gradient estimate g and the gain :math:`a_k`.
-
-    * ``sgd``: :math:`\theta - a_k g` (Spall's SPSA step).
-    * ``momentum``: heavy ball, :math:`m \leftarrow \beta_1 m + (1-\beta_1) g`, :math:`\theta - a_k m`.
-    * ``adam``: Kingma & Ba with bias correction,
-      :math:`\theta - a_k \hat m / (\sqrt{\hat v} + 10^{-8})`, a step of about :math:`a_k` per
-      parameter whatever the scale of g.
-    """
-
-    def __init__(self, kind: str = "sgd", beta1: float = 0.9, beta2: float = 0.999):
-        if kind not in RULES:
-            raise ValueError(f"optimizer: unknown optimizer {kind!r}; allowed: {', '.join(RULES)}")
-        self.kind, self.beta1, self.beta2 = kind, beta1, beta2
-        self.m = self.v = None
-        self.t = 0
-
-    def step(self, params: np.ndarray, g: np.ndarray, a_k: float) -> np.ndarray:
-        if self.kind == "sgd":
-            return params - a_k * g
-        if self.m is None:
-            self.m, self.v = np.zeros_like(g), np.zeros_like(g)
-        self.t += 1
-        self.m = self.beta1 * self.m + (1 - self.beta1) * g
-        if self.kind == "momentum":
-            return params - a_k * self.m
-        self.v = self.beta2 * self.v + (1 - self.beta2) * g * g
-        m_hat, v_hat = self.m / (1 - self.beta1 ** self.t), self.v / (1 - self.beta2 ** self.t)
-        return params - a_k * m_hat / (np.sqrt(v_hat) + 1e-8)
-
-    def state(self) -> dict:
-        return {"t": self.t, "m": None if self.m is None else self.m.tolist(),
-                "v": None if self.v is None else self.v.tolist()}
-
-    def load_state(self, state: dict, n_params: int) -> None:
-        """Restore ``state()``; ValueError (nothing changed) unless it is a valid state for
-        ``n_params`` parameters: a step counter t >= 0 and moments present exactly when t > 0."""
-        if not isinstance(state, dict):
-            raise ValueError("expected {t: integer >= 0, m, v}")
-        t = _count(state.get("t"), "t", MAX_STEPS)
-        moments = []
-        for k in ("m", "v"):
-            value = state.get(k, "missing")
-            try:
-                moments.append(None if value is None else _vector(value, n_params, k))
-            except ValueError:
-                raise ValueError(f"{k}: expected None or {n_params} finite numbers") from None
-        m, v = moments
-        if v is not None and np.any(v < 0):
-            raise ValueError("v: a second moment must be >= 0")
-        if (m is None) != (t == 0):
-            raise ValueError("m: present exactly when t > 0")
-        self.t, self.m, self.v = t, m, v
-
-
-def run_plan(plan: StepPlan, execute, shots) -> tuple[list, BatchStats]:
-    """Run the plan's circuits through ``execute(circuits, shots) -> BatchResult``: as one call,
-    or one call per ``circuits_per_job`` circuits (the sequential strategies). Results in order,
-    and what they cost."""
-    n = plan.circuits_per_job or len(plan.circuits)
-    results, spent = [], BatchStats()
-    for i in range(0, len(plan.circuits), n):
-        out = execute(plan.circuits[i:i + n], shots)
-        results.extend(out)
-        spent.add(out.cost)
-    return results, spent
-
-
-class DeviceExecution:
-    """``execute`` for a PennyLane device: the circuits as ONE ``qml.execute`` call (one batch
-    for ``qml.Tracker``), with the given shots (None: exact probabilities)."""
-
-    def __init__(self, device):
-        self.device = device
-
-    def __call__(self, circuits, shots) -> BatchResult:
-        start = time.perf_counter()
-        tapes = [t.copy(shots=shots) for t in circuits]
-        results = [np.asarray(r, dtype=float) for r in qml.execute(tapes, self.device)]
-        return BatchResult(results, BatchStats(jobs=1, circuits=len(tapes), shots=len(tapes) * (shots or 0),
-                                               wall_s=time.perf_counter() - start))
-
+from .steps import MAX_STEPS, RULES, Gains, StepRule, _count, _vector  # noqa: F401 - qnb.optimizer's names
 
 class BatchSPSAOptimizer:
     r"""SPSA on the mean loss of a batch, every circuit of a step in one device execution.
@@ -182,8 +44,37 @@ class BatchSPSAOptimizer:
     to the device as ONE execution (``qml.Tracker`` counts one batch per step), where
     ``qml.SPSAOptimizer`` on a per-sample cost would send 2B executions.
 
+    **Two forms of** ``step`` / ``step_and_cost``:
+
+    * PennyLane's, ``step(cost_fn, *args, **kwargs)``: any scalar cost whose QNode calls do not
+      depend on their results (a VQE energy ``qml.expval(H)``, a function of QNode calls); the
+      arguments with ``requires_grad`` (``pennylane.numpy`` arrays) are trained together, the
+      others pass through; returns the new arguments as ``qml.SPSAOptimizer`` does (the one
+      argument alone, else the list). Every circuit of the step (:math:`\theta \pm c_k\Delta_j`
+      for all directions, and :math:`\theta` when the cost is returned) is ONE execution
+      (``qnb.cost_functions``).
+    * the classifier's, ``step(qnode, params, X, y, loss=...)`` for a QNode or circuit
+      ``f(x, params)`` and a batch. It is chosen when ``cost_fn`` is a ``qnb.CircuitModel``, or
+      when the arguments fit ``(params, X, y[, loss])`` (positional or named) and ``cost_fn`` takes
+      ``(x, params)`` but cannot take the arguments as given, or when ``loss=`` is named; otherwise
+      PennyLane's form (pass ``loss=`` to mean the classifier's when a function takes both).
+
+    A step whose loss, energy, gradient or update is NaN or infinite raises
+    ``qnb.NonFiniteError`` naming the step, before the parameters or the optimizer's state move.
+
     Args:
-        a, c, A, alpha, gamma (float): Spall's gains, named as in ``qml.SPSAOptimizer``.
+        a, c, A, alpha, gamma (float): Spall's gains, named as in ``qml.SPSAOptimizer``. ``A``
+            default: ``0.1 * maxiter`` with ``maxiter``, else 5. ``a`` default: with ``maxiter``,
+            ``qml.SPSAOptimizer``'s :math:`0.05(1+A)^\alpha` (a first step :math:`a_0 = 0.05`),
+            else 0.3.
+        maxiter (int or None): the expected number of steps, for ``A`` (as ``qml.SPSAOptimizer``).
+        cost_at (str or None): what PennyLane's ``step_and_cost`` returns: ``"params"`` (default),
+            :math:`L(\theta_k)` before the step, as PennyLane returns it, from one more set of circuits
+            in the same execution; or ``"perturbed"``, the mean of :math:`L(\theta_k \pm c_k\Delta_j)`
+            at no extra circuit (:math:`O(c_k^2)` from :math:`L(\theta_k)`). The classifier form always
+            returns the latter, over its subsample.
+        price (str, PriceSheet or None): dollars of every step in ``last_step.metadata["usd"]``
+            (on Braket: per quantum task and shot, as the circuits were submitted).
         subsample (int or None): k samples drawn at random per step; None: the whole batch.
         num_directions (int): directions averaged in one step, as in ``qml.gradients.spsa_grad``.
         optimizer (str): the step rule, ``"sgd"``, ``"momentum"`` or ``"adam"`` (``StepRule``).
@@ -216,10 +107,22 @@ class BatchSPSAOptimizer:
         w, loss = opt.step_and_cost(classifier, w, X[:10], y[:10])
     """
 
-    def __init__(self, a: float = 0.3, c: float = 0.2, A: float = 5.0, alpha: float = 0.602, gamma: float = 0.101,
-                 *, subsample: int | None = None, num_directions: int = 1, optimizer: str = "sgd",
+    def __init__(self, a: float | None = None, c: float = 0.2, A: float | None = None, alpha: float = 0.602,
+                 gamma: float = 0.101, *, maxiter: int | None = None, cost_at: str | None = None, price=None,
+                 subsample: int | None = None, num_directions: int = 1, optimizer: str = "sgd",
                  beta1: float = 0.9, beta2: float = 0.999, blocking: bool = False,
                  regularization: float | None = None, seed=None, estimator=None):
+        if maxiter is not None:
+            check.integer("maxiter", maxiter)
+        if cost_at not in (None, "params", "perturbed"):
+            raise ValueError(f"cost_at: expected 'params', 'perturbed' or None, got {cost_at!r}")
+        A = A if A is not None else 0.1 * maxiter if maxiter else 5.0
+        if a is None and maxiter and isinstance(A, (int, float)) and isinstance(alpha, (int, float)):
+            a = 0.05 * (A + 1) ** alpha
+        a = 0.3 if a is None else a
+        self.maxiter, self.cost_at, self._cost_at = maxiter, cost_at or "params", cost_at
+        self.price = None if price is None else price_sheet(price)
+        self.last_step = None  # the GradientResult of the last step (metadata: jobs, shots, usd, submission)
         if regularization is not None:
             try:
                 check.positive("regularization", regularization)
@@ -254,10 +157,13 @@ class BatchSPSAOptimizer:
         return self.estimator.method
 
     # -- the PennyLane-style front -----------------------------------------------------------
-    def step(self, qnode, params, X, y, loss=square_loss):
-        """One optimisation step on the batch (X, y); returns the new parameters (shape of ``params``).
+    def step(self, cost_fn, *args, **kwargs):
+        """One optimisation step, in either form (see the class): PennyLane's
+        ``step(cost_fn, *args, **kwargs)`` returns the new arguments (the one argument alone, else
+        the list); the classifier's ``step(qnode, params, X, y, loss=square_loss)`` returns the new
+        parameters in the shape of ``params``.
 
-        Args:
+        Classifier form args:
             qnode: a QNode ``qnode(x, params)`` returning ``qml.expval(obs)`` or ``qml.probs(wires)``,
                 or a ``qnb.CircuitModel``. Its circuits of the step run on its device as ONE
                 execution, with the QNode's shots (None: exact).
@@ -266,13 +172,28 @@ class BatchSPSAOptimizer:
             y (array): the batch's labels in {-1, +1}.
             loss (callable): vectorised ``loss(outputs, y)`` (default ``qnb.square_loss``).
         """
-        return self.step_and_cost(qnode, params, X, y, loss)[0]
+        if batch_form(cost_fn, args, kwargs, CircuitModel):
+            return self._batch_step(cost_fn, *args, **kwargs)[0]
+        return pennylane_step(self, cost_fn, args, kwargs, False, self._run)[0]
 
-    def step_and_cost(self, qnode, params, X, y, loss=square_loss):
-        r"""As ``step``; returns ``(new_params, batch_loss)``. The loss comes from the step's own
-        circuits, with no extra execution: the mean of :math:`L_S(\theta \pm c_k\Delta)` over the
-        subsample, which differs from the loss at ``params`` by :math:`O(c_k^2)` and by the subsample
-        (``qml.SPSAOptimizer.step_and_cost`` spends a third execution on the loss at ``params``)."""
+    def step_and_cost(self, cost_fn, *args, **kwargs):
+        r"""As ``step``; returns ``(new, cost)``. PennyLane's form: the cost as ``cost_at`` says
+        (default :math:`L(\theta_k)`, before the step, as ``qml.SPSAOptimizer.step_and_cost``
+        returns it, but from the step's one execution rather than a third). The classifier form:
+        the batch loss from the step's own circuits, the mean of :math:`L_S(\theta \pm c_k\Delta)`
+        over the subsample, which differs from the loss at ``params`` by :math:`O(c_k^2)` and by the
+        subsample."""
+        if batch_form(cost_fn, args, kwargs, CircuitModel):
+            return self._batch_step(cost_fn, *args, **kwargs)
+        return pennylane_step(self, cost_fn, args, kwargs, True, self._run)[:2]
+
+    def _run(self, device, tapes):
+        return DeviceExecution(device, self.price).run(tapes)
+
+    def _batch_step(self, qnode, params, X, y, loss=square_loss):
+        if self._cost_at == "params":
+            raise ValueError("cost_at: 'params' is PennyLane's form's; the classifier form returns the mean loss at "
+                             "the step's perturbed points (cost_at='perturbed' or None)")
         params = np.asarray(params, dtype=float)
         model, execute, shots = self._bind(qnode, params.shape, np.asarray(X).shape[-1])
         check_data(X, y, n_features=model.n_features)
@@ -285,7 +206,9 @@ class BatchSPSAOptimizer:
         """What ``steps`` steps on batches like (X, y) would send and cost on the price sheet
         ``price`` (a ``PriceSheet`` or its ``qnb.PRICES`` name), planned without running anything or
         moving the generator: ONE execution per step of the plan's circuits at ``shots`` (default:
-        the QNode's), their gate-shots and dollars; blocking's check is counted."""
+        the QNode's), their gate-shots and dollars; blocking's check is counted. On a Braket device,
+        ``jobs`` are its quantum tasks and the dollars Braket's, as ``qnb.braket.planned`` says the
+        step would be submitted (one program set per 100 circuits, or one task per circuit)."""
         sheet, params = price_sheet(price), np.asarray(params, dtype=float)
         model, _, own = self._bind(qnode, params.shape, np.asarray(X).shape[-1])
         shots = own if shots is None else check.integer("shots", shots)
@@ -296,6 +219,9 @@ class BatchSPSAOptimizer:
         (g1, g2), n = circuits_gate_counts(plan.circuits), len(plan.circuits)
         step = {"jobs": 1, "circuits": n, "shots": n * shots, "gate_shots_1q": g1 * shots, "gate_shots_2q": g2 * shots,
                 "usd": sheet.job_usd(n, shots, g1, g2)}
+        if is_braket(getattr(qnode, "device", None)):  # Braket's quantum tasks, as the step would be submitted
+            sub = braket.planned(qnode.device, n, shots)
+            step.update(jobs=sub["tasks"], usd=braket.task_usd(sheet, sub))
         return {"price": sheet.name, "steps": check.integer("steps", steps), "per_step": step,
                 "per_run": {k: v * steps for k, v in step.items()}}
 
@@ -305,19 +231,40 @@ class BatchSPSAOptimizer:
         if key not in self._models:
             if isinstance(qnode, CircuitModel):  # a qnb model has no device: the local simulator, exact
                 model, shots = qnode, None
-                execute = DeviceExecution(qml.device("default.qubit", wires=qnode.n_wires))
+                execute = DeviceExecution(qml.device("default.qubit", wires=qnode.n_wires), self.price)
             else:
                 model = CircuitModel.from_qnode(qnode, param_shape=shape, n_features=n_features)
                 shots = model.qnode_shots
-                execute = DeviceExecution(qnode.device)
+                execute = DeviceExecution(qnode.device, self.price)
             self._models[key] = (qnode, model, execute, shots)  # the qnode kept alive: its id stays its own
         return self._models[key][1:]
 
     # -- the two roles of a step (PennyLane's compute_grad / apply_grad) ---------------------
     def update(self, model, params, X, Y, loss, shots, execute) -> tuple[np.ndarray, GradientResult]:
-        """One step: ``compute_grad`` then ``apply_grad``; (new flat parameters, the estimate)."""
-        g = self.compute_grad(model, params, X, Y, loss, shots, execute)
-        return self.apply_grad(g, params), g
+        """One step: ``compute_grad`` then ``apply_grad``; (new flat parameters, the estimate).
+        ``NonFiniteError`` (naming the step) when the loss, the gradient or the update is not
+        finite: the optimizer's state is then as it was before the step."""
+        saved = self._snapshot()
+        try:
+            g = self.compute_grad(model, params, X, Y, loss, shots, execute)
+            new = self.apply_grad(g, params)
+            check_finite(saved["k"], "updated parameter vector", new)
+        except NonFiniteError:
+            self._restore(saved)
+            raise
+        self.last_step = g
+        return new, g
+
+    def _snapshot(self) -> dict:
+        return {"k": self.k, "rng": self.rng.bit_generator.state, "rule": self.rule.state(), "last": self.last_point,
+                "undo": self.undo_rule, "metric": self.metric, "metric_steps": self.metric_steps}
+
+    def _restore(self, s: dict) -> None:
+        """Back to a ``_snapshot`` (a step that failed moves nothing)."""
+        self.k, self.rng.bit_generator.state, self.last_point, self.undo_rule = s["k"], s["rng"], s["last"], s["undo"]
+        self.metric, self.metric_steps = s["metric"], s["metric_steps"]
+        m = s["rule"]["m"]
+        self.rule.load_state(s["rule"], 0 if m is None else len(m))
 
     def compute_grad(self, model, params, X, Y, loss, shots, execute) -> GradientResult:
         """The gradient estimate at ``params`` (flat), its circuits run by ``execute``; advances k,
@@ -328,6 +275,8 @@ class BatchSPSAOptimizer:
         plan = self.estimator.plan(model, params, X, Y, loss, c_k, self.rng, shots, {"check": self.last_point})
         results, spent = run_plan(plan, execute, shots)
         grad, value, meta = plan.postprocess(results)
+        check_finite(self.k, "batch loss", value)
+        check_finite(self.k, "gradient estimate", grad)
         if "metric_estimate" in meta:
             grad = self._natural(grad, meta.pop("metric_estimate"))
         if self.blocking:
