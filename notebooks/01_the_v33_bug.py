@@ -33,7 +33,23 @@
 # the bootstrap): **higher**/**lower** only when the whole interval of a difference is on one side of 0,
 # otherwise **undecided**.
 #
-# **Reading path.** 01–03 teach (about 90 minutes): SPSA and the bug, one job instead of 2B, subsampling.
+# **Words used below, defined once.** A **seed** is the integer that fixes every random choice of a run
+# (directions, data order, shot noise): the same seed gives the same numbers. The **standard error** of a
+# mean over n runs is their standard deviation over √n; a **95 % interval** is the range that holds the
+# true value in 95 % of repeated experiments (mean ± 1.96 standard errors for a normal interval; the
+# **bootstrap** instead recomputes the statistic on seeds drawn again with replacement and takes the
+# 2.5 % and 97.5 % points). The **z** column of a table is a difference divided by its standard error.
+# **Spall** is J. C. Spall, who introduced SPSA (IEEE Trans. Automatic Control 37, 332, 1992) and its
+# gain schedule. The **parameter-shift rule** gets an exact partial derivative of a rotation angle from
+# two circuits at θ ± π/2: ∂f/∂θ = [f(θ + π/2) − f(θ − π/2)] / 2, so N parameters cost 2N circuits per sample.
+# A **Rot** gate is the general one-qubit rotation RZ(ω) RY(θ) RZ(φ), three angles per qubit per layer.
+# The **Balanced preset** is the document's recommended setting: subsample k = 5 of 10, 1000 shots, 5 epochs.
+# **Self-consistent** (notebook 02 on): a document's number that its own fitted latency model reproduces
+# within 15 %, which says nothing about IonQ itself.
+#
+# **Reading path.** 01–03 teach: SPSA and the bug, one job instead of 2B, subsampling. At a careful
+# student's pace, running every cell and checking the formulas, an independent reader took about 70, 25–30
+# and 40–45 minutes (about 2 h 15 min in all); reading the text and figures only takes about 90 minutes.
 # 04–06 are later chapters: the audit of the document's tables, running on IonQ, the benchmark against peers.
 
 # %% tags=["parameters"]
@@ -128,8 +144,10 @@ E.table([{"k": int(k), "c_k": gains.at(int(k))[0], "a_k": gains.at(int(k))[1]} f
 fig, ax = plt.subplots(figsize=(7, 3.2))
 ax.plot(ks, ck, label="$c_k$ (perturbation, rad)")
 ax.plot(ks, ak, label="$a_k$ (step size)")
-ax.hlines([ck[0], ak[0]], 0, STEPS - 1, colors=["tab:blue", "tab:orange"], linestyles=":", label="frozen at k = 0 (the document's bug, notebook 04)")
-ax.set(xlabel="step k", ylabel="gain", title="Spall's gain schedule with qnb's constants", ylim=(0, None))
+ax.hlines(ck[0], 0, STEPS - 1, colors="tab:blue", linestyles=":", label="$c_k$ frozen at k = 0 (the document's bug, notebook 04)")
+ax.hlines(ak[0], 0, STEPS - 1, colors="tab:orange", linestyles=":", label="$a_k$ frozen at k = 0")
+ax.set(xlabel="step k", ylabel="gain ($c_k$: rad; $a_k$: rad² per unit of loss)",
+       title="Spall's gain schedule with qnb's constants", ylim=(0, None))
 ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=9)
 E.save_figure(fig, "01_gains")
 plt.show()

@@ -40,6 +40,12 @@ EPOCHS = 1 if QUICK else 3
 
 # %% [markdown]
 # ## The latency model
+#
+# Each of the document's timing rows gives jobs $J_r$, circuits $C_r$ and seconds $t_r$ per batch. The
+# model $t = J\,\tau_\text{job} + C\,\tau_\text{circuit}$ is fitted by **least squares on relative
+# error**: it minimises $\sum_r \big((J_r\tau_\text{job} + C_r\tau_\text{circuit}) / t_r - 1\big)^2$, so that
+# the 240 s parameter-shift row does not outweigh the 3 s rows (`qnb.fit_latency`). Leaving each row out
+# in turn and refitting shows how much one row moves the constants.
 
 # %%
 fit = qnb.fit_latency()

@@ -80,7 +80,14 @@ print(f"resolved at {'c = ' + str(resolved) if resolved else 'no c'}: these rows
 
 # %% [markdown]
 # ## 2. Variance: why one direction in 48 dimensions is noisy
-# By the law of total variance (direction noise plus subsampling noise, shot noise on top):
+# The **law of total variance** splits the variance of an estimate that has two random sources (here the
+# direction Δ and the subsample S) into the variance given one source plus the variance of the
+# conditional mean: $\operatorname{Var}\hat g = \mathbb{E}_S\operatorname{Var}_\Delta(\hat g\mid S) +
+# \operatorname{Var}_S\mathbb{E}_\Delta(\hat g\mid S)$. The first term is the direction noise, the second the
+# subsampling noise (shot noise adds on top). Drawing k of B samples without replacement, the mean of the
+# k per-sample gradients has total variance $\frac{\sigma^2}{k}\cdot\frac{B-k}{B-1}$ (the
+# **finite-population factor** $\frac{B-k}{B-1}$ makes it vanish at k = B), and one SPSA direction multiplies
+# a vector's squared norm by N on average ($\mathbb{E}\lVert\Delta\Delta^\top v\rVert^2 = N\lVert v\rVert^2$). Together:
 #
 # $$\operatorname{tr}\operatorname{Var}\hat g \approx (N-1)\lVert g\rVert^2 + N\,\frac{B-k}{k(B-1)}\,\sigma^2,
 # \qquad \sigma^2=\frac1B\sum_i\lVert g_i-g\rVert^2,$$
@@ -166,7 +173,7 @@ if len(tails) == 1:
     print(f"each: {tails.pop()}")
 
 # %%
-fig, axes = plt.subplots(1, len(equal_time), figsize=(4 * len(equal_time), 3.6), squeeze=False)
+fig, axes = plt.subplots(1, len(equal_time), figsize=(4 * len(equal_time), 3.6), squeeze=False, sharey=True)  # one y range: panels compare
 for ax, (ds, by_k) in zip(axes[0], equal_time.items()):
     for i, (k, accs) in enumerate(by_k.items()):
         jitter = np.linspace(-0.15, 0.15, len(accs))
