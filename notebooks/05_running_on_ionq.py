@@ -145,7 +145,7 @@ E.save_figure(fig, "05_noisy_rehearsal")
 plt.show()
 
 # %% [markdown]
-# **What to see:** the three batch losses rise and fall together step by step (the same batches and directions), and the noisy runs differ from the ideal one by less than that step-to-step swing, so under the aria-1 model this training still works.
+# **What to see:** the three batch losses rise and fall together step by step (the same batches and directions), and the noisy runs differ from the ideal one by less than that step-to-step swing. Each curve is one seed: this shows that the aria-1 model does not break this run, not what the noise costs on average; `make bench` races the chosen configuration under aria-1 over many seeds, with intervals (notebook 06).
 
 # %% [markdown]
 # ## What we found
@@ -153,7 +153,8 @@ plt.show()
 #   is printed beside it (equal for these one-job steps).
 # * One job per step reaches the service (counted by the service itself, not by qnb).
 # * The noise model reaches every job unchanged (counted at the emulator); under it the same preset
-#   still trains, and its test accuracy is scored under the same noise.
+#   trains in this one-seed run, and its test accuracy is scored under the same noise (its average cost
+#   over seeds is notebook 06's).
 # * The plugin path and the local simulator agree step for step. The emulator computes results with the
 #   same simulator, so this checks qnb's plumbing (circuits serialised, jobs counted, results mapped back
 #   in order), not IonQ's hardware or its queue.
