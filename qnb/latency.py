@@ -115,6 +115,9 @@ def fit_latency(rows=SEED_TIMING_ROWS) -> dict:
             p[j] = max(0.0, float(a.sum() / (a @ a)))
             fits.append((float(np.sum((A @ p / t - 1) ** 2)), p))
         params = min(fits, key=lambda f: f[0])[1]
+    # lstsq's last bits depend on the CPU's BLAS kernel; every modeled time in qnb derives from these
+    # two numbers, so they are rounded to 12 significant digits to be the same on every machine
+    params = np.array([float(f"{v:.12g}") for v in params])
     modeled = A @ params
     return {
         "params": (float(params[0]), float(params[1])),
