@@ -1,7 +1,6 @@
 """Amazon Braket's PennyLane device (braket.local.qubit, offline): the optimizer's step is one
 execution, and the local simulator receives it as ONE program set (the plugin alone would send one
 task per circuit); dollars as Braket bills the submission."""
-import inspect
 import warnings
 
 import numpy as np
@@ -139,18 +138,13 @@ def test_the_classifier_form_on_braket_is_one_program_set_per_step(received):
     assert opt.last_step.metadata["usd"] == pytest.approx(0.30 + 0.03 * 8 * 200) == pytest.approx(planned["usd"])
 
 
-RUNS_ON_THE_QNODES_DEVICE = "predict_on" in inspect.signature(qnb.QuantumClassifier.__init__).parameters
-
-
 def test_the_classifier_fits_a_braket_qnode(received):
-    """QuantumClassifier(braket QNode) fits and predicts. Where the classifier runs a QNode on its
-    own device (issue 26), each training step reaches the local simulator as one program set."""
+    """QuantumClassifier(braket QNode) fits and predicts on the QNode's own device: each training
+    step reaches Braket's local simulator as one program set."""
     clf_qnode = classifier_qnode(shots=100)
     X, y, _, _ = qnb.make_dataset("blobs", n_train=20, n_test=1, seed=0)
-    clf = qnb.QuantumClassifier(clf_qnode, param_shape=(2,), epochs=1, batch_size=10, subsample=3, seed=0)
+    clf = qnb.QuantumClassifier(clf_qnode, param_shape=(2,), epochs=1, batch_size=10, subsample=3, random_state=0)
     clf.fit(X[:, :2], y)
     assert clf.predict(X[:5, :2]).shape == (5,) and len(clf.history_["steps"]) == 2
-    if not RUNS_ON_THE_QNODES_DEVICE:
-        pytest.xfail("this branch's classifier runs a QNode on qnb's local simulator, not its device (issue 26)")
     sets = [r for r in received if r[0] == "program_set"]
     assert len(sets) >= 2 and sets[0][1] == 2 * 3
