@@ -276,7 +276,7 @@ class IonQBackend(Backend):
             cls = RejectedSubmission if (submit and status == 429) else TransientError
             hint = headers.get("Retry-After")
             wait = retry_after(hint, time.time())
-            raise cls(f"{what}: HTTP {status}" + (f" (Retry-After: {self._client.scrub(hint)[:40]})"
+            raise cls(f"{what}: HTTP {status}" + (f" (Retry-After: {self._shown(hint, 40)})"
                                                   if hint is not None else ""), wait)
         text = self._client.scrub(body[:4096])  # (the transport scrubbed it too) before it is cut
         raise RuntimeError(f"{what}: HTTP {status}: {text[:300]}")
@@ -286,6 +286,12 @@ class IonQBackend(Backend):
         hold the API key (a service answering with the key as a job id would put it in every repr,
         message and URL of that job)."""
         return isinstance(job_id, str) and bool(_JOB_ID.fullmatch(job_id)) and self._client.scrub(job_id) == job_id
+
+    def _shown(self, text, n: int) -> str:
+        """``text`` as an error may quote it: cut to a little more than ``n`` characters, scrubbed of the
+        key, cut to ``n``. Cutting first bounds the scrub's cost whatever the text's size; the scrub
+        finds any piece of 8 or more of the key's characters, so the cut leaves none (qnb.ionq.scrubbing)."""
+        return self._client.scrub(str(text)[:4 * n + 64])[:n]
 
     def _scrubbed(self, value, what: str, depth: int = 0, deadline: float | None = None):
         """``value`` (a JSON answer) with the API key scrubbed out of every string in it, keys of
@@ -364,7 +370,7 @@ class IonQBackend(Backend):
         circuits = self._checked(circuits, shots)
         if not self._own_id(job_id):
             raise ValueError(f"job id: not a valid IonQ job id (IonQ's id characters, without the API key): "
-                             f"{self._client.scrub(job_id)[:60]!r}")
+                             f"{self._shown(job_id, 60)!r}")
         n = self._width(circuits)
         job = self._job(job_id, circuits, shots, payload={"status": "submitted"})
         job.layout = n, [self._readout(t, n) for t in circuits]
@@ -383,8 +389,8 @@ class IonQBackend(Backend):
             raise IonQResponseError(f"{what}: the answer is not a JSON object with this job's id and a status")
         named = body.get("name")
         if job.name is not None and named is not None and named != job.name:
-            raise IonQResponseError(f"{what}: the answer is for a job named {self._client.scrub(named)[:80]!r}, "
-                                    f"not {self._client.scrub(job.name)!r}: another job's status; not used")
+            raise IonQResponseError(f"{what}: the answer is for a job named {self._shown(named, 80)!r}, "
+                                    f"not {self._shown(job.name, 200)!r}: another job's status; not used")
         payload = self._scrubbed(body, what, deadline=job.deadline)  # every string shown later is scrubbed
         if job.deadline is not None and time.perf_counter() > job.deadline:
             raise BatchTimeoutError(f"{what}: the answer was read only after the batch deadline")
@@ -402,7 +408,7 @@ class IonQBackend(Backend):
         failure = job.payload.get("failure") if isinstance(job.payload, dict) else None
         if isinstance(failure, dict):  # v0.4: {code, message}; older answers: {code, error}
             failure = failure.get("message") or failure.get("error") or failure.get("code")
-        return self._client.scrub(failure)[:300] if failure else ""  # scrubbed before it is cut
+        return self._shown(failure, 300) if failure else ""  # cut, then scrubbed: at most a piece under 8 characters of the key at the cut
 
     @_forget_answers
     def results(self, job: Job) -> list[np.ndarray]:
@@ -411,8 +417,8 @@ class IonQBackend(Backend):
         ref = job.payload.get("results")
         ref = ref.get("probabilities") if isinstance(ref, dict) else None
         url = (ref.get("url") if isinstance(ref, dict) else None) or f"jobs/{job.id}/results/probabilities"
-        scrubbed = self._client.scrub(url)
-        shown = scrubbed[:200]  # scrubbed before it is cut
+        scrubbed = self._scrub_by(str(url), what, job.deadline)
+        shown = scrubbed[:200]
         if not isinstance(url, str) or not self._client.same_origin(url):
             raise IonQResponseError(f"{what}: refused the results URL {shown!r}: "
                                     f"the API key goes only to {self.api_url}")
@@ -436,18 +442,18 @@ class IonQBackend(Backend):
             missing = [c for c in children if c not in data]
             if missing:
                 raise IonQResponseError(f"{what}: no results for {len(missing)} of {job.n_circuits} circuits "
-                                        f"(child job {self._client.scrub(missing[0])[:60]!r})")
+                                        f"(child job {self._shown(missing[0], 60)!r})")
             extra = [c for c in data if c not in ours]
             if extra:
                 raise IonQResponseError(f"{what}: results for {len(extra)} jobs that are not this job's circuits "
-                                        f"(e.g. {self._client.scrub(extra[0])[:60]!r})")
+                                        f"(e.g. {self._shown(extra[0], 60)!r})")
             histograms = [data[c] for c in children]
         elif job.n_circuits == 1:
             histograms = [data]
         else:
             raise IonQResponseError(f"{what}: {job.n_circuits} circuits but no child job ids")
         for i, h in enumerate(histograms):
-            _check_histogram(h, n, f"{what}, circuit {i}", self._client.scrub)
+            _check_histogram(h, n, f"{what}, circuit {i}", lambda t: self._shown(t, 200))
         dev = self._device(n)
         dev.histograms = histograms
         probs = []

@@ -242,10 +242,12 @@ def test_6_copies_of_a_checkpoint_adopt_the_runs_jobs_and_a_racing_copy_stops(tm
 
 def test_7_a_lost_job_is_found_whatever_the_listing_stamps_say(tmp_path, reference):
     with Emulator(latency_scale=0.0005) as emu:
-        emu.stamps_behind_s = (400.0, 1000.0)  # each job's stamps lag the Date header by 400..1000 s
+        emu.stamps_behind_s = 1000.0  # the jobs' stamps lag the service's Date header by 400..1000 s
         emu.list_page_max = 25
         path = tmp_path / "run.json"
         interrupt(emu, path, qnb.TrainingConfig(**SMALL), 3, lambda e: e.add_fault("drop@POST"))
-        other_jobs(emu, 30)  # the lost job is on the listing's second page
+        other_jobs(emu, 24)
+        emu.stamps_behind_s = 400.0
+        other_jobs(emu, 6)  # the lost job is on the listing's second page, below stamps 600 s older than the newest
         resumed = qnb.QuantumTrainer.resume(path, backend=emu.backend(seed=0), progress=False)
         assert len(ours(emu)) == STEPS and np.array_equal(resumed.model.parameters, reference)
