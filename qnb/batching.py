@@ -376,23 +376,29 @@ class CircuitBatchManager:
         raise JobNotFoundError(job.id, f"neither reading it (HTTP 404) nor the job listing (read back to when it was "
                                        f"journaled) knows a job named {job.name}: deleted or expired")
 
+    @staticmethod
+    def _missing(job) -> str:
+        return (" (reading it answered HTTP 404, yet the listing shows it, or is too young to tell: the service "
+                "catching up; not resubmitted, resume to wait for it)") if job.missing else ""
+
     def _read(self, call, job, deadline):
         """A read of ``job`` with retries; None after a 404 that ``_unseen`` says is the service catching up."""
         try:
-            return self._with_retries(call, deadline)
+            out = self._with_retries(call, deadline)
         except JobNotFoundError:
             self._unseen(job, deadline)
             return None
+        job.missing = False
+        return out
 
     def _wait(self, job, deadline):
         submitted, status = time.perf_counter(), "submitted"
         while True:
             try:
-                job.missing = False
                 status = self._read(lambda: self.backend.status(job), job, deadline) or status
             except BatchTimeoutError as e:  # a status read in flight at the deadline was cut off by it
                 raise BatchTimeoutError(f"job {job.id} still {status!r} after the {self.timeout_s:g} s deadline "
-                                        f"(the last status read was cut off by it: {e})") from None
+                                        f"(the last status read was cut off by it: {e}){self._missing(job)}") from None
             results = self._read(lambda: self.backend.results(job), job, deadline) if status == FINAL_OK else None
             if results is not None:
                 if len(results) != job.n_circuits:
@@ -402,9 +408,8 @@ class CircuitBatchManager:
                 raise JobFailedError(job.id, status, getattr(self.backend, "failure_message", lambda j: "")(job))
             now = time.perf_counter()
             if now >= deadline:
-                raise BatchTimeoutError(f"job {job.id} still {status!r} after the {self.timeout_s:g} s deadline" + (
-                    " (reading it answered HTTP 404, yet the listing shows it, or is too young to tell: the service "
-                    "catching up; not resubmitted, resume to wait for it)" if job.missing else ""))
+                raise BatchTimeoutError(f"job {job.id} still {status!r} after the {self.timeout_s:g} s deadline"
+                                        f"{self._missing(job)}")
             # poll often at first, then back off to poll_s: a short job is not overshot by a whole
             # poll interval (<= 5 % of its age), a long one is not hammered
             time.sleep(min(self.poll_s, max(0.001, 0.05 * (now - submitted)), max(0.0, deadline - now)))

@@ -4,7 +4,7 @@ A text is first read into a *normalised* stream: ``%XX`` (also ``%25XX``, encode
 ``\\uXXXX``, ``\\u{X..}``, ``\\xXX``, ``&#NN;``, ``&#xXX;`` and the named HTML entities each
 become the character they stand for, a backslash escape becomes its character, whitespace (and an
 escaped ``\\n``, ``\\r``, ``\\t``) is dropped, so a key wrapped across lines reads whole again, and
-letters are lower-cased. Each normalised character remembers the span of the text it came from.
+letters are lower-cased, and backslashes are dropped. Each normalised character remembers the span of the text it came from.
 
 A key of n characters has n - G + 1 pieces of G = min(8, n) characters (its *grams*), normalised
 the same way; so do its base64 forms (standard and URL-safe, at each of the three byte alignments,
@@ -50,6 +50,14 @@ class BatchLate(Exception):
 
 
 def _char(m) -> str:
+    """The character a token stands for; "" for whitespace and backslashes, which are dropped (a key
+    holds no whitespace, and a backslash, literal or escaped, identifies nothing: dropping it on both
+    sides makes every escaping depth read alike)."""
+    c = _decoded(m)
+    return "" if c == "\\" or c.isspace() else c
+
+
+def _decoded(m) -> str:
     g = m.lastgroup
     if g in ("pct", "x2"):
         return chr(int(m.group(g), 16))
