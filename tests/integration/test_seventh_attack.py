@@ -251,3 +251,86 @@ def test_7_a_lost_job_is_found_whatever_the_listing_stamps_say(tmp_path, referen
         other_jobs(emu, 6)  # the lost job is on the listing's second page, below stamps 600 s older than the newest
         resumed = qnb.QuantumTrainer.resume(path, backend=emu.backend(seed=0), progress=False)
         assert len(ours(emu)) == STEPS and np.array_equal(resumed.model.parameters, reference)
+
+
+# -- 8-10. the key: no piece of 8 of its characters, whatever its length or form --------------------
+
+def leaks(text, key) -> bool:
+    """Does ``text`` show 8 consecutive characters of ``key``: as is, in any case, URL-decoded (once
+    or twice), HTML-unescaped, or with the whitespace of line wrapping taken out; or base64-encoded?"""
+    import base64
+    import html
+    from urllib.parse import unquote
+    text = str(text)
+    forms = {text, unquote(text), unquote(unquote(text)), html.unescape(text)}
+    forms |= {"".join(f.split()) for f in forms}
+    pieces = {key[i:i + 8].lower() for i in range(len(key) - 7)}
+    for i in range(3):  # the key's base64 at each byte alignment, less the padded end
+        b = base64.b64encode(key[i:].encode()).decode().rstrip("=")[:-2]
+        pieces |= {b[j:j + 8].lower() for j in range(len(b) - 7)}
+    return any(p in f.lower() for f in forms for p in pieces)
+
+
+def long_key(n, seed=29):
+    import random
+    import string
+    return "".join(random.Random(seed).choice(string.ascii_letters + string.digits) for _ in range(n))
+
+
+def tampered_failure(key, tamper, **manager):
+    from qnb.ionq import IonQBackend
+    from conftest import chain
+    with Emulator(api_key=key, latency_scale=0.0005) as emu:
+        emu.tamper = tamper
+        m = qnb.CircuitBatchManager(IonQBackend(api_key=key, api_url=emu.url, seed=0), timeout_s=3.0, backoff_s=0.01,
+                                    **manager)
+        circuits = qnb.QuantumModel(n_qubits=2, n_layers=1, n_features=2, seed=0)
+        tapes = [circuits.build_circuit(np.zeros(2), circuits.parameters)]
+        with pytest.raises(Exception) as err:
+            m.execute_batch(tapes, shots=100)
+        return " | ".join(f"{type(e).__name__}: {e}" for e in chain(err.value))
+
+
+@pytest.mark.parametrize("n", [201, 1000, 2000])
+def test_8_a_long_key_echoed_in_part_or_in_a_long_header_shows_no_piece(n):
+    key = long_key(n)
+    for tamper in (
+            lambda m, p, s, b: (503, {"error": "busy"}, [("Retry-After", key)]) if m == "GET" else (s, b),
+            lambda m, p, s, b: (400, {"error": key[n // 3:n // 3 + 150]}) if m == "POST" else (s, b),
+            lambda m, p, s, b: (400, {"error": "x " + key[:30]}) if m == "POST" else (s, b),
+            lambda m, p, s, b: (400, {"error": key[-100:] + " y"}) if m == "POST" else (s, b)):
+        text = tampered_failure(key, tamper)
+        assert not leaks(text, key), text[:300]
+
+
+def test_9_a_header_line_urllib3_cannot_parse_logs_no_piece_of_the_key(caplog):
+    import logging
+    key = long_key(64)
+    caplog.set_level(logging.DEBUG)
+
+    def tamper(m, p, s, b):  # a header line without a colon, holding the key (urllib3 warns with it)
+        return (s, b, [("X-Echo", "1\r\n" + key)]) if m == "GET" else (s, b)
+    with Emulator(api_key=key, latency_scale=0.0005) as emu:
+        emu.tamper = tamper
+        try:
+            qnb.CircuitBatchManager(emu.backend(seed=0), timeout_s=3.0).execute_batch(
+                [qnb.QuantumModel(n_qubits=2, n_layers=1, n_features=2, seed=0).build_circuit(
+                    np.zeros(2), np.zeros(qnb.QuantumModel(n_qubits=2, n_layers=1, n_features=2).n_params))],
+                shots=100)
+        except Exception as e:  # noqa: BLE001 - only what was logged is examined here
+            assert not leaks(str(e), key)
+    assert "Failed to parse headers" in caplog.text  # urllib3 did log the line
+    assert not leaks(caplog.text, key), caplog.text[-500:]
+
+
+@pytest.mark.parametrize("form", ["wrapped every 10", "base64", "base64 of apiKey <key>", "wrapped, URL-encoded"])
+def test_10_a_wrapped_or_base64_echo_of_the_key_shows_no_piece(form):
+    import base64
+    from urllib.parse import quote
+    key = long_key(300)
+    echo = {"wrapped every 10": "\n".join(key[i:i + 10] for i in range(0, 300, 10)),
+            "base64": base64.b64encode(key.encode()).decode(),
+            "base64 of apiKey <key>": base64.b64encode(f"apiKey {key}".encode()).decode(),
+            "wrapped, URL-encoded": "\r\n".join(quote(key[i:i + 10], safe="") for i in range(0, 300, 10))}[form]
+    text = tampered_failure(key, lambda m, p, s, b: (400, {"error": f"bad key: {echo}"}) if m == "POST" else (s, b))
+    assert "HTTP 400" in text and not leaks(text, key), text
