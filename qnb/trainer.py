@@ -338,8 +338,9 @@ class QuantumTrainer:
         if self.config.calibrate:
             cal = quoter.quote(self._calibration_circuits(), None, shots)
             run = {**run, "jobs": run["jobs"] + cal.jobs, "circuits": run["circuits"] + cal.circuits,
-                   "shots": run["shots"] + cal.shots, "modeled_min": run["modeled_min"] + cal.modeled_s / 60,
-                   "usd": run["usd"] + cal.usd}
+                   "shots": run["shots"] + cal.shots, "gate_shots_1q": run["gate_shots_1q"] + cal.gate_shots_1q,
+                   "gate_shots_2q": run["gate_shots_2q"] + cal.gate_shots_2q,
+                   "modeled_min": run["modeled_min"] + cal.modeled_s / 60, "usd": run["usd"] + cal.usd}
         return {"price": sheet.name, "steps": len(steps), "per_step": step(B, checked=True), "per_run": run}
 
     def _calibrate(self) -> None:

@@ -274,7 +274,8 @@ def leaks(text, key) -> bool:
 def long_key(n, seed=29):
     import random
     import string
-    return "".join(random.Random(seed).choice(string.ascii_letters + string.digits) for _ in range(n))
+    rng = random.Random(seed)
+    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(n))
 
 
 def tampered_failure(key, tamper, **manager):
@@ -334,3 +335,79 @@ def test_10_a_wrapped_or_base64_echo_of_the_key_shows_no_piece(form):
             "wrapped, URL-encoded": "\r\n".join(quote(key[i:i + 10], safe="") for i in range(0, 300, 10))}[form]
     text = tampered_failure(key, lambda m, p, s, b: (400, {"error": f"bad key: {echo}"}) if m == "POST" else (s, b))
     assert "HTTP 400" in text and not leaks(text, key), text
+
+
+# -- 11. every manager names its jobs apart --------------------------------------------------------
+
+def test_11_a_post_answered_with_another_managers_job_is_refused():
+    from qnb.ionq import IonQResponseError
+    model = qnb.QuantumModel(n_qubits=2, n_layers=1, n_features=2, seed=0)
+    tapes = [model.build_circuit(np.zeros(2), model.parameters)]
+    with Emulator(latency_scale=0.0005) as emu:
+        first = qnb.CircuitBatchManager(emu.backend(seed=0), timeout_s=3.0)
+        first.execute_batch(tapes, shots=100)
+        theirs = next(iter(emu.jobs))
+        emu.tamper = lambda m, p, s, b: (201, {"id": theirs, "status": "submitted"}) if m == "POST" else (s, b)
+        with pytest.raises(IonQResponseError, match=f"reading job {theirs}: the answer is for a job named "
+                                                    r"'qnb-[0-9a-f]{12}-j0', not 'qnb-[0-9a-f]{12}-j0'"):
+            qnb.CircuitBatchManager(emu.backend(seed=0), timeout_s=3.0).execute_batch(tapes, shots=100)
+
+
+# -- 13. scrubbing what an answer quotes ends within the deadline -----------------------------------
+
+@pytest.mark.parametrize("where", ["extra child id", "outcome key", "status name", "failure message"])
+def test_13_quoting_a_huge_answer_ends_by_the_deadline(where):
+    key = long_key(200)
+    spaced = " ".join(key[:-1]) + " "  # every character of the key, apart: costly for a pattern to rule out
+    size = 200_000 if where in ("status name", "failure message") else 900_000  # under each answer's bound
+    huge = (spaced * (size // len(spaced) + 1))[:size]
+    model = qnb.QuantumModel(n_qubits=2, n_layers=1, n_features=2, seed=0)
+    tapes = [model.build_circuit(np.zeros(2), model.parameters)] * 2
+
+    def tamper(m, p, s, b):
+        if m == "GET" and p.endswith("/results/probabilities") and where in ("extra child id", "outcome key"):
+            b = dict(b)
+            if where == "extra child id":
+                b[huge] = {"0": 1.0}
+            else:
+                first = next(iter(b))
+                b[first] = {huge: 1.0}
+            return s, b
+        if m == "GET" and p.count("/") == 3 and p.startswith("/v0.4/jobs/") and isinstance(b, dict) and "status" in b:
+            if where == "status name":
+                return s, {**b, "name": huge}
+            if where == "failure message":
+                return s, {**b, "status": "failed", "failure": {"code": "x", "message": huge}}
+        return s, b
+    with Emulator(api_key=key, latency_scale=0.0005) as emu:
+        emu.tamper = tamper
+        m = qnb.CircuitBatchManager(emu.backend(seed=0), timeout_s=2.0, backoff_s=0.01)
+        t = time.perf_counter()
+        with pytest.raises(Exception) as err:
+            m.execute_batch(tapes, shots=100)
+        took = time.perf_counter() - t
+    assert took < 2.0 + 0.5, (where, took)
+    assert not leaks(str(err.value), key)
+
+
+# -- 15. the estimate counts the calibration's gate-shots -------------------------------------------
+
+def test_15_the_estimate_counts_the_calibrations_gate_shots():
+    cfg = qnb.TrainingConfig(**{**SMALL, "backend": "local"}, calibrate=True, price="azure-ionq")
+    trainer = qnb.QuantumTrainer(cfg)
+    est = trainer.estimate()
+    trainer.fit(progress=False)
+    sent = trainer.manager.stats
+    assert (est["per_run"]["gate_shots_1q"], est["per_run"]["gate_shots_2q"]) == (sent.gate_shots_1q, sent.gate_shots_2q)
+    assert est["per_run"]["usd"] == pytest.approx(sent.usd)
+
+
+# -- 16. a checkpoint with a 5,000-digit integer is refused naming its file --------------------------
+
+def test_16_a_checkpoint_with_a_5000_digit_integer_names_the_file(tmp_path):
+    path = tmp_path / "digits.json"
+    trainer = qnb.QuantumTrainer(qnb.TrainingConfig(**{**SMALL, "backend": "local"}))
+    trainer.save(path)
+    path.write_text(path.read_text().replace('"epoch": 0', '"epoch": ' + "7" * 5000, 1))
+    with pytest.raises(ValueError, match=r"^checkpoint digits\.json: "):
+        qnb.QuantumTrainer.resume(path, progress=False)
