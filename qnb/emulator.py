@@ -62,6 +62,8 @@ from http.client import responses
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
+
 from .emulator_api import (BACKENDS, HTTP_FAULTS, JOB_FAULTS, LIST_MAX, STATUS_FAULTS, BadRequest, _env_name, _fault,
                            _nonnegative, _port, _scale, backend_record, error, estimate, gate_counts, iso, job_input,
                            list_page, parse_fault, sample)
@@ -150,7 +152,7 @@ class Emulator:
         try:
             job = job_input(body)
             start = time.monotonic()
-            job["histograms"] = self._results_for(job)  # every gate checked here: a bad one is a 400
+            job["histograms"] = [_packed(h) for h in self._results_for(job)]  # every gate checked here: a bad one is a 400
         except (BadRequest, UnsupportedGate) as e:
             return 400, error(400, f"invalid job: {e}")
         except OverflowError:  # a JSON integer too large for a float (a rotation of 10**400): no number
@@ -293,9 +295,9 @@ class Emulator:
         if self._unseen(job, self.not_found_s) or self._status(job, job["polls"]) != "completed" or job["dry_run"]:
             return 404, error(404, f"no results for job {job_id}")
         if job["children"]:  # child job id -> histogram, in child_job_ids order (as the documented example);
-            pairs = list(zip(job["children"], job["histograms"]))  # reversed: a client must match by id
+            pairs = list(zip(job["children"], map(_unpacked, job["histograms"])))  # reversed: match by id
             return 200, dict(pairs[::-1] if self.children_reversed else pairs)
-        return 200, job["histograms"][0]
+        return 200, _unpacked(job["histograms"][0])
 
     def route(self, method: str, path: str, query: str, raw: bytes, authorized: bool) -> tuple[int, dict]:
         """The answer to one request (after faults): the documented routes, 404 for any other."""
@@ -333,6 +335,17 @@ class Emulator:
         if method == "GET" and path == "/v0.4/_emulator/stats":
             return 200, dict(self.stats)
         return 404, error(404, f"no route {method} {path[:100]}")
+
+
+def _packed(hist: dict) -> tuple:
+    """A histogram kept as two arrays (outcomes, probabilities): 12 bytes an outcome, not the ~120 of
+    a dict of strings (a job of 1,000 circuits on 12 qubits held ~476 MB as dicts, ~50 MB so)."""
+    return np.fromiter(map(int, hist), dtype=np.int32, count=len(hist)), np.fromiter(hist.values(), float, len(hist))
+
+
+def _unpacked(packed: tuple) -> dict:
+    outcomes, probs = packed
+    return dict(zip(map(str, outcomes.tolist()), probs.tolist()))
 
 
 class _Server(ThreadingHTTPServer):

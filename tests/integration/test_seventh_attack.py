@@ -411,3 +411,27 @@ def test_16_a_checkpoint_with_a_5000_digit_integer_names_the_file(tmp_path):
     path.write_text(path.read_text().replace('"epoch": 0', '"epoch": ' + "7" * 5000, 1))
     with pytest.raises(ValueError, match=r"^checkpoint digits\.json: "):
         qnb.QuantumTrainer.resume(path, progress=False)
+
+
+# -- 14. the emulator keeps a job's histograms compactly ----------------------------------------------
+
+def test_14_a_large_job_costs_the_emulator_megabytes_not_hundreds():
+    import tracemalloc
+    n, circuits = 12, 60  # every circuit over all 4,096 outcomes
+    body = {"type": "ionq.multi-circuit.v1", "backend": "simulator", "shots": 100, "name": "wide",
+            "input": {"qubits": n, "gateset": "qis", "circuits": [
+                {"circuit": [{"gate": "h", "target": q} for q in range(n)] + [{"gate": "rz", "target": 0,
+                                                                                "rotation": 0.001 * i}]}
+                for i in range(circuits)]}}
+    with Emulator(latency_scale=0.0) as emu:
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        status, out = emu.create_job(json.loads(json.dumps(body)))
+        kept = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        assert status == 201
+        assert kept < 10e6, f"{kept / 1e6:.0f} MB kept for one job"  # 25 MB as dicts of strings
+        emu.jobs[out["id"]]["done_at"] = 0.0
+        status, results = emu.job_probabilities(out["id"])
+        assert status == 200 and len(results) == circuits
+        assert all(len(h) == 2 ** n and abs(sum(h.values()) - 1) < 1e-9 for h in results.values())
