@@ -95,8 +95,11 @@ class TrainingConfig:
         ints = ["gradient_subsample_size", "batch_size", "epochs", "max_parallel_circuits", "num_directions",
                 "calibration_directions"]
         ints += [k for k in ("n_train", "n_test", "shots_per_circuit") if getattr(self, k) is not None]
-        for name in ints:  # shots: a count a float holds exactly (every total is summed and priced as floats)
-            set_(name, check.integer(name, getattr(self, name), hi=2 ** 53 if name == "shots_per_circuit" else None))
+        for name in ints:
+            set_(name, check.integer(name, getattr(self, name)))
+        if self.shots_per_circuit is not None and self.shots_per_circuit > 2 ** 53:  # every total is a float
+            raise ValueError("shots_per_circuit: at most 2**53 (a count a float holds exactly), got an integer of "
+                             f"{len(str(self.shots_per_circuit)) if self.shots_per_circuit < 10 ** 4000 else 'over 4000'} digits")
         set_("seed", check.integer("seed", self.seed, lo=0))
         for name in ("batch_submission_timeout", "spsa_a", "spsa_c", "spsa_alpha", "spsa_gamma", "calibration_target"):
             set_(name, check.positive(name, getattr(self, name)))

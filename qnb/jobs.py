@@ -43,10 +43,11 @@ MAX_SHOTS = 2 ** 53  # a count a float holds exactly: every shot total is summed
 
 def check_shots(shots) -> None:
     """``shots``: None (exact) or an integer in 1..2**53 (more is no count a price or a sampler can use)."""
-    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1
-                              or shots > MAX_SHOTS):
-        shown = repr(shots) if not isinstance(shots, int) or abs(shots) < 10 ** 30 else "an integer over 1e30"
-        raise ValueError(f"shots: must be a positive integer up to 2**53 or None (exact), got {shown}")
+    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, (int, np.integer)) or shots < 1):
+        raise ValueError(f"shots: must be a positive integer or None (exact), got {shots!r}")
+    if shots is not None and shots > MAX_SHOTS:
+        raise ValueError("shots: at most 2**53 (a count a float holds exactly), got "
+                         + (str(shots) if shots < 10 ** 30 else "an integer over 1e30"))
 
 
 class TransientError(Exception):

@@ -59,7 +59,7 @@ class PriceSheet:
         for f in ("per_job", "per_circuit", "per_shot", "per_1q_gate_shot", "per_2q_gate_shot"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v <= MAX_FEE:
-                raise ValueError(f"{f}: must be a number of dollars in 0..{MAX_FEE:g}, got {v!r}")
+                raise ValueError(f"{f}: must be a finite number of dollars in 0..{MAX_FEE:g}, got {v!r}")
 
     def job_usd(self, n_circuits: int, shots: int | None, gates_1q: int = 0, gates_2q: int = 0) -> float:
         """Dollars of one job of ``n_circuits`` circuits at ``shots`` shots each holding

@@ -28,12 +28,11 @@ MAX_BUDGET = 1e12  # dollars or seconds: more is no budget
 
 
 def bounded_floats(value, where: str, limit: float = MAX_VALUE, depth: int = 0) -> str | None:
-    """Where in ``value`` (a JSON value) a float is not finite or beyond ``limit`` in magnitude, or
-    None. Integers are left to their own checks (a generator's state holds 128-bit integers)."""
+    """Where in ``value`` (a JSON value) a finite float is beyond ``limit`` in magnitude, or None. Integers are left to their own checks (a generator's state holds 128-bit integers)."""
     if depth > 32:
         return f"{where}: nested too deeply"
-    if isinstance(value, float):
-        return None if math.isfinite(value) and abs(value) <= limit else f"{where}: {value:.3g} is beyond {limit:g}"
+    if isinstance(value, float):  # (not finite: each component's own check says what it expected)
+        return None if not math.isfinite(value) or abs(value) <= limit else f"{where}: {value:.3g} is beyond {limit:g}"
     if isinstance(value, dict):
         return next((w for k, v in value.items() if (w := bounded_floats(v, f"{where}.{k}", limit, depth + 1))), None)
     if isinstance(value, list):

@@ -169,9 +169,9 @@ class QuantumTrainer:
         epochs = self.config.epochs if epochs is None else epochs
         check.integer("epochs", epochs)
         if budget_s is not None:
-            check.number("budget_s", budget_s, lo=0)
+            check.number("budget_s", budget_s, lo=0, hi=runs.MAX_BUDGET)
         if budget_usd is not None:
-            check.number("budget_usd", budget_usd, lo=0)
+            check.number("budget_usd", budget_usd, lo=0, hi=runs.MAX_BUDGET)
             if self.config.price is None:
                 raise ValueError("budget_usd: the config names no price sheet; set price= (one of qnb.PRICES)")
         if callback is not None and not callable(callback):

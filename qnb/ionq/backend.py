@@ -53,7 +53,7 @@ from ..jobs import (
 from ..latency import LatencyModel
 from ..noise import IONQ_NOISE_MODELS
 from ..validation import integer, positive
-from . import listing
+from .listing import find_job as _find_job, read_listing
 from .answers import _check_histogram, _names_job, iso_time, retry_after
 from .transport import (
     _JOB_ID,
@@ -357,13 +357,13 @@ class IonQBackend(Backend):
         says precedes it, else to ``after`` less ``clock_skew_s``), and why "none" is believed only
         ``listing_lag_s`` after ``after`` (``settle``; waited for within ``deadline``, else
         ``SubmissionUncertainError``). Every request ends by ``deadline``."""
-        return listing.find_job(self, name, deadline, after, older, settle)
+        return _find_job(self, name, deadline, after, older, settle)
 
     @_forget_answers
     def find_jobs(self, wanted, deadline: float | None = None, after: float | None = None, older=None) -> dict:
         """``{name: [job ids, newest first]}`` of the listed jobs whose name ``wanted(name)`` accepts
         (see ``qnb.ionq.listing.read_listing``): what the service says exists, as far back as asked."""
-        return listing.read_listing(self, wanted, "reading the job listing", deadline, after, older)
+        return read_listing(self, wanted, "reading the job listing", deadline, after, older)
 
     def recover(self, job_id: str, circuits, shots) -> Job:
         """The job an interrupted run submitted for these circuits, to be waited on (not resubmitted)."""
