@@ -8,12 +8,15 @@ letters are lower-cased, and backslashes are dropped. Each normalised character 
 
 A key of n characters has n - G + 1 pieces of G = min(8, n) characters (its *grams*), normalised
 the same way; so do its base64 forms (standard and URL-safe, at each of the three byte alignments,
-less the characters the padding touches). Every normalised position i is looked up once:
-``norm[i:i+G]`` in the set of grams. Every run of the text that holds G or more consecutive
-characters of the key, in any of these forms or mixed, is covered by the grams found in it, and
-the text spans they came from (whitespace between them included) are replaced by ``[API key]``.
-Cost: one pass to normalise and one to look up, O(len(text) x G), whatever the key's length; a
-``deadline`` (a ``time.perf_counter()`` instant) is checked every 16,384 characters.
+less the characters the padding touches). The same is done on the text as written (only whitespace
+dropped) against the key's grams as written, so a key that holds ``%85`` or ``&amp;`` itself is
+found either way. Every window of G normalised characters holds a piece of q = G // 2 characters
+starting at a multiple of q: those pieces are looked up in the key's q-grams, and only around a hit
+is each window ``norm[i:i+G]`` looked up in the grams. Every run of the text that holds G or more
+consecutive characters of the key, in any of these forms or mixed, is covered by the grams found
+in it, and the text spans they came from (whitespace between them included) are replaced by
+``[API key]``. Cost: O(len(text) x G), whatever the key's length; a ``deadline`` (a
+``time.perf_counter()`` instant) is checked every 16,384 characters.
 
 A piece of fewer than G characters may remain (it identifies nothing), so a text may be cut
 before it is scrubbed: what the cut leaves of the key is either a piece under G characters or is
@@ -45,6 +48,9 @@ _TOKEN = re.compile(r"""
 """, re.X | re.S)
 
 
+_RAW = re.compile(r"(?P<plain>\S+)|(?P<ws>\s+)")  # the text as it is: only whitespace dropped
+
+
 class BatchLate(Exception):
     """The deadline passed while scrubbing (the caller raises its own BatchTimeoutError)."""
 
@@ -74,11 +80,12 @@ def _decoded(m) -> str:
     return ""  # whitespace, an escaped line break or tab
 
 
-def normalise(text: str, deadline: float | None = None):
+def normalise(text: str, deadline: float | None = None, decode: bool = True):
     """(normalised lower-case text, starts, ends): the text span [starts[i], ends[i]) that gave
-    normalised character i."""
+    normalised character i. ``decode=False``: escapes are left as they are (only whitespace is
+    dropped): a key that holds ``%85`` itself is then found as written too."""
     out, starts, ends = [], [], []
-    for k, m in enumerate(_TOKEN.finditer(text)):
+    for k, m in enumerate((_TOKEN if decode else _RAW).finditer(text)):
         if deadline is not None and not k % _CHECK_EVERY and time.perf_counter() > deadline:
             raise BatchLate()
         if m.lastgroup == "plain":
@@ -113,24 +120,41 @@ class KeyScrubber:
     __slots__ = ("g", "grams")
 
     def __init__(self, key: str):
-        normed = [normalise(f)[0] for f in _forms(key)]
-        self.g = min(GRAM, len(normed[0])) or 1
-        self.grams = {f[i:i + self.g] for f in normed for i in range(len(f) - self.g + 1)} if normed[0] else set()
+        self.g = min(GRAM, len(key)) or 1
+        self.grams = {}  # decode (True: escapes read as characters; False: as written) -> grams
+        for decode in (True, False):
+            normed = [normalise(f, decode=decode)[0] for f in _forms(key)]
+            g = min(self.g, len(normed[0])) or 1  # (a key of escapes reads shorter decoded)
+            q = max(1, g // 2)  # every window of g characters holds a q-gram starting at a multiple of q
+            self.grams[decode] = (g, {f[i:i + g] for f in normed for i in range(len(f) - g + 1)},
+                                  q, {f[i:i + q] for f in normed for i in range(len(f) - q + 1)})
+
+    def _spans(self, text: str, decode: bool, deadline) -> list:
+        g, grams, q, quarters = self.grams[decode]
+        if not grams:
+            return []
+        norm, starts, ends = normalise(text, deadline, decode)
+        spans, last, n = [], -1, len(norm)
+        for j in range(0, n - q + 1, q):  # a q-gram of the key at j: then look at the windows holding it
+            if deadline is not None and not j % _CHECK_EVERY and j and time.perf_counter() > deadline:
+                raise BatchLate()
+            if norm[j:j + q] in quarters:
+                for i in range(max(last + 1, j + q - g, 0), min(j, n - g) + 1):
+                    if norm[i:i + g] in grams:
+                        spans.append((starts[i], ends[i + g - 1]))
+                    last = i
+        return spans
 
     def scrub(self, text: str, mask: str, deadline: float | None = None) -> str:
-        if not self.grams or not text:
+        if not text:
             return text
-        norm, starts, ends = normalise(text, deadline)
-        g, grams, spans = self.g, self.grams, []
-        for i in range(len(norm) - g + 1):
-            if deadline is not None and not i % _CHECK_EVERY and i and time.perf_counter() > deadline:
-                raise BatchLate()
-            if norm[i:i + g] in grams:
-                a, b = starts[i], ends[i + g - 1]
-                if spans and a <= spans[-1][1]:
-                    spans[-1][1] = max(spans[-1][1], b)
-                else:
-                    spans.append([a, b])
+        found = sorted(self._spans(text, True, deadline) + self._spans(text, False, deadline))
+        spans = []
+        for a, b in found:  # merged where they overlap or touch
+            if spans and a <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], b)
+            else:
+                spans.append([a, b])
         if not spans:
             return text
         out, at = [], 0
