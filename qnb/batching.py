@@ -155,7 +155,8 @@ class CircuitBatchManager:
         seconds when the run began (how far back a lookup reads when no older job of the run is listed)."""
         self.job_prefix, self._records, self.adopt = prefix, [], [dict(r) for r in adopt]
         self.run, self.run_since = run, _unix_time(since)
-        self.recent = {r["name"]: r["id"] for r in recent if isinstance(r, dict) and r.get("id")}
+        self.recent = {r["name"]: (r["id"], _unix_time(r.get("journaled_at"))) for r in recent
+                       if isinstance(r, dict) and r.get("id")}
 
     def _lookup(self, name, deadline, after=None, older=None, settle=True):
         """The listing's id for ``name`` (or None); backends without a listing are asked as before."""
@@ -180,9 +181,27 @@ class CircuitBatchManager:
         RunConflictError if a name this run has used shows another, older job (this copy is the second)."""
         if self.run is None or not hasattr(self.backend, "find_jobs"):
             return None
-        mine = {**self.recent, **{r["name"]: r["id"] for r in self._records if r.get("id")}}
-        listed = self.backend.find_jobs(lambda n: n == name or n in mine, deadline=deadline, after=self.run_since,
-                                        older=self._older_fn)
+        mine = {**self.recent, **{r["name"]: (r["id"], _unix_time(r.get("journaled_at"))) for r in self._records
+                                  if r.get("id")}}
+        lag = float(getattr(self.backend, "listing_lag_s", 0.0))
+        while True:
+            listed = self.backend.find_jobs(lambda n: n == name or n in mine, deadline=deadline, after=self.run_since,
+                                            older=self._older_fn)
+            # read your own writes: while a job of ours younger than the listing's lag is not listed yet, the
+            # listing is behind, and cannot show a copy's job made after it either: wait for it (a racing copy
+            # then sees the other's older job before it pays a second time)
+            young = [at for n, (i, at) in mine.items() if i not in listed.get(n, []) and at is not None
+                     and time.time() - at < lag]
+            if not young:
+                break
+            wait = min(0.25, min(young) + lag - time.time())  # the listing read again every quarter second
+            if time.perf_counter() + wait > deadline:
+                raise SubmissionUncertainError(
+                    f"job {name}: not sent: the job listing does not show this run's job of the last step yet "
+                    f"(it may take up to {lag:g} s), so whether a copy of this run made {name} cannot be told "
+                    "before the deadline; resume to continue")
+            time.sleep(wait)
+        mine = {n: i for n, (i, _) in mine.items()}
         for n, ids in listed.items():  # newest first: the oldest job of a name is the first copy's
             if n in mine and any(i != mine[n] for i in ids) and ids[-1] != mine[n]:
                 raise RunConflictError(

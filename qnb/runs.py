@@ -6,7 +6,7 @@ trainer's, optimizer's and backend's states:
 
 * ``budget_usd``, ``budget_s``: the run's budgets (a resume honours them unless new ones are given);
 * ``started_at``: unix seconds when the run began (how far back its job names are looked up);
-* ``last_jobs``: the previous step's jobs ``{name, id}``: a copy of the checkpoint that finds one of
+* ``last_jobs``: the previous step's jobs ``{name, id, journaled_at}``: a copy of the checkpoint that finds one of
   these names twice in the service's listing knows another copy is training;
 * ``pending``: the journal of a step in flight, each job named before its POST and given its id
   before it is waited on, so that a resume adopts what was paid instead of paying again.
@@ -63,13 +63,20 @@ def check_identity(state: dict, bad) -> dict:
             and (j.get("id") is None or (isinstance(j["id"], str) and re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", j["id"])))
             for j in last)):
         raise bad("last_jobs", "expected a list of {name, id}")
-    out["last_jobs"] = [{"name": j["name"], "id": j.get("id")} for j in last]
+    out["last_jobs"] = last_jobs([{**j, "journaled_at": j.get("journaled_at") if isinstance(j.get("journaled_at"), float)
+                                   and 0 <= j["journaled_at"] < 1e11 else None} for j in last])
     for field_ in ("parameters", "optimizer", "history"):
         why = bounded_floats(state.get(field_), field_)
         if why:
             raise bad(field_, f"{why.split(': ', 1)[-1]} (at {why.split(': ', 1)[0]}): every number a run keeps "
                               f"stays within {MAX_VALUE:g}")
     return out
+
+
+def last_jobs(records) -> list[dict]:
+    """A step's jobs as the checkpoint keeps them: name, id and (if known) when each was journaled."""
+    return [{"name": r["name"], "id": r.get("id")} | ({"journaled_at": r["journaled_at"]} if isinstance(
+        r.get("journaled_at"), float) else {}) for r in records]
 
 
 def check_pending(p, n_steps: int, run_id: str, bad) -> None:

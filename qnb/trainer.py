@@ -234,7 +234,7 @@ class QuantumTrainer:
             runs.journal_jobs(self, checkpoint, step=-1)  # a paid job too: journaled like a step's
             self._calibrate()
             self._pending = None
-            self.last_jobs = [{"name": j["name"], "id": j.get("id")} for j in self.manager._records]
+            self.last_jobs = runs.last_jobs(self.manager._records)
             if checkpoint is not None:
                 self.save(checkpoint)
         return True
@@ -254,7 +254,7 @@ class QuantumTrainer:
         runs.journal_jobs(self, checkpoint)
         r = self.train_batch(x_tr[idx], y_tr[idx])
         self._pending = None
-        self.last_jobs = [{"name": j["name"], "id": j.get("id")} for j in self.manager._records]
+        self.last_jobs = runs.last_jobs(self.manager._records)
         rec = {"step": len(self.history["steps"]), "epoch": self.epoch, "batch": self.batch,
                "loss": r["loss"], "gradient_norm": r["gradient_norm"], "circuits": r["n_circuits"],
                "jobs": r["n_jobs"], "shots": r["shots"], "modeled_s": r["modeled_time_s"],

@@ -98,21 +98,23 @@ def test_2_a_transient_404_after_the_post_never_resubmits(tmp_path):
 # -- 3. a listing that lags the POST: a lost answer is waited for, never paid again -----------------
 
 def test_3_a_lost_post_answer_under_listing_lag_is_not_paid_twice(tmp_path, reference):
+    cfg = qnb.TrainingConfig(**{**SMALL, "batch_submission_timeout": 3.0})
     with Emulator(latency_scale=0.0005) as emu:
-        emu.list_lag_s = 2.0  # a new job shows in GET /jobs only 2 s after its POST
+        emu.list_lag_s = 1.0  # a new job shows in GET /jobs only 1 s after its POST
         path = tmp_path / "run.json"
-        err = interrupt(emu, path, qnb.TrainingConfig(**SMALL), 3, lambda e: e.add_fault("drop@POST"))
+        err = interrupt(emu, path, cfg, 3, lambda e: e.add_fault("drop@POST"))
         assert isinstance(err, SubmissionUncertainError)
-        be = emu.backend(seed=0)
-        be.listing_lag_s = 3.0  # the lag the client allows for (the default is 30 s)
+
+        def backend():
+            be = emu.backend(seed=0)
+            be.listing_lag_s = 4.0  # the lag the client allows for (the default is 30 s): more than the deadline
+            return be
         t = time.perf_counter()
         with pytest.raises(SubmissionUncertainError, match=r"-s3-j0.*not in the job listing yet.*resume in"):
-            qnb.QuantumTrainer.resume(path, backend=be, progress=False)  # at once: the listing cannot tell yet
-        assert time.perf_counter() - t < 2.0 + 0.5 and len(emu.jobs) == 4
-        time.sleep(3.0)
-        be = emu.backend(seed=0)
-        be.listing_lag_s = 3.0
-        resumed = qnb.QuantumTrainer.resume(path, backend=be, progress=False)
+            qnb.QuantumTrainer.resume(path, backend=backend(), progress=False)  # at once: the listing cannot tell yet
+        assert time.perf_counter() - t < 3.0 + 0.5 and len(emu.jobs) == 4
+        time.sleep(4.0)
+        resumed = qnb.QuantumTrainer.resume(path, backend=backend(), progress=False)
         assert len(emu.jobs) == STEPS and np.array_equal(resumed.model.parameters, reference)
 
 
