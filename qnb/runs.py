@@ -27,17 +27,22 @@ MAX_VALUE = 1e15  # the largest magnitude of a float a checkpoint may hold in a 
 MAX_BUDGET = 1e12  # dollars or seconds: more is no budget
 
 
-def bounded_floats(value, where: str, limit: float = MAX_VALUE, depth: int = 0) -> str | None:
-    """Where in ``value`` (a JSON value) a finite float is beyond ``limit`` in magnitude, or None. Integers are left to their own checks (a generator's state holds 128-bit integers)."""
+def bounded_floats(value, where: str, limit: float = MAX_VALUE, depth: int = 0, ints: bool = False) -> str | None:
+    """Where in ``value`` (a JSON value) a finite float (and, with ``ints``, an integer) is beyond
+    ``limit`` in magnitude, or None. A generator's state (a dict naming its ``bit_generator``, whose
+    integers are 128-bit) is left to its own check, as are non-finite floats."""
     if depth > 32:
         return f"{where}: nested too deeply"
-    if isinstance(value, float):  # (not finite: each component's own check says what it expected)
-        return None if not math.isfinite(value) or abs(value) <= limit else f"{where}: {value:.3g} is beyond {limit:g}"
-    if isinstance(value, dict):
-        return next((w for k, v in value.items() if (w := bounded_floats(v, f"{where}.{k}", limit, depth + 1))), None)
+    if isinstance(value, float) or (ints and isinstance(value, int) and not isinstance(value, bool)):
+        big = abs(value) > limit if isinstance(value, int) else math.isfinite(value) and abs(value) > limit
+        shown = f"{value:.3g}" if isinstance(value, float) else "an integer over 1e15"
+        return f"{where}: {shown} is beyond {limit:g}" if big else None
+    if isinstance(value, dict) and "bit_generator" not in value:
+        return next((w for k, v in value.items()
+                     if (w := bounded_floats(v, f"{where}.{k}", limit, depth + 1, ints))), None)
     if isinstance(value, list):
-        return next((w for i, v in enumerate(value) if (w := bounded_floats(v, f"{where}[{i}]", limit, depth + 1))),
-                    None)
+        return next((w for i, v in enumerate(value)
+                     if (w := bounded_floats(v, f"{where}[{i}]", limit, depth + 1, ints))), None)
     return None
 
 
@@ -65,8 +70,8 @@ def check_identity(state: dict, bad) -> dict:
         raise bad("last_jobs", "expected a list of {name, id}")
     out["last_jobs"] = last_jobs([{**j, "journaled_at": j.get("journaled_at") if isinstance(j.get("journaled_at"), float)
                                    and 0 <= j["journaled_at"] < 1e11 else None} for j in last])
-    for field_ in ("parameters", "optimizer", "history"):
-        why = bounded_floats(state.get(field_), field_)
+    for field_ in ("parameters", "optimizer", "history"):  # (the history's integers: ckpt.bad_history)
+        why = bounded_floats(state.get(field_), field_, ints=field_ != "history")
         if why:
             raise bad(field_, f"{why.split(': ', 1)[-1]} (at {why.split(': ', 1)[0]}): every number a run keeps "
                               f"stays within {MAX_VALUE:g}")

@@ -392,10 +392,11 @@ class QuantumTrainer:
             raise bad("order_rng", f"not a generator state ({type(e).__name__})") from None
         p = state.get("pending")
         runs.check_pending(p, len(h["steps"]), run_id, bad)
-        identity = runs.check_identity(state, bad)
         optimizer = self.config.optimizer_for(cls=type(self.optimizer))
         for key, load in (("optimizer", lambda v: optimizer.load_state(v, self.model.n_params)),
                           ("backend", self.backend.load_state)):  # each checks its own state; the backend's last
+            if key == "backend":  # the run's bounds: after the optimizer's own words, before the backend is set
+                identity = runs.check_identity(state, bad)
             try:
                 load(state[key])
             except (TypeError, ValueError, KeyError) as e:
