@@ -150,7 +150,7 @@ def read(path) -> dict:
     _regular(path)
     try:
         state = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, ValueError) as e:  # ValueError: JSON, UTF-8, or an integer over Python's 4,300 digits
         why = e.strerror if isinstance(e, OSError) else str(e)[:80]
         raise ValueError(f"checkpoint {path.name}: not a readable JSON checkpoint ({type(e).__name__}: {why})") from None
     except RecursionError:

@@ -97,6 +97,9 @@ class TrainingConfig:
         ints += [k for k in ("n_train", "n_test", "shots_per_circuit") if getattr(self, k) is not None]
         for name in ints:
             set_(name, check.integer(name, getattr(self, name)))
+        if self.shots_per_circuit is not None and self.shots_per_circuit > 2 ** 53:  # every total is a float
+            raise ValueError("shots_per_circuit: at most 2**53 (a count a float holds exactly), got an integer of "
+                             f"{len(str(self.shots_per_circuit)) if self.shots_per_circuit < 10 ** 4000 else 'over 4000'} digits")
         set_("seed", check.integer("seed", self.seed, lo=0))
         for name in ("batch_submission_timeout", "spsa_a", "spsa_c", "spsa_alpha", "spsa_gamma", "calibration_target"):
             set_(name, check.positive(name, getattr(self, name)))
@@ -111,7 +114,9 @@ class TrainingConfig:
         except (OverflowError, ValueError, ZeroDivisionError) as e:
             raise ValueError(f"spsa gains: {e}") from None
         for k, (c_k, a_k) in ends.items():  # the gradient divides by 2 c_k and the step multiplies by a_k / (2 c_k)
-            if not (c_k >= sys.float_info.min and math.isfinite(1 / (2 * c_k)) and math.isfinite(a_k / (2 * c_k))):
+            # a_k / (2 c_k): how far one unit of loss difference moves a parameter; beyond 1e12 radians the
+            # step is no step (spsa_c=1e-300 paid 8 jobs to move the parameters to 5e298)
+            if not (c_k >= sys.float_info.min and math.isfinite(1 / (2 * c_k)) and a_k / (2 * c_k) <= 1e12):
                 raise ValueError(f"spsa gains: the perturbation c_k = {c_k:.3g} at step {k} (spsa_c={self.spsa_c:.3g}, "
                                  f"spsa_gamma={self.spsa_gamma:.3g}) is too small for a finite SPSA step: the gradient "
                                  f"divides by 2 c_k (a subnormal or zero c_k gives infinity); raise spsa_c or lower "

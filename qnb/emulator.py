@@ -30,6 +30,11 @@ Content-Length 400, a body over 16 MB 413), never a traceback or a dropped conne
 
 ``delete_job(id)`` plays a job the service deleted or let expire (404 on every read);
 ``clock_offset_s`` sets the service's clock (its job stamps and ``Date`` header) ahead or behind.
+Eventual consistency, as a real service may show it (``--list-lag-s``, ``--not-found-s``,
+``--stamps-behind-s``; attributes of the same names): ``list_lag_s`` - a job appears in ``GET /jobs``
+only that many seconds after its POST; ``not_found_s`` - ``GET /jobs/{id}`` and its results answer
+404 for that many seconds after the POST; ``stamps_behind_s`` - a job's time stamps lag the ``Date``
+header by that many seconds (a ``(lo, hi)`` pair: drawn per job, seeded).
 
 Clients: pennylane-ionq (``api_client.APIClient.BASE_URL = URL``; key ``IONQ_API_KEY``) and
 qiskit-ionq (``IonQProvider(token=KEY, url=URL)``, and ``IONQ_API_URL=URL`` for its backend lookup).
@@ -57,6 +62,8 @@ from http.client import responses
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import numpy as np
+
 from .emulator_api import (BACKENDS, HTTP_FAULTS, JOB_FAULTS, LIST_MAX, STATUS_FAULTS, BadRequest, _env_name, _fault,
                            _nonnegative, _port, _scale, backend_record, error, estimate, gate_counts, iso, job_input,
                            list_page, parse_fault, sample)
@@ -82,6 +89,9 @@ class Emulator:
         self.children_reversed = False  # a multi-circuit answer's keys in reverse order (JSON gives no order)
         self.list_page_max = LIST_MAX  # a service may give fewer jobs per page than the limit asked for
         self.clock_offset_s = 0.0  # the service's clock ahead (+) or behind (-): its timestamps and Date header
+        self.list_lag_s = self.not_found_s = 0.0  # eventual consistency (see the module's docstring)
+        self.stamps_behind_s = 0.0  # or (lo, hi): per job, from a seeded generator
+        self._stamp_rng = __import__("random").Random(0)
         self.tamper = None  # tests: f(method, path, status, body) -> (status, body[, headers])
         self._stopping = threading.Event()  # wakes stalled and dripping answers at stop()
         self.latency = latency or LatencyModel.seed_calibrated()
@@ -142,7 +152,7 @@ class Emulator:
         try:
             job = job_input(body)
             start = time.monotonic()
-            job["histograms"] = self._results_for(job)  # every gate checked here: a bad one is a 400
+            job["histograms"] = [_packed(h) for h in self._results_for(job)]  # every gate checked here: a bad one is a 400
         except (BadRequest, UnsupportedGate) as e:
             return 400, error(400, f"invalid job: {e}")
         except OverflowError:  # a JSON integer too large for a float (a rotation of 10**400): no number
@@ -157,8 +167,10 @@ class Emulator:
             done_at = begins + duration * (20 if fault == "slow" else 1)
             if fault != "hang":
                 self._busy_until = done_at
-            now = time.time() + self.clock_offset_s
-            job.update(id=job_id, fault=fault, n=n, submitted_at=now, starts_at=now + begins - start,
+            lag = self.stamps_behind_s
+            lag = self._stamp_rng.uniform(*lag) if isinstance(lag, tuple) else lag
+            now = time.time() + self.clock_offset_s - lag
+            job.update(created=time.monotonic(), id=job_id, fault=fault, n=n, submitted_at=now, starts_at=now + begins - start,
                        done_at=done_at, ends_at=now + done_at - start, children=children, polls=0, canceled=False,
                        gate_counts=gate_counts(self._widths(job["circuits"])),
                        predicted_us=math.ceil(self.latency.job_time(n, shots) * 1e6))
@@ -247,9 +259,13 @@ class Emulator:
             out["results"] = {"probabilities": {"url": f"/v0.4/jobs/{job['id']}/results/probabilities"}}
         return out
 
+    def _unseen(self, job: dict | None, lag: float) -> bool:
+        """Is ``job`` absent, or created less than ``lag`` seconds ago (not yet visible there)?"""
+        return job is None or time.monotonic() - job["created"] < lag
+
     def job_status(self, job_id: str) -> tuple[int, dict]:
         job = self.jobs.get(job_id)
-        if job is None:
+        if self._unseen(job, self.not_found_s):
             return 404, error(404, f"job {job_id} not found")
         job["polls"] += 1
         return 200, self._record(job, job["polls"])
@@ -269,18 +285,19 @@ class Emulator:
     def list_jobs(self, query: str) -> tuple[int, dict]:
         """``GET /jobs`` as documented (see ``qnb.emulator_api.list_page``)."""
         with self._lock:
-            jobs = list(self.jobs.values())[::-1]  # newest first: the order they were created in, reversed
+            jobs = [j for j in list(self.jobs.values())[::-1]  # newest first: the order they were created in, reversed
+                    if not self._unseen(j, self.list_lag_s)]
         return list_page([self._record(job, job["polls"]) for job in jobs], parse_qs(query, keep_blank_values=True),
                          self.list_page_max)
 
     def job_probabilities(self, job_id: str) -> tuple[int, dict]:
         job = self.jobs.get(job_id)
-        if job is None or self._status(job, job["polls"]) != "completed" or job["dry_run"]:
+        if self._unseen(job, self.not_found_s) or self._status(job, job["polls"]) != "completed" or job["dry_run"]:
             return 404, error(404, f"no results for job {job_id}")
         if job["children"]:  # child job id -> histogram, in child_job_ids order (as the documented example);
-            pairs = list(zip(job["children"], job["histograms"]))  # reversed: a client must match by id
+            pairs = list(zip(job["children"], map(_unpacked, job["histograms"])))  # reversed: match by id
             return 200, dict(pairs[::-1] if self.children_reversed else pairs)
-        return 200, job["histograms"][0]
+        return 200, _unpacked(job["histograms"][0])
 
     def route(self, method: str, path: str, query: str, raw: bytes, authorized: bool) -> tuple[int, dict]:
         """The answer to one request (after faults): the documented routes, 404 for any other."""
@@ -318,6 +335,17 @@ class Emulator:
         if method == "GET" and path == "/v0.4/_emulator/stats":
             return 200, dict(self.stats)
         return 404, error(404, f"no route {method} {path[:100]}")
+
+
+def _packed(hist: dict) -> tuple:
+    """A histogram kept as two arrays (outcomes, probabilities): 12 bytes an outcome, not the ~120 of
+    a dict of strings (a job of 1,000 circuits on 12 qubits held ~476 MB as dicts, ~50 MB so)."""
+    return np.fromiter(map(int, hist), dtype=np.int32, count=len(hist)), np.fromiter(hist.values(), float, len(hist))
+
+
+def _unpacked(packed: tuple) -> dict:
+    outcomes, probs = packed
+    return dict(zip(map(str, outcomes.tolist()), probs.tolist()))
 
 
 class _Server(ThreadingHTTPServer):
@@ -437,10 +465,13 @@ def main(argv=None) -> int:
     ap.add_argument("--fault", type=_fault, action="append", default=[], help="KIND[@GET|@POST][:COUNT]; repeatable")
     ap.add_argument("--api-key-env", type=_env_name, default="QNB_EMULATOR_KEY",
                     help=f"environment variable holding the accepted key (default key: {DEFAULT_KEY})")
+    for flag in ("list-lag-s", "not-found-s", "stamps-behind-s"):
+        ap.add_argument(f"--{flag}", type=_scale, default=0.0, help="eventual consistency: see above")
     args = ap.parse_args(argv)
     try:
         emu = Emulator(args.port, os.environ.get(args.api_key_env, DEFAULT_KEY), latency_scale=args.latency_scale,
                        faults=args.fault)
+        emu.list_lag_s, emu.not_found_s, emu.stamps_behind_s = args.list_lag_s, args.not_found_s, args.stamps_behind_s
     except OSError as e:  # the port is taken, or needs privileges: an error of --port, said as argparse says it
         ap.error(f"argument --port: cannot listen on 127.0.0.1:{args.port}: {e.strerror or type(e).__name__}")
     print(f"QNB_IONQ_URL={emu.url}", flush=True)

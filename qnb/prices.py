@@ -30,6 +30,9 @@ IONQ_GATES = frozenset({
 })
 
 
+MAX_FEE = 1e6  # dollars: no fee of a sheet is more (a shot at 1e306 $ made every total infinite)
+
+
 @dataclass(frozen=True)
 class PriceSheet:
     """Dollars for one job (see the module's formula).
@@ -55,8 +58,8 @@ class PriceSheet:
     def __post_init__(self):
         for f in ("per_job", "per_circuit", "per_shot", "per_1q_gate_shot", "per_2q_gate_shot"):
             v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-                raise ValueError(f"{f}: must be a finite number of dollars >= 0, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not 0 <= v <= MAX_FEE:
+                raise ValueError(f"{f}: must be a finite number of dollars in 0..{MAX_FEE:g}, got {v!r}")
 
     def job_usd(self, n_circuits: int, shots: int | None, gates_1q: int = 0, gates_2q: int = 0) -> float:
         """Dollars of one job of ``n_circuits`` circuits at ``shots`` shots each holding
@@ -90,12 +93,16 @@ PRICES = {
 
 def price_sheet(price) -> PriceSheet:
     """A ``PriceSheet`` from itself or its name in ``PRICES``; ValueError naming the choices."""
-    if isinstance(price, PriceSheet):
-        return price
-    if price not in PRICES:
-        raise ValueError(f"price: unknown price sheet {price!r}; allowed: {', '.join(PRICES)} (or add yours to "
-                         "qnb.PRICES)")
-    return PRICES[price]
+    if not isinstance(price, PriceSheet):
+        if not isinstance(price, str) or price not in PRICES:
+            raise ValueError(f"price: unknown price sheet {str(price)[:60]!r}; allowed: {', '.join(PRICES)} (or add "
+                             "yours to qnb.PRICES)")
+        name, price = price, PRICES[price]
+        if not isinstance(price, PriceSheet):  # registered as something else (a dict): refused before any job
+            raise ValueError(f"price: qnb.PRICES[{name!r}] holds a {type(price).__name__}, not a PriceSheet; "
+                             "register qnb.PriceSheet(name, per_shot=...)")
+    PriceSheet.__post_init__(price)  # (a frozen sheet changed with object.__setattr__ is checked again)
+    return price
 
 
 def _native(op) -> list:

@@ -19,6 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import checkpoint as ckpt
+from . import runs
 from .backends import LocalBackend
 from .batching import CircuitBatchManager
 from . import validation as check
@@ -104,6 +105,9 @@ class QuantumTrainer:
         self.epoch, self.batch, self.order = 0, 0, None
         self.run_id = uuid.uuid4().hex[:12]  # names this run's cloud jobs: qnb-<run_id>-s<step>-j<k>
         self._pending = None  # jobs of a step that a checkpoint recorded but did not finish
+        # the run's identity beyond its id (qnb.runs): budgets, start, the last step's jobs
+        self.budget_usd = self.budget_s = None
+        self.started_at, self.last_jobs = time.time(), []
 
     def __repr__(self):
         return f"QuantumTrainer({self.config.gradient_method!r}, epoch={self.epoch}, step={len(self.history['steps'])})"
@@ -120,6 +124,7 @@ class QuantumTrainer:
         new, g = self.optimizer.update(self.model, self.model.parameters.copy(), np.asarray(batch_x, dtype=float),
                                        np.asarray(batch_y), self.loss, self.config.shots_per_circuit,
                                        self.manager.execute_batch)
+        runs.checked_step(len(self.history["steps"]), g.function_value, new, self.manager._records)
         self.model.update_parameters(new)
         return {
             **({"blocked": bool(g.metadata["blocked"])} if self.config.blocking else {}),
@@ -158,14 +163,15 @@ class QuantumTrainer:
 
         ``budget_usd`` (needs ``config.price``) stops before a step whose dollars, priced from its
         planned circuits before it is sent, would take the run's spending past it; the first step
-        included. The progress bar shows the dollars spent.
+        included. The progress bar shows the dollars spent. Both budgets are the run's: the
+        checkpoint keeps them, and a resume without one honours the checkpoint's (a new one replaces it).
         """
         epochs = self.config.epochs if epochs is None else epochs
         check.integer("epochs", epochs)
         if budget_s is not None:
-            check.number("budget_s", budget_s, lo=0)
+            check.number("budget_s", budget_s, lo=0, hi=runs.MAX_BUDGET)
         if budget_usd is not None:
-            check.number("budget_usd", budget_usd, lo=0)
+            check.number("budget_usd", budget_usd, lo=0, hi=runs.MAX_BUDGET)
             if self.config.price is None:
                 raise ValueError("budget_usd: the config names no price sheet; set price= (one of qnb.PRICES)")
         if callback is not None and not callable(callback):
@@ -178,6 +184,7 @@ class QuantumTrainer:
     def _fit(self, epochs, checkpoint, progress, callback, budget_s, budget_usd) -> dict:
         if not self._open(checkpoint, budget_s, budget_usd):
             return self.history
+        budget_s, budget_usd = self.budget_s, self.budget_usd
         x_tr, y_tr = self.dataset[:2]
         spe = self.steps_per_epoch
         total = epochs * spe
@@ -206,21 +213,28 @@ class QuantumTrainer:
         """Before the first step: continue from ``checkpoint`` if it holds a run, else write it
         (a path that cannot take it fails now, not after a paid step); calibrate if asked, unless
         its job would pass a budget (then False: the run takes no job)."""
+        given = {k: v for k, v in (("budget_s", budget_s), ("budget_usd", budget_usd)) if v is not None}
+        vars(self).update(given)  # the run's budgets: in the checkpoint from its first write on
         if checkpoint is not None:
             # the file is the truth: after an interruption, fit(checkpoint=p) continues from the
-            # last saved step exactly as resume(p) does
+            # last saved step exactly as resume(p) does, under the budgets it recorded unless new ones are given
             if Path(checkpoint).is_file():
                 self._load_state(checkpoint)
+                vars(self).update(given)
             else:
                 self.save(checkpoint)
+        budget_s, budget_usd = self.budget_s, self.budget_usd
+        if budget_usd is not None and self.config.price is None:
+            raise ValueError("budget_usd: the config names no price sheet; set price= (one of qnb.PRICES)")
         if self.config.calibrate and self.history["calibration"] is None:
             cost = self.manager.quote(self._calibration_circuits(), None, self.config.shots_per_circuit)
             if (budget_s is not None and cost.modeled_s > budget_s) or (budget_usd is not None and cost.usd > budget_usd):
                 self.history["epochs"].append({"epoch": self.epoch, **self.evaluate(), "modeled_s": 0.0, "partial": True})
                 return False
-            self._journal_jobs(checkpoint, step=-1)  # a paid job too: journaled like a step's
+            runs.journal_jobs(self, checkpoint, step=-1)  # a paid job too: journaled like a step's
             self._calibrate()
             self._pending = None
+            self.last_jobs = runs.last_jobs(self.manager._records)
             if checkpoint is not None:
                 self.save(checkpoint)
         return True
@@ -237,9 +251,10 @@ class QuantumTrainer:
         closed (and evaluated) after its last batch, the checkpoint written."""
         x_tr, y_tr = self.dataset[:2]
         wall = time.perf_counter()
-        self._journal_jobs(checkpoint)
+        runs.journal_jobs(self, checkpoint)
         r = self.train_batch(x_tr[idx], y_tr[idx])
         self._pending = None
+        self.last_jobs = runs.last_jobs(self.manager._records)
         rec = {"step": len(self.history["steps"]), "epoch": self.epoch, "batch": self.batch,
                "loss": r["loss"], "gradient_norm": r["gradient_norm"], "circuits": r["n_circuits"],
                "jobs": r["n_jobs"], "shots": r["shots"], "modeled_s": r["modeled_time_s"],
@@ -263,20 +278,6 @@ class QuantumTrainer:
                                                        self.loss)
             cost = max(self._tally()[1], self.manager.price_s(n, per_job, self.config.shots_per_circuit))
         return self.modeled_s + cost > budget_s * (1 + 1e-9)
-
-    def _journal_jobs(self, checkpoint, step: int | None = None) -> None:
-        """Before a step: name its jobs, reuse those an interrupted run left for it, and (with a
-        checkpoint) record every job's name before its POST and its id before it is waited on,
-        next to the state from before the step, so that a resume never pays for a job twice."""
-        step = len(self.history["steps"]) if step is None else step
-        pending = self._pending if self._pending and self._pending["step"] == step else None
-        label = "cal" if step < 0 else f"s{step}"  # step -1: the gain calibration's job
-        self.manager.begin_step(f"qnb-{self.run_id}-{label}", pending["jobs"] if pending else ())
-        if checkpoint is None:
-            self.manager.journal = None
-            return
-        before = self.state()
-        self.manager.journal = lambda jobs: ckpt.write(checkpoint, {**before, "pending": {"step": step, "jobs": jobs}})
 
     @property
     def modeled_s(self) -> float:
@@ -337,8 +338,9 @@ class QuantumTrainer:
         if self.config.calibrate:
             cal = quoter.quote(self._calibration_circuits(), None, shots)
             run = {**run, "jobs": run["jobs"] + cal.jobs, "circuits": run["circuits"] + cal.circuits,
-                   "shots": run["shots"] + cal.shots, "modeled_min": run["modeled_min"] + cal.modeled_s / 60,
-                   "usd": run["usd"] + cal.usd}
+                   "shots": run["shots"] + cal.shots, "gate_shots_1q": run["gate_shots_1q"] + cal.gate_shots_1q,
+                   "gate_shots_2q": run["gate_shots_2q"] + cal.gate_shots_2q,
+                   "modeled_min": run["modeled_min"] + cal.modeled_s / 60, "usd": run["usd"] + cal.usd}
         return {"price": sheet.name, "steps": len(steps), "per_step": step(B, checked=True), "per_run": run}
 
     def _calibrate(self) -> None:
@@ -366,6 +368,8 @@ class QuantumTrainer:
             "model": self.model.fingerprint(), "n_params": self.model.n_params,
             "loss": getattr(self.loss, "__name__", repr(self.loss)),
             "run_id": self.run_id,
+            "budget_usd": self.budget_usd, "budget_s": self.budget_s, "started_at": self.started_at,
+            "last_jobs": self.last_jobs,
             "optimizer": self.optimizer.state(),
             "backend": self.backend.state(),
         }
@@ -387,10 +391,12 @@ class QuantumTrainer:
         except (TypeError, ValueError, KeyError, OverflowError) as e:
             raise bad("order_rng", f"not a generator state ({type(e).__name__})") from None
         p = state.get("pending")
-        self._check_pending(p, len(h["steps"]), run_id, bad)
+        runs.check_pending(p, len(h["steps"]), run_id, bad)
         optimizer = self.config.optimizer_for(cls=type(self.optimizer))
         for key, load in (("optimizer", lambda v: optimizer.load_state(v, self.model.n_params)),
                           ("backend", self.backend.load_state)):  # each checks its own state; the backend's last
+            if key == "backend":  # the run's bounds: after the optimizer's own words, before the backend is set
+                identity = runs.check_identity(state, bad)
             try:
                 load(state[key])
             except (TypeError, ValueError, KeyError) as e:
@@ -403,6 +409,7 @@ class QuantumTrainer:
         self.history = h
         self.run_id = run_id
         self._pending = p
+        vars(self).update(identity)
 
     def _check_run(self, state: dict, name: str, bad) -> None:
         """The trainer's own fields of a state: the same configuration, model, loss and data; an
@@ -457,21 +464,6 @@ class QuantumTrainer:
         if not (isinstance(run_id, str) and re.fullmatch(r"[0-9a-f]{12}", run_id)):
             raise bad("run_id", "expected 12 hexadecimal digits (it names this run's paid jobs)")
 
-    @staticmethod
-    def _check_pending(p, n_steps: int, run_id: str, bad) -> None:
-        """The journal of an interrupted step: jobs of this run's next step, named as this run names them."""
-        if p is not None and not (isinstance(p, dict) and isinstance(p.get("step"), int) and isinstance(p.get("jobs"), list)
-                                  and all(isinstance(j, dict) and isinstance(j.get("name"), str)
-                                          and isinstance(j.get("id"), (str, type(None))) for j in p["jobs"])):
-            raise bad("pending", "expected {step, jobs: [{name, id}]}")
-        if p is not None:
-            step = n_steps if p["step"] >= 0 else -1
-            label = "cal" if step < 0 else f"s{step}"
-            if p["step"] != step or any(not j["name"].startswith(f"qnb-{run_id}-{label}-j") or (
-                    j["id"] is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,128}", j["id"])) for j in p["jobs"]):
-                raise bad("pending", f"expected jobs of this run's next step ({label}), named qnb-{run_id}-{label}-j<k>, "
-                                     "with valid job ids")
-
     def _load_state(self, path) -> None:
         self.load_state(ckpt.read(path), Path(path).name)
 
@@ -492,8 +484,10 @@ class QuantumTrainer:
         return trainer
 
     @classmethod
-    def resume(cls, path, backend=None, progress: bool = True, model=None, loss=square_loss) -> "QuantumTrainer":
-        """Continue an interrupted run from its checkpoint to the end; returns the trainer."""
+    def resume(cls, path, backend=None, progress: bool = True, model=None, loss=square_loss,
+               budget_usd: float | None = None, budget_s: float | None = None) -> "QuantumTrainer":
+        """Continue an interrupted run from its checkpoint to the end, under the budgets it recorded
+        (or new ones, if given); returns the trainer."""
         trainer = cls.load(path, backend=backend, model=model, loss=loss)
-        trainer.fit(checkpoint=path, progress=progress)
+        trainer.fit(checkpoint=path, progress=progress, budget_usd=budget_usd, budget_s=budget_s)
         return trainer

@@ -53,6 +53,7 @@ from ..jobs import (
 from ..latency import LatencyModel
 from ..noise import IONQ_NOISE_MODELS
 from ..validation import integer, positive
+from .listing import find_job as _find_job, read_listing
 from .answers import _check_histogram, _names_job, iso_time, retry_after
 from .transport import (
     _JOB_ID,
@@ -147,7 +148,8 @@ class IonQBackend(Backend):
     # find_job: how the documented job listing is paged (see find_job)
     list_limit = 100  # jobs asked for per page (IonQ's pagination example asks for limit=100)
     list_max_pages = 20  # at most this many pages per lookup
-    clock_skew_s = 300.0  # how far the service's clock may be behind ours
+    clock_skew_s = 300.0  # how far the service's clock (or its job stamps) may be behind ours
+    listing_lag_s = 30.0  # how long after its POST a job may still be missing from the listing
 
     def __init__(self, device: str = "ionq.simulator", api_key: str | None = None, api_url: str | None = None,
                  latency: LatencyModel | None = None, seed=None, wires: int | None = None,
@@ -274,7 +276,7 @@ class IonQBackend(Backend):
             cls = RejectedSubmission if (submit and status == 429) else TransientError
             hint = headers.get("Retry-After")
             wait = retry_after(hint, time.time())
-            raise cls(f"{what}: HTTP {status}" + (f" (Retry-After: {self._client.scrub(hint)[:40]})"
+            raise cls(f"{what}: HTTP {status}" + (f" (Retry-After: {self._shown(hint, 40)})"
                                                   if hint is not None else ""), wait)
         text = self._client.scrub(body[:4096])  # (the transport scrubbed it too) before it is cut
         raise RuntimeError(f"{what}: HTTP {status}: {text[:300]}")
@@ -284,6 +286,12 @@ class IonQBackend(Backend):
         hold the API key (a service answering with the key as a job id would put it in every repr,
         message and URL of that job)."""
         return isinstance(job_id, str) and bool(_JOB_ID.fullmatch(job_id)) and self._client.scrub(job_id) == job_id
+
+    def _shown(self, text, n: int) -> str:
+        """``text`` as an error may quote it: cut to a little more than ``n`` characters, scrubbed of the
+        key, cut to ``n``. Cutting first bounds the scrub's cost whatever the text's size; the scrub
+        finds any piece of 8 or more of the key's characters, so the cut leaves none (qnb.ionq.scrubbing)."""
+        return self._client.scrub(str(text)[:4 * n + 64])[:n]
 
     def _scrubbed(self, value, what: str, depth: int = 0, deadline: float | None = None):
         """``value`` (a JSON answer) with the API key scrubbed out of every string in it, keys of
@@ -342,80 +350,27 @@ class IonQBackend(Backend):
         return job
 
     @_forget_answers
-    def find_job(self, name: str, deadline: float | None = None, after: float | None = None) -> str | None:
+    def find_job(self, name: str, deadline: float | None = None, after: float | None = None, older=None,
+                 settle: bool = True) -> str | None:
         """The id of the job submitted under ``name`` (its POST answer lost), or None if the service
-        has none.
+        has none; see ``qnb.ionq.listing``: how far back the listing is read (to a job ``older(name)``
+        says precedes it, else to ``after`` less ``clock_skew_s``), and why "none" is believed only
+        ``listing_lag_s`` after ``after`` (``settle``; waited for within ``deadline``, else
+        ``SubmissionUncertainError``). Every request ends by ``deadline``."""
+        return _find_job(self, name, deadline, after, older, settle)
 
-        IonQ's v0.4 ``GET /jobs`` has no name filter: it documents ``ids``, ``parent_job_id``,
-        ``status``, ``session_id``, ``target``, ``limit`` and ``next``, and answers
-        ``{"jobs": [...], "next": cursor or null}``, each job with its ``name`` and ``submitted_at``.
-        So the listing is paged newest first (``limit=list_limit``, then ``next=``) and matched by
-        name here, until it reaches jobs submitted before ``after`` (unix seconds: when the job was
-        journaled, before its POST; on the service's clock as its ``Date`` header tells it, less
-        ``clock_skew_s``), or its end. Without ``after`` (an older journal) the search goes on to
-        ``clock_skew_s`` before the newest match, or to the end. The early stop relies on the
-        listing being newest first: a listing seen out of that order is read to its end.
-        Every request ends by ``deadline``; at most ``list_max_pages`` pages are read, and a search
-        that could not reach far enough back raises ``SubmissionUncertainError`` (not None: None
-        would resubmit a job that may exist)."""
-        from urllib.parse import quote
-        what = f"looking up the job named {name!r}"
-        cutoff = None if after is None else float(after) - self.clock_skew_s
-        found, cursor, cursors, looked, newest_first, last_t = [], None, set(), 0, True, math.inf
-        no_listing = SubmissionUncertainError(
-            f"{what}: the service has no job listing (GET /jobs: HTTP 404), so whether that job exists cannot be "
-            "told; not resubmitted. Look for a job of that name on the service: if it exists, write its id into "
-            "the checkpoint's pending record, else remove the record; then resume")
-        for page in range(self.list_max_pages):
-            query = f"jobs?limit={int(self.list_limit)}" + (f"&next={quote(cursor, safe='')}" if cursor else "")
-            body = self._request("GET", query, f"{what} (page {page + 1})", deadline=deadline, not_found=no_listing)
-            if page == 0 and after is not None and (self._service_behind_s or 0) > 0:  # on the service's clock
-                cutoff -= self._service_behind_s  # (only ever earlier: a Date ahead never shortens the search)
-            jobs = body.get("jobs") if isinstance(body, dict) else None
-            nxt = body.get("next") if isinstance(body, dict) else None
-            if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs) or "next" not in body or not (
-                    nxt is None or (isinstance(nxt, str) and 0 < len(nxt) <= 512)):
-                raise IonQResponseError(f"{what}: the answer is not a job list {{\"jobs\": [objects], \"next\"}}")
-            reached = False
-            for j in jobs:
-                looked += 1
-                t = iso_time(j.get("submitted_at"))
-                if t is not None:
-                    if looked == 1 and cutoff is not None:  # the lost job is no newer than the newest listed
-                        cutoff = min(cutoff, t - self.clock_skew_s)
-                    newest_first, last_t = newest_first and t <= last_t, t
-                if j.get("name") == name:
-                    job_id = j.get("id")
-                    if not self._own_id(job_id):
-                        raise IonQResponseError(f"{what}: the job listed under that name has no valid id "
-                                                "(not IonQ's id characters, or it holds the API key)")
-                    if job_id not in found:
-                        found.append(job_id)
-                    if cutoff is None and t is not None:
-                        cutoff = t - self.clock_skew_s
-                reached = reached or (cutoff is not None and t is not None and t < cutoff)
-            if (reached and newest_first) or nxt is None:
-                break
-            if nxt in cursors or not jobs:
-                raise IonQResponseError(f"{what}: the job list does not advance (an empty page, or cursor "
-                                        f"{self._client.scrub(nxt)[:60]!r} again): it pages in a loop")
-            cursors.add(nxt)
-            cursor = nxt
-        else:
-            raise SubmissionUncertainError(
-                f"{what}: {looked} jobs in {self.list_max_pages} pages did not reach back to when it was journaled, "
-                "so whether it exists cannot be told; not resubmitted. Raise backend.list_max_pages and resume, "
-                "or look for it on the service by hand")
-        if len(found) > 1:
-            raise IonQResponseError(f"{what}: {len(found)} jobs carry that name; refusing to guess")
-        return found[0] if found else None
+    @_forget_answers
+    def find_jobs(self, wanted, deadline: float | None = None, after: float | None = None, older=None) -> dict:
+        """``{name: [job ids, newest first]}`` of the listed jobs whose name ``wanted(name)`` accepts
+        (see ``qnb.ionq.listing.read_listing``): what the service says exists, as far back as asked."""
+        return read_listing(self, wanted, "reading the job listing", deadline, after, older)
 
     def recover(self, job_id: str, circuits, shots) -> Job:
         """The job an interrupted run submitted for these circuits, to be waited on (not resubmitted)."""
         circuits = self._checked(circuits, shots)
         if not self._own_id(job_id):
             raise ValueError(f"job id: not a valid IonQ job id (IonQ's id characters, without the API key): "
-                             f"{self._client.scrub(job_id)[:60]!r}")
+                             f"{self._shown(job_id, 60)!r}")
         n = self._width(circuits)
         job = self._job(job_id, circuits, shots, payload={"status": "submitted"})
         job.layout = n, [self._readout(t, n) for t in circuits]
@@ -434,8 +389,8 @@ class IonQBackend(Backend):
             raise IonQResponseError(f"{what}: the answer is not a JSON object with this job's id and a status")
         named = body.get("name")
         if job.name is not None and named is not None and named != job.name:
-            raise IonQResponseError(f"{what}: the answer is for a job named {self._client.scrub(named)[:80]!r}, "
-                                    f"not {self._client.scrub(job.name)!r}: another job's status; not used")
+            raise IonQResponseError(f"{what}: the answer is for a job named {self._shown(named, 80)!r}, "
+                                    f"not {self._shown(job.name, 200)!r}: another job's status; not used")
         payload = self._scrubbed(body, what, deadline=job.deadline)  # every string shown later is scrubbed
         if job.deadline is not None and time.perf_counter() > job.deadline:
             raise BatchTimeoutError(f"{what}: the answer was read only after the batch deadline")
@@ -453,7 +408,7 @@ class IonQBackend(Backend):
         failure = job.payload.get("failure") if isinstance(job.payload, dict) else None
         if isinstance(failure, dict):  # v0.4: {code, message}; older answers: {code, error}
             failure = failure.get("message") or failure.get("error") or failure.get("code")
-        return self._client.scrub(failure)[:300] if failure else ""  # scrubbed before it is cut
+        return self._shown(failure, 300) if failure else ""  # cut, then scrubbed: at most a piece under 8 characters of the key at the cut
 
     @_forget_answers
     def results(self, job: Job) -> list[np.ndarray]:
@@ -462,8 +417,8 @@ class IonQBackend(Backend):
         ref = job.payload.get("results")
         ref = ref.get("probabilities") if isinstance(ref, dict) else None
         url = (ref.get("url") if isinstance(ref, dict) else None) or f"jobs/{job.id}/results/probabilities"
-        scrubbed = self._client.scrub(url)
-        shown = scrubbed[:200]  # scrubbed before it is cut
+        scrubbed = self._scrub_by(str(url), what, job.deadline)
+        shown = scrubbed[:200]
         if not isinstance(url, str) or not self._client.same_origin(url):
             raise IonQResponseError(f"{what}: refused the results URL {shown!r}: "
                                     f"the API key goes only to {self.api_url}")
@@ -487,18 +442,18 @@ class IonQBackend(Backend):
             missing = [c for c in children if c not in data]
             if missing:
                 raise IonQResponseError(f"{what}: no results for {len(missing)} of {job.n_circuits} circuits "
-                                        f"(child job {self._client.scrub(missing[0])[:60]!r})")
+                                        f"(child job {self._shown(missing[0], 60)!r})")
             extra = [c for c in data if c not in ours]
             if extra:
                 raise IonQResponseError(f"{what}: results for {len(extra)} jobs that are not this job's circuits "
-                                        f"(e.g. {self._client.scrub(extra[0])[:60]!r})")
+                                        f"(e.g. {self._shown(extra[0], 60)!r})")
             histograms = [data[c] for c in children]
         elif job.n_circuits == 1:
             histograms = [data]
         else:
             raise IonQResponseError(f"{what}: {job.n_circuits} circuits but no child job ids")
         for i, h in enumerate(histograms):
-            _check_histogram(h, n, f"{what}, circuit {i}", self._client.scrub)
+            _check_histogram(h, n, f"{what}, circuit {i}", lambda t: self._shown(t, 200))
         dev = self._device(n)
         dev.histograms = histograms
         probs = []

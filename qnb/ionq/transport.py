@@ -10,11 +10,13 @@ not requested (urllib3 logs URLs at DEBUG). :func:`scrub` takes the key, in any 
 JSON-, URL- or HTML-escaped, out of any text the service sent: error bodies are scrubbed here."""
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
 import threading
 import time
+import weakref
 
 import requests
 import requests.adapters
@@ -25,6 +27,7 @@ from pennylane_ionq.api_client import APIClient
 from urllib3.exceptions import NewConnectionError
 from urllib3.util import parse_url
 
+from .scrubbing import BatchLate, KeyScrubber
 from ..jobs import (
     BatchTimeoutError,
     RejectedSubmission,
@@ -86,8 +89,6 @@ def _key_problem(key) -> str | None:
 
 # -- the key: masked wherever it is held, scrubbed from whatever the service sends back --------------
 MASK = "[API key]"
-_PARTIAL = 8  # a cut-off key: this many of its first (or last) characters or more are masked too
-_NAMED = {'"': "quot", "&": "amp", "<": "lt", ">": "gt", "'": "apos", "/": "sol"}
 
 
 class Secret:
@@ -95,11 +96,12 @@ class Secret:
     ``%xmode Verbose``, debuggers and logs show no key), it refuses pickling and copying, and only
     :meth:`reveal` gives the key: call it inside the expression that needs it, never bind the result."""
 
-    __slots__ = ("_pattern", "_value")
+    __slots__ = ("_pattern", "_value", "__weakref__")
 
     def __init__(self, value: str):
         self._value = value
         self._pattern = None
+        _LIVE.add(self)  # every record urllib3 or requests logs is scrubbed of it (_LogScrub)
 
     def reveal(self) -> str:
         return self._value
@@ -107,7 +109,7 @@ class Secret:
     def scrub(self, text, deadline: float | None = None) -> str:
         """``text`` without the key; past ``deadline`` (a perf_counter instant), BatchTimeoutError."""
         if self._pattern is None:
-            self._pattern = _key_pattern(self._value)
+            self._pattern = KeyScrubber(self._value) if isinstance(self._value, str) else None
         return _scrub(text, self._pattern, deadline)
 
     def __repr__(self):
@@ -121,6 +123,50 @@ class Secret:
 
     def __reduce_ex__(self, protocol):
         raise TypeError(_NO_PICKLE)
+
+
+_LIVE = weakref.WeakSet()  # the keys of this process, while anything holds them
+
+
+class _LogScrub(logging.Filter):
+    """Scrubs every live key out of a log record of urllib3 or requests before any handler sees it:
+    urllib3 logs a header line it cannot parse, at WARNING and with its traceback ("Failed to parse
+    headers ... unparsed data: '...'"), and a service may echo the key there."""
+
+    def filter(self, record):
+        keys = list(_LIVE)
+        if not keys:
+            return True
+        try:
+            msg = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that cannot be formatted: its pieces are scrubbed as text
+            msg = f"{record.msg} {record.args}"
+        clean = msg
+        for k in keys:
+            clean = k.scrub(clean)
+        record.msg, record.args = clean, None
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            for k in keys:
+                text = k.scrub(text)
+            record.exc_info, record.exc_text = None, text
+        elif record.exc_text:
+            for k in keys:
+                record.exc_text = k.scrub(record.exc_text)
+        return True
+
+
+_LOG_FILTER = _LogScrub()
+
+
+def _guard_logs() -> None:
+    """The filter on every logger of urllib3 and requests that exists (a record is filtered by the
+    logger it is made on; loggers appear as their modules are imported)."""
+    for name in ("urllib3", "requests", *[n for n in list(logging.root.manager.loggerDict)
+                                          if n.startswith(("urllib3.", "requests."))]):
+        log = logging.getLogger(name)
+        if _LOG_FILTER not in log.filters:
+            log.addFilter(_LOG_FILTER)
 
 
 class _Masked(str):
@@ -139,119 +185,31 @@ class _Masked(str):
         raise TypeError(_NO_PICKLE)
 
 
-def _char_pattern(c: str) -> str:
-    """Regex for one character of the key: itself (any case, after backslashes: ``\\/``, ``\\"``),
-    ``\\uXXXX``/``\\xXX``/``\\u{XX}``, ``%XX`` (also ``%25XX``, encoded twice), ``&#NN;``/``&#xXX;``,
-    and its named HTML entity."""
-    alts = []  # the longer forms first: a cut-off key may end anywhere, so the first that fits is taken
-    for cp in sorted({ord(c), *map(ord, c.lower()), *map(ord, c.upper())}):
-        h = f"{cp:x}"
-        alts += [rf"\\[ux]\{{?0*{h}\}}?", rf"%(?:25)*{h}", rf"&\#0*{cp};?", rf"&\#x0*{h};?"]
-    if c in _NAMED:
-        alts.append(f"&{_NAMED[c]};")
-    alts.append(r"\\?" + re.escape(c))  # runs of backslashes are one by now (_scrub): no backtracking on them
-    return f"(?:{'|'.join(alts)})"
-
-
-def _key_pattern(key: str):
-    """The key in any of the forms of :func:`_char_pattern`, character by character (so forms may
-    mix), in any letter case; also a cut-off key: its first ``_PARTIAL`` or more characters, or its
-    last ``_PARTIAL`` or more at the start of the text or after a quote, space or punctuation."""
-    # a run of backslashes in the key is one part: the text's runs are one backslash by now (_scrub),
-    # so the key's own run, written plainly, would never match; its r escaped forms one by one still do
-    parts = [f"(?:{_char_pattern(c[0]) * len(c)}|\\\\)" if len(c) > 1 else _char_pattern(c)
-             for c in re.findall(r"\\+|[^\\]", key)]
-    n = len(parts)
-    m = min(_PARTIAL, n)
-    if not n:
-        return None
-    if n > 200:  # no partial forms: the nesting would be too deep for the regex compiler
-        return _KeyPattern(re.compile("".join(parts), re.IGNORECASE), None, key)
-    tail = ""
-    for q in reversed(parts[m:]):
-        tail = f"(?:{q}{tail})?"
-    prefix = "".join(parts[:m]) + tail
-    if n == m:
-        return _KeyPattern(re.compile(prefix, re.IGNORECASE), None, key)
-    lead = ""
-    for q in parts[:n - m]:
-        lead = f"(?:{lead}{q})?"
-    suffix = r"""(?:\A|(?<=[\s'"`(\[{<=:/,;.\u2026-]))""" + lead + "".join(parts[n - m:])
-    # the suffix form costs ~n steps at every position after a delimiter: it is tried only on a piece
-    # of text that holds the key's last characters (every match of it ends with them)
-    return _KeyPattern(re.compile(f"{prefix}|{suffix}", re.IGNORECASE),
-                       (re.compile(prefix, re.IGNORECASE), re.compile("".join(parts[n - m:]), re.IGNORECASE)), key)
-
-
-class _KeyPattern:
-    """The key's pattern (``full``), and, when it has a suffix form, the cheap ``prefix`` pattern and
-    the ``tail`` every suffix match ends with: where the tail is absent, ``prefix`` finds exactly what
-    ``full`` finds. ``runs``: no form of the key holds whitespace, so no match crosses it and a text
-    can be scrubbed a whitespace-free run at a time (the deadline checked in between)."""
-
-    __slots__ = ("full", "prefix", "tail", "runs")
-
-    def __init__(self, full, cheap, key: str):
-        self.full = full
-        self.prefix, self.tail = cheap if cheap is not None else (None, None)
-        self.runs = not any(c.isspace() or c.lower().isspace() or c.upper().isspace() for c in key)
-
-    def subn(self, repl: str, text: str, deadline: float | None = None):
-        if self.tail is None and not self.runs:
-            return self.full.subn(repl, text)
-        if not self.runs or len(text) <= _RUN_PIECE:
-            return self._piece(repl, text)
-        out, count = [], 0
-        for i, piece in enumerate(_WHITESPACE.split(text)):  # whitespace-free runs and the whitespace between
-            if i % 2 or not piece:
-                out.append(piece)
-                continue
-            if deadline is not None and time.perf_counter() > deadline:
-                raise BatchTimeoutError("scrubbing the answer of the API key took it past the batch deadline")
-            piece, k = self._piece(repl, piece)
-            out.append(piece)
-            count += k
-        return "".join(out), count
-
-    def _piece(self, repl: str, text: str):
-        if self.tail is not None and self.tail.search(text) is None:
-            return self.prefix.subn(repl, text)
-        return self.full.subn(repl, text)
-
-
-_RUN_PIECE = 4096  # a text longer than this is scrubbed a whitespace-free run at a time
-_WHITESPACE = re.compile(r"(\s+)")
-
-
-_BACKSLASHES = re.compile(r"\\{2,}")
-
-
-def _scrub(text, pattern, deadline: float | None = None) -> str:
+def _scrub(text, scrubber, deadline: float | None = None) -> str:
     if isinstance(text, (bytes, bytearray, memoryview)):
         text = bytes(text).decode("utf-8", "replace")
     elif not isinstance(text, str):
         text = str(text)
-    if pattern is None:
+    if scrubber is None:
         return text
-    # a run of backslashes (any escaping depth) becomes one: the pattern then never backtracks over a
-    # run, so scrubbing stays linear in the text (a run of 60,000 took a minute before)
-    text = _BACKSLASHES.sub("\\\\", text)
-    for _ in range(4):  # until stable: taking a match out could join two pieces into a new one
-        text, count = pattern.subn(MASK, text, deadline)
-        if not count:
-            break
-    return text
+    late = False
+    try:
+        return scrubber.scrub(text, MASK, deadline)
+    except BatchLate:
+        late = True
+    if late:
+        raise BatchTimeoutError("scrubbing the answer of the API key took it past the batch deadline")
 
 
 def scrub(text, key) -> str:
     """``text`` (str, or bytes read as UTF-8) with the API key ``key`` (a str or a :class:`Secret`)
-    replaced by ``[API key]``: in any letter case, JSON-escaped (``\\u0073k-...``, ``\\/``),
-    URL-encoded (once or twice), HTML-escaped, or mixed, and cut-off keys (see :func:`_key_pattern`).
-    Use it on every string from the service that may be shown (messages, codes, URLs, ids, keys of
-    a histogram) before cutting it to length."""
+    replaced by ``[API key]``: every piece of 8 or more of its characters, in any letter case,
+    JSON-escaped, URL-encoded (once or twice), HTML-escaped, base64, wrapped across lines, or mixed,
+    in time linear in the text (see ``qnb.ionq.scrubbing``). A piece under 8 characters may remain,
+    so a text may be cut before or after it is scrubbed."""
     if isinstance(key, Secret):
         return key.scrub(text)
-    return _scrub(text, _key_pattern(key) if isinstance(key, str) else None)
+    return _scrub(text, KeyScrubber(key) if isinstance(key, str) else None)
 
 
 def _api_url(url) -> str:
@@ -457,6 +415,7 @@ class _Client(APIClient):
         raised outside any ``except`` block, keep no reference to requests' exception (which holds
         the request and so its headers), and their messages are scrubbed."""
         limit = MAX_ANSWER_BYTES if max_bytes is None else min(int(max_bytes), 1 << 28)
+        _guard_logs()
         url = self.join_path(path)
         if not self.same_origin(path):
             raise IonQResponseError(self.scrub(f"{what}: refused to send the API key to "

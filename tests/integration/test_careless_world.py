@@ -138,7 +138,9 @@ def test_a_lost_post_answer_is_found_past_30_newer_jobs_on_25_job_pages(referenc
         t = time.perf_counter()
         resumed = qnb.QuantumTrainer.resume(path, backend=emu.backend(seed=0), progress=False)
         assert emu.stats["POST 201"] - posts == 4  # steps 4..7; step 3's job was found, not sent again
-        assert pages == [200, 200]  # 34 jobs, newest first, 25 a page: found on the second page
+        # 34 jobs, newest first, 25 a page: found on the second page; then each new step's name is
+        # looked up before its POST (a copy of the run may have made it), back to the step before last
+        assert pages[:2] == [200, 200] and len(pages) <= 2 + 4 * 2
         assert len(ours(emu)) == len(delivered(emu)) == STEPS  # as many as an uninterrupted run
         assert np.array_equal(resumed.model.parameters, reference)
         assert resumed.history["steps"][3]["wall_s"] < DEADLINE
@@ -164,7 +166,8 @@ def test_the_lookup_stops_at_jobs_older_than_the_submission(emu):
     assert be.find_job("mine-j0", deadline=deadline) == lost  # an older journal, without the time
     assert len(pages) == 2  # stops clock_skew_s before the match
     pages.clear()
-    assert be.find_job("never-sent", deadline=deadline, after=time.time()) is None  # not there: None
+    # not there: None (journaled longer ago than the listing's lag: its word is final)
+    assert be.find_job("never-sent", deadline=deadline, after=time.time() - be.listing_lag_s) is None
     assert len(pages) == 2 and time.perf_counter() < deadline  # up to the first older job
     assert len(emu.jobs) == 231  # looking up creates nothing
 
@@ -237,8 +240,11 @@ def test_a_journaled_job_the_service_deleted_is_resubmitted_once(reference, tmp_
                 misses.append(job.id)
                 raise
         be.status = counted
+        be.listing_lag_s = 1.0  # gone only when the listing, older than its lag, does not show it either
+        time.sleep(max(0.0, journaled["journaled_at"] + be.listing_lag_s - time.time()))
         resumed = qnb.QuantumTrainer.resume(path, backend=be, progress=False)
-        assert misses == [journaled["id"]] * 2  # believed on the second 404, then resubmitted
+        assert misses == [journaled["id"]]  # the listing says it is gone: resubmitted
+        assert resumed.history["steps"][3]["jobs"] == 2  # both billed: the deleted one and its resubmission
         assert emu.stats["jobs_created"] == STEPS + 1  # the deleted one, once
         assert len(ours(emu)) == len(delivered(emu)) == STEPS
         assert np.array_equal(resumed.model.parameters, reference)
@@ -249,9 +255,10 @@ def test_a_job_of_this_run_that_disappears_is_an_error_not_a_resubmission(emu):
     m = manager(emu)
     emu.tamper = lambda meth, p, s, b: (404, {"error": "gone"}) if re.fullmatch(r"/v0\.4/jobs/[\w-]+", p) else (s, b)
     t = time.perf_counter()
-    with pytest.raises(JobNotFoundError, match=r"job [\w-]+ ended with status 'not found': .*HTTP 404"):
+    # the listing shows it: a 404 is the service catching up (never "gone"), read again until the deadline
+    with pytest.raises(BatchTimeoutError, match=r"job [\w-]+ still 'submitted'.*HTTP 404.*the listing shows it"):
         m.execute_batch(circuits(), shots=None)
-    assert time.perf_counter() - t < 1.0 and emu.stats["jobs_created"] == 1
+    assert time.perf_counter() - t < m.timeout_s + 0.5 and emu.stats["jobs_created"] == 1
 
 
 # -- 3. Retry-After as an HTTP-date, and never past the deadline ----------------------------------
@@ -387,7 +394,7 @@ def test_a_status_naming_another_job_is_refused(emu):
         return s, b
     emu.tamper = tamper
     with pytest.raises(IonQResponseError, match=r"reading job [\w-]+: the answer is for a job named 'someone-else', "
-                                                r"not 'qnb-j0': another job's status"):
+                                                r"not 'qnb-[0-9a-f]{12}-j0': another job's status"):
         manager(emu).execute_batch(circuits(), shots=None)
     assert emu.stats["jobs_created"] == 1
 

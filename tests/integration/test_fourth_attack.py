@@ -37,7 +37,7 @@ def qnb_jobs(emu) -> list[str]:
 def test_scrubbing_a_run_of_backslashes_is_linear_and_still_finds_the_key():
     key = Secret("qnb-local-0123456789abcdef")
     t = time.perf_counter()
-    assert key.scrub("\\" * 60_000) == "\\"
+    assert key.scrub("\\" * 60_000) == "\\" * 60_000  # no key in it: left as it is
     assert time.perf_counter() - t < 0.5  # a minute before
     for shown in ("qnb-local-0123456789abcdef", "\\\\\\/qnb-local-0123456789ABCDEF", "\\\\u0071nb-local-0123456789abcdef"):
         assert "0123456789" not in key.scrub(f"x {shown} y")

@@ -2,6 +2,7 @@
 exactly the completed jobs of an uninterrupted run and bit-identical parameters. Jobs are counted
 by the emulator's own job list (loopback only, bounded waits)."""
 import json
+import re
 import os
 import signal
 import subprocess
@@ -38,6 +39,16 @@ def reference():
         return t.model.parameters.copy()
 
 
+def status_429(emu):
+    """The next read of a job's status is answered 429 with Retry-After: 60 (past the deadline)."""
+    def tamper(m, p, s, b):
+        if m == "GET" and re.fullmatch(r"/v0\.4/jobs/[\w-]+", p):
+            emu.tamper = None
+            return 429, {"error": "rate limited"}, [("Retry-After", "60")]
+        return s, b
+    emu.tamper = tamper
+
+
 def finish_hung_jobs(emu):
     for j in emu.jobs.values():
         if j["fault"] == "hang":
@@ -46,7 +57,7 @@ def finish_hung_jobs(emu):
 
 @pytest.mark.parametrize("label,fault,after", [
     ("POST answer dropped", lambda e: e.add_fault("drop@POST"), None),
-    ("429 with Retry-After past the deadline", lambda e: (setattr(e, "retry_after_s", 60), e.add_fault("429@GET")), None),
+    ("429 with Retry-After past the deadline", lambda e: status_429(e), None),
     ("job never finishes (deadline)", lambda e: e.add_fault("hang"), finish_hung_jobs),
     ("job failed", lambda e: e.add_fault("fail"), None),
 ])
