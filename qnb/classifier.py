@@ -23,6 +23,7 @@ from .heads import OneVsRestHeads
 from .latency import LatencyModel
 from .losses import square_loss
 from .model import default_model
+from .prices import PRICES
 from .trainer import QuantumTrainer
 
 QNB_DEFAULT_SHOTS = 1000  # shots="auto" for a circuit that names no device of its own
@@ -54,8 +55,9 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
     to change. ``n_jobs_`` / ``n_circuits_`` count what was sent.
 
     **Shots.** ``shots=None``: exact values; an integer: that many per circuit; ``"auto"`` (default):
-    the QNode's own shots (PennyLane's ``shots=``; None on an analytic device is exact), and for a
-    circuit with no QNode qnb's default of 1000.
+    the QNode's own shots (PennyLane's ``shots=``), else the ``price`` sheet's choice
+    (``qnb.PRICES[price].choice``), else exact for an analytic QNode and qnb's default of 1000 for a
+    circuit with no QNode. ``history_["execution"]["shots_from"]`` says which.
 
     **Predictions.** ``predict_on="exact"`` (default): ``decision_function``, ``predict_proba``,
     ``predict`` and ``score`` compute the circuit's expectation values exactly and locally, with no
@@ -76,8 +78,10 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
         param_shape (tuple): the shape of ``params`` (needed for a circuit or QNode).
         n_wires (int): wires of a plain circuit or of qnb's (default: the features, at most 4).
         method (str): the gradient strategy (``qnb.METHODS``); default the subsampled one-job SPSA.
-        subsample (int): k samples per step for ``spsa_subsampled`` (K classes: k K rows).
-        num_directions (int): SPSA directions per step, in the same job.
+        subsample (int or "auto"): k samples per step for ``spsa_subsampled`` (K classes: k K rows);
+            "auto": the ``price`` sheet's choice, else 5.
+        num_directions (int or "auto"): SPSA directions per step, in the same job; "auto": the
+            ``price`` sheet's choice, else 1.
         batch_size, epochs (int): every sample once per epoch, in batches of ``batch_size``.
         shots (int, None or "auto"): see above.
         price (str or None): a ``qnb.PRICES`` sheet: dollars in ``history_`` and ``fit(budget_usd=)``.
@@ -99,8 +103,8 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
         clf.score(X_test, y_test), clf.n_jobs_, clf.history_["execution"]
     """
 
-    def __init__(self, circuit=None, *, param_shape=None, n_wires=None, method="spsa_subsampled", subsample=5,
-                 num_directions=1, batch_size=10, epochs=5, shots="auto", a=0.3, c=0.2, A=5.0, alpha=0.602,
+    def __init__(self, circuit=None, *, param_shape=None, n_wires=None, method="spsa_subsampled", subsample="auto",
+                 num_directions="auto", batch_size=10, epochs=5, shots="auto", a=0.3, c=0.2, A=5.0, alpha=0.602,
                  gamma=0.101, optimizer="sgd", blocking=False, regularization=None, loss=square_loss, backend=None,
                  random_state=None, price=None, predict_on="exact", seed="deprecated"):
         # scikit-learn's convention: store the arguments as given; fit() checks them
@@ -219,10 +223,27 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
         return DeviceBackend(dev), "local", evaluator, {"device": name, "runs_on": f"the QNode's device ({name}), one "
                                                                                    "qml.execute per step"}
 
+    def _choice(self) -> dict:
+        """The price sheet's choice of shots, subsample and directions ({} without a sheet)."""
+        sheet = PRICES.get(self.price) if isinstance(self.price, str) else None
+        return dict(sheet.choice) if sheet is not None else {}
+
+    def _auto(self, name: str, field: str, default):
+        """A setting left at "auto": the price sheet's choice, else qnb's default; a given value stands."""
+        value = getattr(self, name)
+        if isinstance(value, str) and value == "auto":
+            return self._choice().get(field, default)
+        return value
+
     def _shots(self, model) -> tuple:
         if isinstance(self.shots, str) and self.shots == "auto":
+            own = model.qnode_shots if self._qnode() is not None else None
+            if own is not None:
+                return own, "the QNode"
+            if "shots_per_circuit" in self._choice():
+                return self._choice()["shots_per_circuit"], f"the {self.price} sheet's choice"
             if self._qnode() is not None:
-                return model.qnode_shots, "the QNode"
+                return None, "the QNode (analytic: exact)"
             return QNB_DEFAULT_SHOTS, "qnb's default"
         if self.shots is not None and (isinstance(self.shots, bool) or not isinstance(self.shots, (int, np.integer))
                                        or self.shots < 1):
@@ -280,13 +301,14 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"predict_on: expected one of {', '.join(map(repr, PREDICT_ON))}, got {self.predict_on!r}")
         k = len(classes) if len(classes) > 2 else 1  # rows per sample: K heads share every step's job
         batch = min(self.batch_size * k, len(rows)) if _positive_int(self.batch_size) else self.batch_size
-        sub = min(self.subsample * k, batch) if _positive_int(self.subsample) and _positive_int(batch) else self.subsample
+        subsample = self._auto("subsample", "gradient_subsample_size", 5)
+        directions = self._auto("num_directions", "num_directions", 1)
+        sub = min(subsample * k, batch) if _positive_int(subsample) and _positive_int(batch) else subsample
         # one job per step: room for every circuit of a step (2 m k, blocking's 2k, QN-SPSA's 4)
-        per_step = 2 * self.num_directions * sub + 2 * sub + 4 if _positive_int(self.num_directions) and \
-            _positive_int(sub) else 0
+        per_step = 2 * directions * sub + 2 * sub + 4 if _positive_int(directions) and _positive_int(sub) else 0
         config = TrainingConfig(
             max_parallel_circuits=max(100, per_step), gradient_method=self.method, gradient_subsample_size=sub, batch_size=batch, epochs=self.epochs,
-            shots_per_circuit=shots, num_directions=self.num_directions, spsa_a=self.a, spsa_c=self.c, spsa_A=self.A,
+            shots_per_circuit=shots, num_directions=directions, spsa_a=self.a, spsa_c=self.c, spsa_A=self.A,
             spsa_alpha=self.alpha, spsa_gamma=self.gamma, optimizer=self.optimizer, blocking=self.blocking,
             regularization=self.regularization, seed=seed, dataset="user", price=self.price, backend=backend_name)
         trainer = QuantumTrainer(config, model=model, dataset=(rows, signs, rows, signs), backend=backend,

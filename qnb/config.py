@@ -13,8 +13,10 @@ from .estimators import METHODS, make_plan
 from .optimizer import RULES, BatchSPSAOptimizer, Gains
 from . import validation as check
 from .noise import IONQ_NOISE_MODELS, noise_model
-from .prices import price_sheet
+from .prices import PRICES, price_sheet
 
+AUTO = "auto"  # a field the user did not set: the price sheet's choice, else the document's value
+DOCUMENT_DEFAULTS = {"gradient_subsample_size": 5, "shots_per_circuit": 1000, "num_directions": 1}
 BACKENDS = {"local": ("default.qubit", "lightning.qubit"), "ionq": ("ionq.simulator", "ionq.qpu")}
 USER_DATA = "user"  # config.dataset when the trainer was given arrays
 RENAMED = {"n_directions": "num_directions", "qnspsa_regularization": "regularization"}  # today's -> PennyLane's
@@ -46,6 +48,13 @@ class TrainingConfig:
     ``BatchSPSAOptimizer``'s ``a, c, A, alpha, gamma``; ``num_directions`` and ``regularization``
     are its own names (``n_directions`` and ``qnspsa_regularization`` are accepted too).
 
+    **The price sheet's choice.** ``shots_per_circuit``, ``gradient_subsample_size`` and
+    ``num_directions`` left unset (``"auto"``) take the choice of the named ``price`` sheet
+    (``qnb.PRICES[price].choice``), else the document's 1000 shots, k = 5 and one direction. A value
+    given explicitly always wins, and a config made by ``replace`` keeps its resolved values:
+    ``TrainingConfig(price="braket-ionq-aria")`` trains the sheet's way,
+    ``PRESETS["balanced"].replace(price=...)`` the Balanced preset's way, priced on that sheet.
+
     **Example**
 
     .. code-block:: python
@@ -54,7 +63,7 @@ class TrainingConfig:
     """
 
     gradient_method: str = "spsa_subsampled"
-    gradient_subsample_size: int = 5
+    gradient_subsample_size: int | str = AUTO  # AUTO: the price sheet's choice, else 5
     enable_circuit_batching: bool = True
     # 100, not the document's 50: its CircuitBatchManager(max_batch_size=100) and its timing row for
     # parameter shift (10 jobs) assume 100, and one job size everywhere keeps every table consistent
@@ -62,7 +71,7 @@ class TrainingConfig:
     batch_submission_timeout: float = 60.0
     batch_size: int = 10
     epochs: int = 5
-    shots_per_circuit: int | None = 1000  # None: exact expectation values
+    shots_per_circuit: int | None | str = AUTO  # None: exact expectation values; AUTO: the sheet's choice, else 1000
     # qnb's additions
     seed: int = 0
     dataset: str = "blobs"  # a make_dataset kind, or "user" for arrays given to the trainer
@@ -75,7 +84,7 @@ class TrainingConfig:
     spsa_A: float = 5.0
     spsa_alpha: float = 0.602
     spsa_gamma: float = 0.101
-    num_directions: int = 1  # SPSA directions averaged in one job (PennyLane's spsa_grad name)
+    num_directions: int | str = AUTO  # SPSA directions averaged in one job (PennyLane's spsa_grad name); AUTO: sheet's, else 1
     calibrate: bool = False  # set spsa_a from the first batch (Spall's guideline, one job)
     calibration_directions: int = 10
     calibration_target: float = 0.2 * np.pi  # first-step size per parameter (Qiskit's default 2 pi / 10)
@@ -90,6 +99,7 @@ class TrainingConfig:
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)
+        self._resolve_auto(set_)
         if self.gradient_method not in METHODS:
             raise ValueError(f"gradient_method: unknown method {self.gradient_method!r}; allowed: {', '.join(METHODS)}")
         ints = ["gradient_subsample_size", "batch_size", "epochs", "max_parallel_circuits", "num_directions",
@@ -151,6 +161,23 @@ class TrainingConfig:
             raise ValueError(f"optimizer: unknown optimizer {self.optimizer!r}; allowed: {', '.join(RULES)}")
         for name in ("beta1", "beta2"):
             set_(name, check.number(name, getattr(self, name), 0, 1, strict_hi=True))
+
+    def _resolve_auto(self, set_) -> None:
+        """Fields left at ``AUTO`` take the price sheet's choice (``PriceSheet.choice``: the shots,
+        subsample and directions that make the cheapest training on that sheet), else the design
+        document's values. A value the user gave is never replaced; resolved values are plain
+        numbers, so ``replace`` and ``to_dict`` keep them."""
+        auto = [name for name in DOCUMENT_DEFAULTS if isinstance(getattr(self, name), str) and getattr(self, name) == AUTO]
+        if not auto:
+            return
+        choice = {}
+        if isinstance(self.price, str) and self.price in PRICES:  # an unknown sheet is refused below, by name
+            choice = dict(PRICES[self.price].choice)
+        for name in auto:
+            value = choice.get(name, DOCUMENT_DEFAULTS[name])
+            if name == "gradient_subsample_size" and isinstance(self.batch_size, int):
+                value = min(value, self.batch_size)  # a sheet's k never exceeds a smaller batch the user chose
+            set_(name, value)
 
     def _check_noise(self):
         if self.noise_model is not None:

@@ -44,6 +44,10 @@ class PriceSheet:
         per_shot (float): per shot of each circuit.
         per_1q_gate_shot, per_2q_gate_shot (float): per gate and shot (Azure's gate-shots).
         source (str): where the numbers come from; checked (str): the date they were checked.
+        choice (tuple of (field, value) pairs): the ``TrainingConfig`` settings that make training
+            cheapest on this sheet (``shots_per_circuit``, ``gradient_subsample_size``,
+            ``num_directions``), taken by a config or classifier that names the sheet and leaves them
+            unset; ``make bench``'s selection chooses them (figures/bench.md).
     """
 
     name: str
@@ -54,6 +58,7 @@ class PriceSheet:
     per_2q_gate_shot: float = 0.0
     source: str = ""
     checked: str = ""
+    choice: tuple = ()
 
     def __post_init__(self):
         for f in ("per_job", "per_circuit", "per_shot", "per_1q_gate_shot", "per_2q_gate_shot"):

@@ -312,7 +312,8 @@ class QuantumTrainer:
         one- and two-qubit gate-shots, modeled minutes and dollars, per step (a full batch, with
         blocking's check) and for ``epochs`` epochs (default the config's) from the start.
 
-        ``price``: a sheet or its name in ``qnb.PRICES`` (default ``config.price``). Exact for the
+        ``price``: a sheet or its name in ``qnb.PRICES`` (default ``config.price``); the answer names
+        the sheet with its source and the date its prices were checked. Exact for the
         one-job strategies and parameter shift; with blocking an upper bound (the step after a
         blocked one carries no check). The calibration's job, if any, is included in the run."""
         if price is None and self.config.price is None:
@@ -341,7 +342,8 @@ class QuantumTrainer:
                    "shots": run["shots"] + cal.shots, "gate_shots_1q": run["gate_shots_1q"] + cal.gate_shots_1q,
                    "gate_shots_2q": run["gate_shots_2q"] + cal.gate_shots_2q,
                    "modeled_min": run["modeled_min"] + cal.modeled_s / 60, "usd": run["usd"] + cal.usd}
-        return {"price": sheet.name, "steps": len(steps), "per_step": step(B, checked=True), "per_run": run}
+        return {"price": sheet.name, "price_source": sheet.source, "price_checked": sheet.checked, "steps": len(steps),
+                "per_step": step(B, checked=True), "per_run": run}
 
     def _calibrate(self) -> None:
         """Calibrate ``a`` on one batch drawn from the estimator's generator; its cost is recorded."""
