@@ -23,7 +23,7 @@ from .heads import OneVsRestHeads
 from .latency import LatencyModel
 from .losses import square_loss
 from .model import default_model
-from .prices import PRICES
+from .prices import PRICES, PriceSheet
 from .trainer import QuantumTrainer
 
 QNB_DEFAULT_SHOTS = 1000  # shots="auto" for a circuit that names no device of its own
@@ -226,7 +226,7 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
     def _choice(self) -> dict:
         """The price sheet's choice of shots, subsample and directions ({} without a sheet)."""
         sheet = PRICES.get(self.price) if isinstance(self.price, str) else None
-        return dict(sheet.choice) if sheet is not None else {}
+        return dict(sheet.choice) if isinstance(sheet, PriceSheet) else {}  # anything else is refused by the config
 
     def _auto(self, name: str, field: str, default):
         """A setting left at "auto": the price sheet's choice, else qnb's default; a given value stands."""

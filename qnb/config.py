@@ -13,7 +13,7 @@ from .estimators import METHODS, make_plan
 from .optimizer import RULES, BatchSPSAOptimizer, Gains
 from . import validation as check
 from .noise import IONQ_NOISE_MODELS, noise_model
-from .prices import PRICES, price_sheet
+from .prices import PRICES, PriceSheet, price_sheet
 
 AUTO = "auto"  # a field the user did not set: the price sheet's choice, else the document's value
 DOCUMENT_DEFAULTS = {"gradient_subsample_size": 5, "shots_per_circuit": 1000, "num_directions": 1}
@@ -171,7 +171,7 @@ class TrainingConfig:
         if not auto:
             return
         choice = {}
-        if isinstance(self.price, str) and self.price in PRICES:  # an unknown sheet is refused below, by name
+        if isinstance(self.price, str) and isinstance(PRICES.get(self.price), PriceSheet):  # others: refused below
             choice = dict(PRICES[self.price].choice)
         for name in auto:
             value = choice.get(name, DOCUMENT_DEFAULTS[name])

@@ -120,12 +120,17 @@ def journal_jobs(trainer, checkpoint, step: int | None = None) -> None:
     manager.journal = lambda jobs: ckpt.write(checkpoint, {**before, "pending": {"step": step, "jobs": jobs}})
 
 
+def paid_jobs(jobs) -> str:
+    """The jobs of a step as "name (id), ..." for an error message."""
+    return ", ".join(f"{j['name']} ({j.get('id')})" for j in jobs) or "none"
+
+
 def checked_step(step: int, loss, new, jobs) -> None:
     """ValueError naming the step's paid jobs, before the parameters move or a checkpoint is written,
     unless the loss is finite and the new parameters are finite and within ``MAX_VALUE`` (the jobs
     stay journaled: a resume adopts them and pays nothing twice)."""
     new = np.asarray(new, dtype=float)
-    paid = ", ".join(f"{j['name']} ({j.get('id')})" for j in jobs) or "none"
+    paid = paid_jobs(jobs)
     if not np.isfinite(loss):
         raise ValueError(f"step {step}: the loss is {loss} (not finite) from the paid jobs {paid}; the parameters were "
                          "not moved and the checkpoint keeps the step pending. Check the loss function and the data")

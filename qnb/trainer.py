@@ -30,7 +30,7 @@ from .losses import check_loss, square_loss
 from .circuits import accuracy
 from .model import QuantumModel
 from .estimators import plus_minus_circuits
-from .optimizer import BatchSPSAOptimizer
+from .optimizer import BatchSPSAOptimizer, NonFiniteError
 from .noise import NOISE_MODELS
 from .prices import PRICES, price_sheet
 
@@ -121,9 +121,13 @@ class QuantumTrainer:
         """One optimisation step on one batch: estimate the batch gradient, step against it."""
         t0 = time.perf_counter()
         check_data(batch_x, batch_y, n_features=self.model.n_features)
-        new, g = self.optimizer.update(self.model, self.model.parameters.copy(), np.asarray(batch_x, dtype=float),
-                                       np.asarray(batch_y), self.loss, self.config.shots_per_circuit,
-                                       self.manager.execute_batch)
+        try:
+            new, g = self.optimizer.update(self.model, self.model.parameters.copy(), np.asarray(batch_x, dtype=float),
+                                           np.asarray(batch_y), self.loss, self.config.shots_per_circuit,
+                                           self.manager.execute_batch)
+        except NonFiniteError as e:  # the optimizer's own check; the trainer names the step's paid jobs
+            raise ValueError(f"{e}; paid jobs: {runs.paid_jobs(self.manager._records)}; the checkpoint keeps the step "
+                             "pending") from e
         runs.checked_step(len(self.history["steps"]), g.function_value, new, self.manager._records)
         self.model.update_parameters(new)
         return {

@@ -110,3 +110,15 @@ def test_a_table_escapes_a_bar_inside_a_cell():
     """`max |difference|` as a column once split the table in JupyterLab: every row must keep its cells."""
     md = E.table([{"max |difference|": 1.0, "note": "a|b"}])
     assert all(line.replace("\\|", "").count("|") == 3 for line in md.splitlines())
+
+
+def test_parameters_are_compared_to_the_stored_precision(tmp_path):
+    """A budget computed from the latency fit differs in its last digits on another CPU: the study is
+    read, not recomputed; a parameter that really differs still recomputes."""
+    calls = []
+    compute = lambda: calls.append(1) or [1]
+    E.study("p", compute, params={"budget_s": 245.99999999999997}, folder=str(tmp_path))
+    E.study("p", compute, params={"budget_s": 246.00000000000003}, folder=str(tmp_path))
+    assert len(calls) == 1
+    E.study("p", compute, params={"budget_s": 246.1}, folder=str(tmp_path))
+    assert len(calls) == 2

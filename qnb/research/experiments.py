@@ -126,12 +126,14 @@ def study(name: str, compute, *, params: dict, recompute: bool = False, quick: b
     if quick:
         return compute()
     path = os.path.join(folder, name + ".json")
-    params = json.loads(json.dumps(params, default=_jsonable))
+    # parameters to the stored precision too: a budget computed from the latency model must not
+    # recompute a study on another CPU because its last digits differ
+    params = rounded(json.loads(json.dumps(params, default=_jsonable)))
     result = None
     if not recompute and os.path.isfile(path):
         with open(path) as f:
             saved = json.load(f)
-        if saved.get("params") == params:
+        if rounded(saved.get("params")) == params:
             result = saved["result"]
         else:
             print(f"{path} was made with other parameters: computing (minutes)")
@@ -209,7 +211,7 @@ def verdict(claimed: float, modeled: float, tol: float = 0.15) -> str:
         return "no figure to compare"
     rel = claimed / modeled - 1
     if abs(rel) <= tol:
-        return f"self-consistent (doc {100 * rel:+.0f} %)"
+        return f"self-consistent (doc {round(100 * rel) + 0:+d} %)"  # + 0: a tiny negative prints +0, not -0
     return f"document {abs(100 * rel):.0f} % {'slower' if rel > 0 else 'faster'} than its own fit"
 
 
