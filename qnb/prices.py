@@ -44,7 +44,7 @@ class PriceSheet:
         min_shots (int): the fewest shots per circuit the sheet's terms allow (error mitigation
             needs hundreds); a search over shots stays at or above it.
         max_circuits_per_job (int or None): the most circuits one priced job holds (a Braket
-            program set: 100); a larger job is priced as :math:`\lceil n/\text{max}\rceil` jobs.
+            program set: 100); a larger job is priced as :math:`\\lceil n/\\text{max}\\rceil` jobs.
     """
 
     name: str
@@ -75,7 +75,7 @@ class PriceSheet:
     def usd(self, stats) -> float:
         """Dollars of everything a ``BatchStats`` counts (jobs, circuits, shots, gate-shots), every
         job of it run with shots: the formula is linear in these counts. With
-        ``max_circuits_per_job`` the jobs are at least :math:`\\lceil\text{circuits}/\text{max}\rceil`
+        ``max_circuits_per_job`` the jobs are at least :math:`\\lceil\\text{circuits}/\\text{max}\\rceil`
         (exact when no job held more than the maximum)."""
         return (self.per_job * self._jobs(stats.jobs, stats.circuits) + self.per_circuit * stats.circuits
                 + self.per_shot * stats.shots

@@ -310,7 +310,7 @@ def dollar_targets(race_out: dict, cheap: str, today: str, peers: list[str], she
             theirs = runs[other]
             v = ratio_verdict(mine, [x["usd"][sheet] for x in theirs], limit,
                               censor_at=[x["spent_usd"][sheet] for x in theirs])
-            rows.append({"dataset": kind, "target": f"$ / {other.split(' (')[0]}{_shots(other)} <= {limit:.3g}",
+            rows.append({"dataset": kind, "target": f"$ / {other.split(' (')[0].split(' @')[0]}{_shots(other)} <= {limit:.3g}",
                          "value": v["ratio"], **{k: v[k] for k in ("lo", "hi", "limit", "bound", "verdict")}})
         v = ratio_verdict([x["ttq_s"] for x in runs[cheap]], [x["ttq_s"] for x in runs[today]], MINUTES_LIMIT)
         rows.append({"dataset": kind, "target": f"minutes / today's <= {MINUTES_LIMIT:g}", "value": v["ratio"],
