@@ -214,7 +214,7 @@ def main(argv=None, client=None) -> int:
            "selection_ceilings": {k: {kk: v for kk, v in c.items() if kk != "runs"} for k, c in sel_ceil.items()},
            "selection_limit_min": S["limit_min"], "selection_choice": {
                p: {"choice": c["choice"], "score": c["score"]} for p, c in S["choice"].items()},
-           "peer_best_shots": S["best_peer"], "chosen": ours, "chosen_config": cands[D.TODAY], "preset": "split_shots"}
+           "peer_best_shots": S["best_peer"], "selection_table": S["table"], "chosen": ours, "chosen_config": cands[D.TODAY], "preset": "split_shots"}
     # go_beyond (notebook 06's table): the selection's rows; "score" = the Aria sheet's (inf: not feasible)
     out["go_beyond"] = [{**r, "score": _finite(r[f"score {D.ARIA}"]), "score lo": _finite(r[f"score {D.ARIA}"]),
                          "score hi": _finite(r[f"score {D.ARIA}"])} for r in S["rows"]]
