@@ -93,7 +93,7 @@ def race_task(task: tuple) -> list[dict]:
     name, kw, kind, seed, rule = task
     if name.startswith("qnb"):
         if kw.get("adaptive"):  # a research strategy (qnb.research.dollars)
-            from .dollars import run_candidate
+            from .adaptive import run_candidate
             return run_candidate(kw, kind, seed, rule)
         return run_qnb(TrainingConfig(**{**kw, "seed": seed}), kind, rule)
     # a peer's kw: the gains it is matched to (or None: its defaults), or {"shots": s, "gains": ...}
