@@ -85,9 +85,14 @@ def targets_table(rows: list[dict]) -> list[dict]:
 def md_report(out: dict) -> str:
     """bench.md from the study's results."""
     t = E.table
+    n_seeds = next(iter(out["races"].values()))["rows"][0]["runs"]
     md = ["# qnb benchmark (one run on this machine)", "",
+          f"{n_seeds} race seeds per method" + (f" (a reduced run: `make bench` runs {SEEDS})" if n_seeds < SEEDS else "")
+          + f"; selection seeds {out['selection_seeds']}.", "",
           "Time to quality: modeled cloud minutes (seed-calibrated latency model, priced per shot) until the test accuracy first "
-          "reaches 95 % of the data set's exact-gradient ceiling, measured after every optimisation step; median and "
+          "reaches 95 % of the data set's exact-gradient ceiling, read on a common grid of 200 modeled times up to the "
+          "budget (the state after the last step completed by each grid time; parameter shift's ceiling runs are read "
+          "after every step, which can only flatter it); median and "
           "IQR over seeds; runs that never reach it count as infinitely slow, so a median exists only when more "
           "than half the runs arrive. Every method gets the same budget on a data set, "
           f"{out['budget_fraction']:g} x the time of parameter shift's slowest run that arrives, and stops before "
@@ -97,9 +102,10 @@ def md_report(out: dict) -> str:
           "of its circuits at 1000 shots, held to the same rule. `qml.SPSAOptimizer (matched gains)` gets the "
           "chosen configuration's a, c, A, alpha, gamma. A ratio against a method whose median run never arrives "
           "is a bound (ours / budget).", "",
-          "Dollars to quality: what a run had spent when its test accuracy first reached the target, priced "
-          "by each sheet of `qnb.PRICES` from the jobs, circuits, shots and gate-shots it sent (the runs are "
-          "the race's, stopped by its modeled-time rule).", "",
+          "Dollars to quality: what a run had spent at that grid time, priced by each sheet of `qnb.PRICES` from the "
+          "jobs, circuits, shots and gate-shots it sent (the runs are the race's, stopped by its modeled-time rule). "
+          "The peers race at their best shot count on the Aria sheet, chosen on the selection seeds "
+          "(`@ s shots`); `qml.SPSAOptimizer (matched gains)` gets split_shots' a, c, A, alpha, gamma.", "",
           "## Targets (ratios of medians over seeds, qnb's preset on held-out seeds, 95 % bootstrap intervals)",
           "Met only when the whole interval is at or below the limit, missed only when all of it is above, "
           "otherwise undecided. `bound`: some of their runs never arrived and count as arriving when stopped, "
@@ -174,6 +180,12 @@ def md_report(out: dict) -> str:
     return "\n".join(md) + "\n"
 
 
+def _frontier_png(out: dict, path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    D.frontier_figure(out["frontier"]).savefig(path, dpi=110)
+
+
 def main(argv=None, client=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="a smoke run in seconds")
@@ -184,7 +196,21 @@ def main(argv=None, client=None) -> int:
     ap.add_argument("--budget-fraction", type=float, default=1.0, help="the common budget as a share of the time "
                     "of parameter shift's slowest run that reaches the target (default 1)")
     ap.add_argument("--scheduler", default=None, help="a Dask scheduler address: run the study on that cluster")
+    ap.add_argument("--selection-seeds", type=int, default=len(SELECTION_SEEDS), help="selection seeds (from 100)")
+    ap.add_argument("--pruned", action="store_true", help="the pruned grid (research.dollars.PRUNED) and peer shots "
+                    f"{D.PEER_SHOTS_PRUNED}: a run that must fit fewer CPU seconds")
+    ap.add_argument("--race-cap", type=float, default=None, help="stop race runs at this many times today's median "
+                    "minutes on the selection split of the same data set (default: the race's budget only)")
+    ap.add_argument("--report", default=None, help="only rewrite bench.md and the frontier figure from this bench.json")
     args = ap.parse_args(argv)
+    if args.report:
+        with open(args.report) as f:
+            out = json.load(f)
+        folder = os.path.dirname(os.path.abspath(args.report))
+        with open(os.path.join(folder, os.path.basename(args.report).replace(".json", ".md")), "w") as f:
+            f.write(md_report(out))
+        _frontier_png(out, os.path.join(folder, os.path.basename(args.report).replace(".json", "_frontier.png")))
+        return 0
     if args.scheduler and client is None:
         from distributed import Client
         client = Client(args.scheduler)
@@ -197,15 +223,16 @@ def main(argv=None, client=None) -> int:
     par = dict(client=client, workers=args.workers, log=log)
     cap = dict(max_budget_s=120.0 if quick else math.inf)  # quick: a smoke run, not a measurement
     ceil = ceilings(kinds, seeds, epochs={k: 2 for k in kinds} if quick else None, **par)
-    sel_seeds = range(100, 101) if quick else SELECTION_SEEDS
+    sel_seeds = range(100, 101) if quick else range(100, 100 + args.selection_seeds)
     sel = [f"{k}@1" for k in hard]  # the choice is made on another split and other seeds than the race's
     sel_ceil = ceilings(sel, sel_seeds, epochs={k: 2 for k in sel} if quick else None, **par)
     cap = dict(cap, budget_fraction=args.budget_fraction)
-    cands = D.grid_candidates()
+    cands = D.grid_candidates(pruned=args.pruned)
     if quick:  # a smoke run: a few candidates, one peer
         cands = {n: cands[n] for n in (D.TODAY, D.name(2, 1, 20), D.name(1, 1, 5), "adaptive shots, k=2 (braket-ionq-aria)")}
     matched = asdict(TrainingConfig(**cands[D.TODAY]).gains)  # a, c, A, alpha, gamma of today's choice
-    peer_grid = D.peer_candidates(matched, shots=(5, 20) if quick else D.SHOTS, installed=_qiskit())
+    peer_grid = D.peer_candidates(matched, shots=(5, 20) if quick else D.PEER_SHOTS_PRUNED if args.pruned else D.SHOTS,
+                                  installed=_qiskit())
     if quick:
         peer_grid = {n: kw for n, kw in peer_grid.items() if "matched" in n}
     S = D.select(sel, sel_ceil, sel_seeds, matched, candidates=cands, peers=peer_grid, **par, **cap)
@@ -229,7 +256,10 @@ def main(argv=None, client=None) -> int:
                 **{n: S["kws"][n] for n in peers_best.values()}}
     if args.full and not quick:
         entrants.update(QNB_ALL)
-    out["races"] = race(kinds, seeds, ceil, entrants, peers=(), grid=D.GRID, **par, **cap)
+    caps = {k: args.race_cap * S["limit_min"][f"{k}@1"] / D.MINUTES_LIMIT * 60 for k in kinds
+            if args.race_cap and f"{k}@1" in S["limit_min"]}
+    out["race_cap"] = {"times today's selection median": args.race_cap, "cap_min": {k: v / 60 for k, v in caps.items()}}
+    out["races"] = race(kinds, seeds, ceil, entrants, peers=(), grid=D.GRID, caps=caps, **par, **cap)
     out["ceilings"] = {k: {kk: v for kk, v in c.items() if kk != "runs"} for k, c in ceil.items()}
     matched_best = peers_best.get("qml.SPSAOptimizer (matched gains)")
     out["ratio_targets"] = ratio_targets(out["races"], ours, out["chosen_by_sheet"], peer=matched_best)
@@ -240,7 +270,8 @@ def main(argv=None, client=None) -> int:
     noisy = tuple(f"{k}~{NOISE}" for k in (NOISY_DATASETS[:1] if quick else NOISY_DATASETS))
     nceil = ceilings(noisy, seeds, epochs={k: 2 for k in noisy} if quick else None, **par)
     out["noisy_races"] = race(noisy, seeds, nceil, {ours: cands[D.TODAY], cheap: S["kws"][cheap_name(cheap, ours)]},
-                              peers=(), grid=D.GRID, **par, **cap)
+                              peers=(), grid=D.GRID, caps={k: caps[k.partition("~")[0]] for k in noisy
+                                                           if k.partition("~")[0] in caps}, **par, **cap)
     out["noisy_ceilings"] = {k: {kk: v for kk, v in c.items() if kk != "runs"} for k, c in nceil.items()}
     out["noisy_ratio_targets"] = ratio_targets(out["noisy_races"], ours, {p: cheap for p in PRICES}, peer=None)
     out["noisy_cheap"] = [{"dataset": k, "method": cheap, "reached": x["reached"], "median USD aria": x[f"usd {D.ARIA}"],
@@ -277,11 +308,8 @@ def main(argv=None, client=None) -> int:
     text = md_report(out)
     folder = E.figures_dir()
     if folder:
-        import matplotlib
-        matplotlib.use("Agg")
-        fig = D.frontier_figure(out["frontier"])
         os.makedirs(folder, exist_ok=True)
-        fig.savefig(os.path.join(folder, "bench_quick_frontier.png" if quick else "bench_frontier.png"), dpi=110)
+        _frontier_png(out, os.path.join(folder, "bench_quick_frontier.png" if quick else "bench_frontier.png"))
     name, folder = "bench_quick" if quick else "bench", E.figures_dir()
     if folder:  # written only where asked (make bench sets QNB_FIGURES)
         os.makedirs(folder, exist_ok=True)

@@ -42,12 +42,18 @@ def name(k: int, d: int, s: int) -> str:
     return f"k={k}, {d} dir, {s} shots"
 
 
-def grid_candidates() -> dict:
+PRUNED = ((1, 1), (2, 1), (5, 1), (2, 2))  # (k, directions) of the pruned grid, plus today's (5, 2, 500)
+
+
+def grid_candidates(pruned: bool = False) -> dict:
     """The coarse grid (shots x k x directions, momentum with a = 1, today's step rule), two other
     step rules at one cheap point, and the adaptive-shots strategy with each sheet family's price
-    model."""
+    model. ``pruned``: only the (k, directions) pairs of ``PRUNED`` at every shot count (and
+    today's), for a run that must fit fewer CPU seconds."""
+    pairs = PRUNED if pruned else [(k, d) for k in SUBSAMPLE for d in DIRECTIONS]
     out = {name(k, d, s): dict(_RULE, gradient_subsample_size=k, num_directions=d, shots_per_circuit=s)
-           for s in SHOTS for k in SUBSAMPLE for d in DIRECTIONS}
+           for s in SHOTS for k, d in pairs}
+    out[TODAY] = dict(_RULE, gradient_subsample_size=5, num_directions=2, shots_per_circuit=500)
     out["k=2, 1 dir, 20 shots, sgd (a=0.3)"] = dict(_RULE, optimizer="sgd", spsa_a=0.3, gradient_subsample_size=2,
                                                       shots_per_circuit=20)
     out["k=2, 1 dir, 20 shots, adam"] = dict(_RULE, optimizer="adam", spsa_a=0.3, gradient_subsample_size=2,
@@ -77,6 +83,9 @@ PEER_KINDS = ("qml.SPSAOptimizer (defaults)", "qml.SPSAOptimizer (matched gains)
 
 def peer_name(peer: str, shots: int) -> str:
     return f"{peer} @ {shots} shots"
+
+
+PEER_SHOTS_PRUNED = (5, 20, 100)
 
 
 def peer_candidates(matched: dict, shots=SHOTS, installed: bool = True) -> dict:

@@ -161,21 +161,25 @@ def under_rule(records: list[dict], rule: tuple) -> list[dict]:
 
 def race(kinds, seeds, ceil: dict, entrants: dict, client=None, workers=None, log=None, peers=PEERS,
          max_budget_s: float = math.inf, budget_fraction: float = 1.0, matched: dict | None = None,
-         grid: int | None = None) -> dict:
+         grid: int | None = None, caps: dict | None = None) -> dict:
     """Every entrant (name: qnb config keywords) and peer on every data set and seed until it has
     reached the target (and passed the equal-time mark) or the common budget (``race_rule``).
     Accuracy is measured after every step. ``matched``: the gains (a, c, A, alpha, gamma) that
     ``qml.SPSAOptimizer (matched gains)`` gets: those of the configuration it is compared with.
     ``grid``: read every entrant only on that many common times (``runs.GridClock``), not after
-    every step (parameter shift's ceiling runs keep their every-step records)."""
+    every step (parameter shift's ceiling runs keep their every-step records). ``caps``: per data
+    set, modeled seconds at which an entrant's run stops even below the budget (with ``grid``; the
+    grid and the budget stay the race's)."""
     names = list(entrants) + list(peers)
     kws = {**entrants, "qml.SPSAOptimizer (matched gains)": matched or {}}
     tasks, rules = [], {}
     for kind in kinds:
         rules[kind] = race_rule(ceil[kind], budget_fraction, max_budget_s)
+        rule = rules[kind]
         if grid:
-            rules[kind] += (grid, rules[kind][1])
-        tasks += [(n, kws.get(n), kind, int(s), rules[kind]) for n in names for s in seeds]
+            cap = min(rule[1], (caps or {}).get(kind, math.inf))
+            rule = (rule[0], cap, min(rule[2], cap), grid, rule[1])
+        tasks += [(n, kws.get(n), kind, int(s), rule) for n in names for s in seeds]
     runs = run_tasks(race_task, tasks, client=client, workers=workers, progress=True, desc="race", log=log)
     out = {}
     for kind in kinds:
