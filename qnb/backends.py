@@ -41,6 +41,16 @@ def sample_probabilities(probs: np.ndarray, shots: int | None, rng: np.random.Ge
     return np.array([rng.multinomial(shots, p) for p in probs]) / shots
 
 
+def sample_halves(probs: np.ndarray, shots: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two independent halves of each circuit's ``shots`` shots (floor(shots/2) and the rest), as
+    frequencies: a circuit's shots are independent draws, so splitting them in two is two
+    multinomial draws (what a backend that returns every shot, e.g. Braket's measurements, allows;
+    ``qnb.losses.square_loss_unbiased`` needs them)."""
+    if shots is None or shots < 2:
+        raise ValueError(f"shots: halves need at least 2 shots per circuit, got {shots!r}")
+    return sample_probabilities(probs, shots // 2, rng), sample_probabilities(probs, shots - shots // 2, rng)
+
+
 class Backend:
     """Base class. Subclasses implement ``_probabilities(circuits, job_shots)`` or the three calls.
 

@@ -23,6 +23,28 @@ def square_loss(output, y):
     return (output - y) ** 2  # plain arithmetic: arrays, scalars and autodiff types alike
 
 
+def square_loss_unbiased(output_1, output_2, y):
+    r"""The square loss without shot bias, from two independent estimates of one output (two halves
+    of a circuit's shots, ``qnb.backends.sample_halves``): with
+    :math:`E\hat f_1 = E\hat f_2 = f` and the halves independent,
+
+    .. math::
+
+        E[(\hat f_1 - y)(\hat f_2 - y)] = (f - y)^2,
+
+    whereas one estimate from s shots gives :math:`E(\hat f - y)^2 = (f - y)^2 + (1 - f^2)/s`
+    (its variance; one-wire read-out).
+
+    Args:
+        output_1, output_2 (array): the two estimates of the model outputs.
+        y (array): labels, broadcastable to the outputs.
+
+    Returns:
+        array: one loss per sample (may be negative; its mean is the exact square loss).
+    """
+    return (output_1 - y) * (output_2 - y)
+
+
 def logistic_loss(output, y):
     r"""A margin loss for :math:`\pm 1` labels, :math:`\ell(f, y) = \log(1 + e^{-s y f})/s` with s = 4:
     the outputs f are expectation values in [-1, 1], so the scale s makes a confident correct

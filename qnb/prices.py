@@ -44,6 +44,10 @@ class PriceSheet:
         per_shot (float): per shot of each circuit.
         per_1q_gate_shot, per_2q_gate_shot (float): per gate and shot (Azure's gate-shots).
         source (str): where the numbers come from; checked (str): the date they were checked.
+        min_shots (int): the fewest shots per circuit the sheet's terms allow (error mitigation
+            needs hundreds); a search over shots stays at or above it.
+        max_circuits_per_job (int or None): the most circuits one priced job holds (a Braket
+            program set: 100); a larger job is priced as :math:`\\lceil n/\\text{max}\\rceil` jobs.
         choice (tuple of (field, value) pairs): the ``TrainingConfig`` settings that make training
             cheapest on this sheet (``shots_per_circuit``, ``gradient_subsample_size``,
             ``num_directions``), taken by a config or classifier that names the sheet and leaves them
@@ -58,6 +62,8 @@ class PriceSheet:
     per_2q_gate_shot: float = 0.0
     source: str = ""
     checked: str = ""
+    min_shots: int = 1
+    max_circuits_per_job: int | None = None
     choice: tuple = ()
 
     def __post_init__(self):
@@ -71,19 +77,34 @@ class PriceSheet:
         ``gates_1q`` and ``gates_2q`` gates in all (exact simulation, ``shots=None``, is free)."""
         if shots is None:
             return 0.0
-        return (self.per_job + n_circuits * (self.per_circuit + shots * self.per_shot)
+        return (self.per_job * self._jobs(1, n_circuits) + n_circuits * (self.per_circuit + shots * self.per_shot)
                 + shots * (self.per_1q_gate_shot * gates_1q + self.per_2q_gate_shot * gates_2q))
 
     def usd(self, stats) -> float:
         """Dollars of everything a ``BatchStats`` counts (jobs, circuits, shots, gate-shots), every
-        job of it run with shots: the formula is linear in these counts."""
-        return (self.per_job * stats.jobs + self.per_circuit * stats.circuits + self.per_shot * stats.shots
+        job of it run with shots: the formula is linear in these counts. With
+        ``max_circuits_per_job`` the jobs are at least :math:`\\lceil\\text{circuits}/\\text{max}\\rceil`
+        (exact when no job held more than the maximum)."""
+        return (self.per_job * self._jobs(stats.jobs, stats.circuits) + self.per_circuit * stats.circuits
+                + self.per_shot * stats.shots
                 + self.per_1q_gate_shot * stats.gate_shots_1q + self.per_2q_gate_shot * stats.gate_shots_2q)
+
+    def _jobs(self, jobs: int, circuits: int) -> int:
+        m = self.max_circuits_per_job
+        return jobs if m is None else max(jobs, -(-int(circuits) // int(m)))
 
 
 _BRAKET = "https://aws.amazon.com/braket/pricing/ (per task 0.30 USD; per shot: IonQ Aria 0.03, IonQ Forte 0.08)"
 _AZURE = ("https://learn.microsoft.com/azure/quantum/pricing (IonQ: AQT = m + 0.000220 N1q C + 0.000975 N2q C, "
           "m = 12.4166 USD without error mitigation, 97.50 with; a program taken as one submitted job)")
+_PROGRAM_SET = ("https://docs.aws.amazon.com/braket/latest/developerguide/braket-batching-tasks.html (\"Running multiple "
+                "programs\": a program set packages up to 100 programs into ONE quantum task, supported on all gate-based "
+                "QPUs) and https://aws.amazon.com/braket/pricing/ (0.30 USD per task; per shot IonQ Aria 0.03, Forte 0.08). "
+                "Assumed here: one task fee per program set and the per-shot fee on every shot of every program; the "
+                "pricing page does not itemise program sets (not verified). Braket's device list names IonQ Forte-1 and "
+                "Forte-Enterprise-1 (Aria no longer listed): whether a given IonQ device's action map has "
+                "OPENQASM_PROGRAM_SET was not checked against a live device")
+_DEBIAS = "; IonQ debiases only jobs of 500 or more shots: https://docs.ionq.com/guides/error-mitigation-debiasing"
 PRICES = {
     "braket-ionq-aria": PriceSheet("braket-ionq-aria", per_circuit=0.30, per_shot=0.03, source=_BRAKET,
                                    checked="2026-11-29"),
@@ -92,7 +113,12 @@ PRICES = {
     "azure-ionq": PriceSheet("azure-ionq", per_job=12.4166, per_1q_gate_shot=0.000220, per_2q_gate_shot=0.000975,
                              source=_AZURE, checked="2026-11-29"),
     "azure-ionq-error-mitigation": PriceSheet("azure-ionq-error-mitigation", per_job=97.50, per_1q_gate_shot=0.000220,
-                                              per_2q_gate_shot=0.000975, source=_AZURE, checked="2026-11-29"),
+                                              per_2q_gate_shot=0.000975, source=_AZURE + _DEBIAS, checked="2026-11-29", min_shots=500),
+    # issue 27: one Braket task fee per step (a program set of <= 100 circuits), shots priced as on Braket
+    "braket-ionq-aria-program-set": PriceSheet("braket-ionq-aria-program-set", per_job=0.30, per_shot=0.03,
+                                               max_circuits_per_job=100, source=_PROGRAM_SET, checked="2026-12-06"),
+    "braket-ionq-forte-program-set": PriceSheet("braket-ionq-forte-program-set", per_job=0.30, per_shot=0.08,
+                                                max_circuits_per_job=100, source=_PROGRAM_SET, checked="2026-12-06"),
 }
 
 

@@ -171,8 +171,15 @@ def test_quick_benchmark_smoke(tmp_path, monkeypatch):
         assert all(x["runs"] == 2 for x in r["rows"]) and r["budget_min"] * 60 <= 120.0 + 1e-6
         for runs in r["histories"].values():  # no record past the budget
             assert all(e["modeled_s"] <= r["budget_min"] * 60 + 1e-6 for h in runs for e in h)
-    assert len(out["ratio_targets"]) == (2 + len(qnb.PRICES)) * len(out["races"])
-    assert all(r["verdict"] in ("met", "missed", "undecided") for r in out["ratio_targets"] + out["noisy_ratio_targets"])
+    per_race = 1 + len(qnb.PRICES) + (out["peer_best_shots"]["qml.SPSAOptimizer (matched gains)"]["braket-ionq-aria"]
+                                      is not None)
+    assert len(out["ratio_targets"]) == per_race * len(out["races"])
+    assert all(r["verdict"] in ("met", "missed", "undecided") for r in out["ratio_targets"] + out["noisy_ratio_targets"]
+               + out["dollar_targets"])
+    # issue 27: a choice per sheet, the frontier of every entrant, the bias table, the selection's table
+    assert set(out["chosen_by_sheet"]) == set(qnb.PRICES) and set(out["frontier"]) == set(out["races"])
+    assert [r["shots"] for r in out["bias"]] == [1, 2, 10, 100] and out["selection_table"]
+    assert (tmp_path / "bench_quick_frontier.png").exists()
     assert list(out["noisy_races"]) == ["blobs~aria-1"] and out["noisy_ceilings"]["blobs~aria-1"]["ceiling"] > 0.5
 
 

@@ -15,14 +15,15 @@ from tqdm.auto import tqdm
 
 def _timed(fn, task):
     """fn(task), with where and how long it ran (for the study's report)."""
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     out = fn(task)
+    cpu = time.process_time() - c
     try:
         from distributed import get_worker
         where = get_worker().address
     except (ImportError, ValueError):
         where = f"pid {os.getpid()}"
-    return out, {"worker": where, "wall_s": time.perf_counter() - t}
+    return out, {"worker": where, "wall_s": time.perf_counter() - t, "cpu_s": cpu}
 
 
 def run_tasks(fn, tasks, *, workers: int | None = None, client=None, progress: bool = False,
@@ -67,10 +68,12 @@ def run_tasks(fn, tasks, *, workers: int | None = None, client=None, progress: b
 
 
 def worker_summary(log: list) -> list[dict]:
-    """Per worker: tasks run and busy seconds (how a study divided across workers)."""
+    """Per worker: tasks run, busy (wall) seconds and CPU seconds (how a study divided across
+    workers; CPU seconds do not grow when other programs share the cores)."""
     rows = {}
     for r in log:
-        w = rows.setdefault(r["worker"], {"worker": r["worker"], "tasks": 0, "busy_s": 0.0})
+        w = rows.setdefault(r["worker"], {"worker": r["worker"], "tasks": 0, "busy_s": 0.0, "cpu_s": 0.0})
         w["tasks"] += 1
         w["busy_s"] += r["wall_s"]
+        w["cpu_s"] += r.get("cpu_s", 0.0)
     return sorted(rows.values(), key=lambda r: r["worker"])

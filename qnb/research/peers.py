@@ -11,7 +11,7 @@ from ..batching import CircuitBatchManager
 from ..config import TrainingConfig
 from ..latency import LatencyModel
 from ..model import QuantumModel, make_dataset
-from .runs import LATENCY, RaceClock, _seeds, bench_data, bill_of, noise_of, test_accuracy
+from .runs import LATENCY, LazyAccuracy, _seeds, bench_data, bill_of, make_clock, noise_of
 
 
 def _batch_qnode(device, shots, seed):
@@ -65,8 +65,9 @@ def train_spsa_optimizer(seed: int, dataset: str, rule: tuple, shots: int | None
     np.random.seed(seed)  # the optimizer draws its directions from numpy's global generator
     order_rng = np.random.default_rng(s_order)
     w = pnp.array(model.parameters, requires_grad=True)
-    clock = RaceClock(rule, first_step_s=step_s)
-    stop = clock.record(test_accuracy(model, data, noise), 0.0)
+    clock = make_clock(rule, first_step_s=step_s)
+    acc = LazyAccuracy(model, data, noise)
+    stop = clock.record(acc, 0.0)
     while not stop:
         order = order_rng.permutation(len(x_tr))
         for b in range(spe):
@@ -77,7 +78,7 @@ def train_spsa_optimizer(seed: int, dataset: str, rule: tuple, shots: int | None
                 return np.mean((out - yb) ** 2)
             w = opt.step(loss, w)
             model.update_parameters(np.asarray(w))
-            if clock.record(test_accuracy(model, data, noise), manager.stats.modeled_s, bill=bill_of(manager.stats)):
+            if clock.record(acc, manager.stats.modeled_s, bill=bill_of(manager.stats)):
                 stop = True
                 break
     return {"steps": clock.records, "jobs": manager.stats.jobs, "circuits": manager.stats.circuits}
@@ -106,8 +107,9 @@ def train_qiskit_spsa(seed: int, dataset: str, rule: tuple, shots: int | None = 
     manager = CircuitBatchManager(NumpyBackend(latency=latency, seed=s_backend, noise=noise), max_batch_size=10_000)
     order_rng = np.random.default_rng(s_order)
     state = {"step": 0, "order": None}
-    clock = RaceClock(rule)
-    clock.record(test_accuracy(model, data, noise), 0.0)
+    clock = make_clock(rule)
+    acc = LazyAccuracy(model, data, noise)
+    clock.record(acc, 0.0)
 
     def batch():
         if state["order"] is None:  # an epoch starts: a new order
@@ -129,7 +131,7 @@ def train_qiskit_spsa(seed: int, dataset: str, rule: tuple, shots: int | None = 
         if state["step"] % spe == 0:
             state["order"] = None
         model.update_parameters(np.asarray(x))  # the step's cost: its +- pair, one job (calibration is not a step)
-        return clock.record(test_accuracy(model, data, noise), manager.stats.modeled_s, state["last"].cost.modeled_s,
+        return clock.record(acc, manager.stats.modeled_s, state["last"].cost.modeled_s,
                             bill_of(manager.stats))
 
     spsa = SPSA(maxiter=10**9, termination_checker=after_step)
@@ -139,3 +141,40 @@ def train_qiskit_spsa(seed: int, dataset: str, rule: tuple, shots: int | None = 
 
 
 # The race's entrants: qnb configurations (user-data path) and the peers.
+
+
+def shot_adaptive_step(kind: str = "blobs", min_shots: int = 10, steps: int = 3, seed: int = 0) -> dict:
+    """``qml.ShotAdaptiveOptimizer`` (Rosalin/iCANS) where its form allows: one QNode objective
+    with parameter-shift gradients, here the per-sample LINEAR loss :math:`-y f(x, \\theta)` (an
+    expectation value, so unbiased at any shots) of one training sample per step. Counted by
+    qml.Tracker over ``steps`` steps: device calls (jobs), circuits and shots per step, and what a
+    step costs on every price sheet (each device call priced as one job of its circuits at their
+    mean shots)."""
+    from pennylane import numpy as pnp
+
+    from ..prices import PRICES
+    x, y, _, _ = bench_data(kind)
+    w0 = QuantumModel(n_features=x.shape[1], seed=_seeds(seed)[0]).parameters
+    dev = qml.device("default.qubit", wires=4, seed=seed)
+
+    def objective(i):
+        @qml.qnode(dev, diff_method="parameter-shift")
+        def f(w):
+            qml.AngleEmbedding(x[i], wires=range(4), rotation="X")
+            qml.StronglyEntanglingLayers(w.reshape(4, 4, 3), wires=range(4))
+            return qml.expval(qml.s_prod(-float(y[i]), qml.PauliZ(0)))
+        return qml.set_shots(f, min_shots)
+
+    opt = qml.ShotAdaptiveOptimizer(min_shots=min_shots)
+    w = pnp.array(w0, requires_grad=True)
+    with qml.Tracker(dev) as tr:
+        for i in range(steps):
+            w = opt.step(objective(i), w)
+    jobs, circuits = tr.totals.get("batches", 0), tr.totals.get("executions", 0)
+    shots = tr.totals.get("shots", 0)
+    per = {"jobs": jobs / steps, "circuits": circuits / steps, "shots": shots / steps}
+    usd = {p: (s.per_job * per["jobs"] + s.per_circuit * per["circuits"] + s.per_shot * per["shots"]
+               + (s.per_1q_gate_shot * 52 + s.per_2q_gate_shot * 16) * per["shots"]) for p, s in PRICES.items()}
+    return {"objective": "per-sample linear loss -y f(x, theta), one sample a step", "min_shots": min_shots,
+            "steps_measured": steps, "per_step": per, "usd_per_step": usd,
+            "total_shots_used": int(opt.total_shots_used) if getattr(opt, "total_shots_used", None) else None}

@@ -92,10 +92,17 @@ def race_task(task: tuple) -> list[dict]:
     (target, budget_s, t_eq)). Module-level so that joblib and Dask workers can import it."""
     name, kw, kind, seed, rule = task
     if name.startswith("qnb"):
+        if kw.get("adaptive"):  # a research strategy (qnb.research.dollars)
+            from .adaptive import run_candidate
+            return run_candidate(kw, kind, seed, rule)
         return run_qnb(TrainingConfig(**{**kw, "seed": seed}), kind, rule)
-    if name.startswith("qml.SPSAOptimizer"):  # kw: the gains it is matched to, or None for its defaults
-        return train_spsa_optimizer(seed, kind, rule, gains=kw)["steps"]
-    r = train_qiskit_spsa(seed, kind, rule)
+    # a peer's kw: the gains it is matched to (or None: its defaults), or {"shots": s, "gains": ...}
+    shots = 1000
+    if kw is not None and ("shots" in kw or "gains" in kw):
+        shots, kw = kw.get("shots", 1000), kw.get("gains")
+    if name.startswith("qml.SPSAOptimizer"):
+        return train_spsa_optimizer(seed, kind, rule, gains=kw, shots=shots)["steps"]
+    r = train_qiskit_spsa(seed, kind, rule, shots=shots)
     return None if r is None else r["steps"]
 
 
@@ -145,7 +152,7 @@ def race_rule(c: dict, budget_fraction: float = 1.0, max_budget_s: float = math.
 
 def under_rule(records: list[dict], rule: tuple) -> list[dict]:
     """A finished run's records up to where the race's rule would have stopped it."""
-    clock = RaceClock(rule)
+    clock = RaceClock(rule[:3])
     for e in records:
         if clock.record(e["test_accuracy"], e["modeled_s"], bill=e["bill"]):
             break
@@ -153,21 +160,30 @@ def under_rule(records: list[dict], rule: tuple) -> list[dict]:
 
 
 def race(kinds, seeds, ceil: dict, entrants: dict, client=None, workers=None, log=None, peers=PEERS,
-         max_budget_s: float = math.inf, budget_fraction: float = 1.0, matched: dict | None = None) -> dict:
+         max_budget_s: float = math.inf, budget_fraction: float = 1.0, matched: dict | None = None,
+         grid: int | None = None, caps: dict | None = None) -> dict:
     """Every entrant (name: qnb config keywords) and peer on every data set and seed until it has
     reached the target (and passed the equal-time mark) or the common budget (``race_rule``).
     Accuracy is measured after every step. ``matched``: the gains (a, c, A, alpha, gamma) that
-    ``qml.SPSAOptimizer (matched gains)`` gets: those of the configuration it is compared with."""
+    ``qml.SPSAOptimizer (matched gains)`` gets: those of the configuration it is compared with.
+    ``grid``: read every entrant only on that many common times (``runs.GridClock``), not after
+    every step (parameter shift's ceiling runs keep their every-step records). ``caps``: per data
+    set, modeled seconds at which an entrant's run stops even below the budget (with ``grid``; the
+    grid and the budget stay the race's)."""
     names = list(entrants) + list(peers)
     kws = {**entrants, "qml.SPSAOptimizer (matched gains)": matched or {}}
     tasks, rules = [], {}
     for kind in kinds:
         rules[kind] = race_rule(ceil[kind], budget_fraction, max_budget_s)
-        tasks += [(n, kws.get(n), kind, int(s), rules[kind]) for n in names for s in seeds]
+        rule = rules[kind]
+        if grid:
+            cap = min(rule[1], (caps or {}).get(kind, math.inf))
+            rule = (rule[0], cap, min(rule[2], cap), grid, rule[1])
+        tasks += [(n, kws.get(n), kind, int(s), rule) for n in names for s in seeds]
     runs = run_tasks(race_task, tasks, client=client, workers=workers, progress=True, desc="race", log=log)
     out = {}
     for kind in kinds:
-        c, (target, budget, t_eq) = ceil[kind], rules[kind]
+        c, (target, budget, t_eq) = ceil[kind], rules[kind][:3]
         rows, histories, runs_of = [], {}, {}
         ps_runs = [under_rule(r, rules[kind]) for r in c["runs"]]  # the ceiling's runs, held to the same rule
         groups = [(PS_NAME, ps_runs)] + [(n, [r for (m, _, k, _, _), r in zip(tasks, runs) if m == n and k == kind])
@@ -182,7 +198,7 @@ def race(kinds, seeds, ceil: dict, entrants: dict, client=None, workers=None, lo
                          "median_min_common_grid": grid,
                          "acc_at_equal_time": float(np.mean([a for a in at if a is not None])) if any(
                              a is not None for a in at) else None,
-                         "steps_median": float(np.median([len(r) - 1 for r in rs]))})
+                         "steps_median": float(np.median([r[-1].get("step", len(r) - 1) for r in rs]))})
             histories[name] = [thin(r, target) for r in rs]
             runs_of[name] = [per_run(r, target) for r in rs]
         dollars = [{"method": n, **{k: float(np.median([x["usd"][k] for x in v])) for k in PRICES}}
@@ -195,7 +211,8 @@ def race(kinds, seeds, ceil: dict, entrants: dict, client=None, workers=None, lo
     return out
 
 
-def ratio_targets(race_out: dict, ours_name: str, ours_by_sheet: dict | None = None) -> list[dict]:
+def ratio_targets(race_out: dict, ours_name: str, ours_by_sheet: dict | None = None,
+                  peer: str | None = "qml.SPSAOptimizer (matched gains)") -> list[dict]:
     """The targets per data set, each a ratio of medians over seeds with its 95 % bootstrap interval
     and verdict (``stats.ratio_verdict``): qnb's choice (held-out seeds) <= 1/10 of parameter
     shift's and <= 1/2 of qml.SPSAOptimizer's (matched gains) time to quality, and <= 1/10 of
@@ -207,7 +224,7 @@ def ratio_targets(race_out: dict, ours_name: str, ours_by_sheet: dict | None = N
     for kind, r in race_out.items():
         runs = r["per_run"]
         ours = runs[ours_name]
-        pairs = [(PS_NAME, 0.1), ("qml.SPSAOptimizer (matched gains)", 0.5)]
+        pairs = [(PS_NAME, 0.1)] + ([(peer, 0.5)] if peer in runs else [])
         for peer, limit in pairs:
             theirs = runs[peer]
             a, b = [x["ttq_s"] / 60 for x in ours], [x["ttq_s"] / 60 for x in theirs]

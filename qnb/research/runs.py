@@ -42,12 +42,91 @@ class RaceClock:
         start); True when the run should stop."""
         if modeled_s > self.budget_s * (1 + 1e-9):
             return True
+        if callable(test_accuracy):  # a LazyAccuracy: read now
+            test_accuracy = test_accuracy()
         last = self.records[-1]["modeled_s"] if self.records else 0.0
         self.dearest_s = max(self.dearest_s, modeled_s - last if step_s is None else step_s)
         self.records.append({"test_accuracy": float(test_accuracy), "modeled_s": float(modeled_s),
                              "bill": list(bill) if bill is not None else [0] * len(BILL)})
         self.reached = self.reached or test_accuracy >= self.target
         return (self.reached and modeled_s >= self.t_eq) or modeled_s + self.dearest_s > self.budget_s * (1 + 1e-9)
+
+
+class GridClock:
+    """A run read only on a common grid of modeled times: the rule is (target, budget_s, t_eq, n,
+    grid_budget_s); the grid is grid_budget_s/n, 2 grid_budget_s/n, ... The record at a grid time
+    t is the state after the last step completed by t (its test accuracy and what it had spent),
+    evaluated only there, so a run with many cheap steps is looked at as often as one with few
+    dear ones (no reward for noisy evaluation) and costs at most n evaluations. Stops as
+    ``RaceClock`` does: before a step that would pass ``budget_s`` (here possibly a cap below
+    ``grid_budget_s``), or once a grid read is at the target and at or past ``t_eq``."""
+
+    def __init__(self, rule: tuple, first_step_s: float = 0.0):
+        self.target, self.budget_s, self.t_eq, n, grid_budget = rule
+        self.dt = grid_budget / n
+        self.records: list[dict] = []
+        self.reached, self.dearest_s, self.steps = False, float(first_step_s), 0
+        self.prev = None  # (params, modeled_s, bill, accuracy reader) of the last state
+
+    def _read_until(self, t_end: float, strict: bool) -> bool:
+        """Grid reads of the previous state at every grid time before t_end; True: stop."""
+        params, t0, bill, acc, steps = self.prev
+        value = None
+        while True:
+            t = len(self.records) * self.dt  # record i sits at grid time i dt (0: the start)
+            if t > self.budget_s * (1 + 1e-9) or (t >= t_end if strict else t > t_end * (1 + 1e-12)):
+                return False
+            value = acc.at(params) if value is None else value
+            self.records.append({"test_accuracy": float(value), "modeled_s": float(t), "bill": list(bill),
+                                 "step": steps})
+            self.reached = self.reached or value >= self.target
+            if self.reached and t >= self.t_eq:
+                return True
+
+    def record(self, accuracy, modeled_s: float, step_s: float | None = None, bill: list | None = None) -> bool:
+        """After a step (or at the start): ``accuracy`` a ``LazyAccuracy`` of the model now; True: stop."""
+        if modeled_s > self.budget_s * (1 + 1e-9):
+            return True
+        bill = list(bill) if bill is not None else [0] * len(BILL)
+        if self.prev is not None:
+            self.steps += 1
+            self.dearest_s = max(self.dearest_s, modeled_s - self.prev[1] if step_s is None else step_s)
+            if self._read_until(modeled_s, strict=True):
+                return True
+        self.prev = (accuracy.snapshot(), float(modeled_s), bill, accuracy, self.steps)
+        if modeled_s + self.dearest_s > self.budget_s * (1 + 1e-9):  # the last state: read up to the budget
+            self._read_until(self.budget_s, strict=False)
+            return True
+        if not self.records:  # the start
+            return self._read_until(0.0, strict=False)
+        return False
+
+
+class LazyAccuracy:
+    """A model's exact test accuracy, computed only when read: ``()`` now, ``at(params)`` of a
+    snapshot (``snapshot()``) of its parameters."""
+
+    def __init__(self, model, dataset, noise: str | None = None):
+        self.model, self.dataset, self.noise = model, dataset, noise
+
+    def __call__(self) -> float:
+        return test_accuracy(self.model, self.dataset, self.noise)
+
+    def snapshot(self):
+        return self.model.parameters.copy()
+
+    def at(self, params) -> float:
+        keep = self.model.parameters
+        self.model.parameters = params
+        try:
+            return test_accuracy(self.model, self.dataset, self.noise)
+        finally:
+            self.model.parameters = keep
+
+
+def make_clock(rule: tuple, first_step_s: float = 0.0):
+    """``RaceClock`` for a rule (target, budget_s, t_eq), ``GridClock`` for (..., n, grid_budget_s)."""
+    return (GridClock if len(rule) == 5 else RaceClock)(rule, first_step_s)
 
 
 # The race's clock: the seed-calibrated model with its per-circuit cost made per shot (equal at the
@@ -102,16 +181,21 @@ def bill_of(stats) -> list:
     return [getattr(stats, k) for k in BILL]
 
 
-def run_qnb(config: TrainingConfig, kind: str, rule: tuple) -> list[dict]:
+def run_qnb(config: TrainingConfig, kind: str, rule: tuple, setup=None) -> list[dict]:
     """A qnb training through the user-data path under the race's rule; the test accuracy and
-    modeled time at the start and after every step."""
+    modeled time at the start and after every step (or on the rule's grid, ``make_clock``).
+    ``setup(trainer)``: a research strategy's hook, called once before training; it returns a
+    callable run after every step (before the clock reads the state), e.g. to set the next shots."""
     trainer, noise = make_trainer(config, kind), noise_of(kind)
-    clock = RaceClock(rule)
-    clock.record(test_accuracy(trainer.model, trainer.dataset, noise), 0.0)
+    after = setup(trainer) if setup is not None else None
+    clock = make_clock(rule)
+    acc = LazyAccuracy(trainer.model, trainer.dataset, noise)
+    clock.record(acc, 0.0)
 
     def check(t, rec):
-        if clock.record(test_accuracy(t.model, t.dataset, noise), t.modeled_s, rec["modeled_s"],
-                        bill_of(t.manager.stats)):
+        if after is not None:
+            after(t, rec)
+        if clock.record(acc, t.modeled_s, rec["modeled_s"], bill_of(t.manager.stats)):
             raise _Stop
     try:  # the trainer's own budget rule also prices the first step before it is paid
         trainer.fit(epochs=10**9, progress=False, callback=check, budget_s=rule[1])
