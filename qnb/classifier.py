@@ -16,7 +16,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from .backends import Backend, LocalBackend
 from .batching import CircuitBatchManager
 from .circuits import CircuitModel
-from .config import TrainingConfig, make_backend
+from .config import CHOICE_METHOD, TrainingConfig, make_backend
 from .devices import (BACKEND_NAMES, STATE_VECTOR_DEVICES, DeviceBackend, agrees, describe_backend, device_name,
                       has_channels, local_copy)
 from .heads import OneVsRestHeads
@@ -85,8 +85,10 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
         batch_size, epochs (int): every sample once per epoch, in batches of ``batch_size``.
         shots (int, None or "auto"): see above.
         price (str or None): a ``qnb.PRICES`` sheet: dollars in ``history_`` and ``fit(budget_usd=)``.
-        a, c, A, alpha, gamma (float): Spall's gains (``qnb.Gains``).
-        optimizer (str): ``"sgd"``, ``"momentum"`` or ``"adam"``.
+        a, c, A, alpha, gamma (float): Spall's gains (``qnb.Gains``); ``a="auto"``: the ``price``
+            sheet's choice, else 0.3.
+        optimizer (str): ``"sgd"``, ``"momentum"`` or ``"adam"``; ``"auto"``: the ``price`` sheet's
+            choice, else ``"sgd"``.
         blocking (bool), regularization (float or None): see ``BatchSPSAOptimizer``.
         loss (callable): vectorised ``loss(outputs, y)`` with y in {-1, +1}.
         backend: None, ``"local"``, ``"ionq"`` (``qnb.make_backend``) or a ``qnb.Backend``.
@@ -104,8 +106,8 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, circuit=None, *, param_shape=None, n_wires=None, method="spsa_subsampled", subsample="auto",
-                 num_directions="auto", batch_size=10, epochs=5, shots="auto", a=0.3, c=0.2, A=5.0, alpha=0.602,
-                 gamma=0.101, optimizer="sgd", blocking=False, regularization=None, loss=square_loss, backend=None,
+                 num_directions="auto", batch_size=10, epochs=5, shots="auto", a="auto", c=0.2, A=5.0, alpha=0.602,
+                 gamma=0.101, optimizer="auto", blocking=False, regularization=None, loss=square_loss, backend=None,
                  random_state=None, price=None, predict_on="exact", seed="deprecated"):
         # scikit-learn's convention: store the arguments as given; fit() checks them
         self.circuit, self.param_shape, self.n_wires, self.method = circuit, param_shape, n_wires, method
@@ -226,7 +228,10 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
     def _choice(self) -> dict:
         """The price sheet's choice of shots, subsample and directions ({} without a sheet)."""
         sheet = PRICES.get(self.price) if isinstance(self.price, str) else None
-        return dict(sheet.choice) if isinstance(sheet, PriceSheet) else {}  # anything else is refused by the config
+        if not isinstance(sheet, PriceSheet):  # no sheet; anything else in PRICES is refused by the config
+            return {}
+        choice = dict(sheet.choice)  # chosen for CHOICE_METHOD: another method takes only its shots
+        return choice if self.method == CHOICE_METHOD else {k: v for k, v in choice.items() if k == "shots_per_circuit"}
 
     def _auto(self, name: str, field: str, default):
         """A setting left at "auto": the price sheet's choice, else qnb's default; a given value stands."""
@@ -243,7 +248,7 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
             if "shots_per_circuit" in self._choice():
                 return self._choice()["shots_per_circuit"], f"the {self.price} sheet's choice"
             if self._qnode() is not None:
-                return None, "the QNode (analytic: exact)"
+                return None, "the QNode"  # analytic: exact
             return QNB_DEFAULT_SHOTS, "qnb's default"
         if self.shots is not None and (isinstance(self.shots, bool) or not isinstance(self.shots, (int, np.integer))
                                        or self.shots < 1):
@@ -308,8 +313,8 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
         per_step = 2 * directions * sub + 2 * sub + 4 if _positive_int(directions) and _positive_int(sub) else 0
         config = TrainingConfig(
             max_parallel_circuits=max(100, per_step), gradient_method=self.method, gradient_subsample_size=sub, batch_size=batch, epochs=self.epochs,
-            shots_per_circuit=shots, num_directions=directions, spsa_a=self.a, spsa_c=self.c, spsa_A=self.A,
-            spsa_alpha=self.alpha, spsa_gamma=self.gamma, optimizer=self.optimizer, blocking=self.blocking,
+            shots_per_circuit=shots, num_directions=directions, spsa_a=self._auto("a", "spsa_a", 0.3), spsa_c=self.c, spsa_A=self.A,
+            spsa_alpha=self.alpha, spsa_gamma=self.gamma, optimizer=self._auto("optimizer", "optimizer", "sgd"), blocking=self.blocking,
             regularization=self.regularization, seed=seed, dataset="user", price=self.price, backend=backend_name)
         trainer = QuantumTrainer(config, model=model, dataset=(rows, signs, rows, signs), backend=backend,
                                  loss=self.loss, evaluator=evaluator)

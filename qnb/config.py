@@ -15,8 +15,10 @@ from . import validation as check
 from .noise import IONQ_NOISE_MODELS, noise_model
 from .prices import PRICES, PriceSheet, price_sheet
 
+CHOICE_METHOD = "spsa_subsampled"  # the estimator a price sheet's choice was selected for
 AUTO = "auto"  # a field the user did not set: the price sheet's choice, else the document's value
-DOCUMENT_DEFAULTS = {"gradient_subsample_size": 5, "shots_per_circuit": 1000, "num_directions": 1}
+WITHOUT_A_SHEET = {"gradient_subsample_size": 5, "shots_per_circuit": 1000, "num_directions": 1, "optimizer": "sgd",
+                   "spsa_a": 0.3}  # the document's values, and Spall's plain step
 BACKENDS = {"local": ("default.qubit", "lightning.qubit"), "ionq": ("ionq.simulator", "ionq.qpu")}
 USER_DATA = "user"  # config.dataset when the trainer was given arrays
 RENAMED = {"n_directions": "num_directions", "qnspsa_regularization": "regularization"}  # today's -> PennyLane's
@@ -48,9 +50,10 @@ class TrainingConfig:
     ``BatchSPSAOptimizer``'s ``a, c, A, alpha, gamma``; ``num_directions`` and ``regularization``
     are its own names (``n_directions`` and ``qnspsa_regularization`` are accepted too).
 
-    **The price sheet's choice.** ``shots_per_circuit``, ``gradient_subsample_size`` and
-    ``num_directions`` left unset (``"auto"``) take the choice of the named ``price`` sheet
-    (``qnb.PRICES[price].choice``), else the document's 1000 shots, k = 5 and one direction. A value
+    **The price sheet's choice.** ``shots_per_circuit``, ``gradient_subsample_size``,
+    ``num_directions``, ``optimizer`` and ``spsa_a`` left unset (``"auto"``) take the choice of the
+    named ``price`` sheet (``qnb.PRICES[price].choice``), else the document's 1000 shots, k = 5 and
+    one direction with Spall's plain step (``"sgd"``, a = 0.3). A value
     given explicitly always wins, and a config made by ``replace`` keeps its resolved values:
     ``TrainingConfig(price="braket-ionq-aria")`` trains the sheet's way,
     ``PRESETS["balanced"].replace(price=...)`` the Balanced preset's way, priced on that sheet.
@@ -79,7 +82,7 @@ class TrainingConfig:
     n_test: int | None = None
     backend: str = "local"  # "local" or "ionq"
     device: str | None = None  # None: the backend's first; local: default.qubit | lightning.qubit; ionq: ionq.simulator | ionq.qpu
-    spsa_a: float = 0.3
+    spsa_a: float | str = AUTO  # AUTO: the price sheet's choice, else 0.3
     spsa_c: float = 0.2
     spsa_A: float = 5.0
     spsa_alpha: float = 0.602
@@ -88,7 +91,7 @@ class TrainingConfig:
     calibrate: bool = False  # set spsa_a from the first batch (Spall's guideline, one job)
     calibration_directions: int = 10
     calibration_target: float = 0.2 * np.pi  # first-step size per parameter (Qiskit's default 2 pi / 10)
-    optimizer: str = "sgd"  # how a_k and the gradient make a step: "sgd" (Spall's), "momentum", "adam"
+    optimizer: str = AUTO  # how a_k and the gradient make a step: "sgd" (Spall's), "momentum", "adam"; AUTO: sheet's, else sgd
     beta1: float = 0.9  # momentum / Adam first-moment decay
     beta2: float = 0.999  # Adam second-moment decay
     blocking: bool = False  # undo a step whose loss rose beyond shot noise, checked inside the next step's job
@@ -164,17 +167,20 @@ class TrainingConfig:
 
     def _resolve_auto(self, set_) -> None:
         """Fields left at ``AUTO`` take the price sheet's choice (``PriceSheet.choice``: the shots,
-        subsample and directions that make the cheapest training on that sheet), else the design
-        document's values. A value the user gave is never replaced; resolved values are plain
+        subsample, directions and step rule that make the cheapest training on that sheet, selected
+        for ``spsa_subsampled``: another method takes only its shots), else the design document's
+        values with Spall's plain step (``WITHOUT_A_SHEET``). A value the user gave is never replaced; resolved values are plain
         numbers, so ``replace`` and ``to_dict`` keep them."""
-        auto = [name for name in DOCUMENT_DEFAULTS if isinstance(getattr(self, name), str) and getattr(self, name) == AUTO]
+        auto = [name for name in WITHOUT_A_SHEET if isinstance(getattr(self, name), str) and getattr(self, name) == AUTO]
         if not auto:
             return
         choice = {}
         if isinstance(self.price, str) and isinstance(PRICES.get(self.price), PriceSheet):  # others: refused below
             choice = dict(PRICES[self.price].choice)
+            if self.gradient_method != CHOICE_METHOD:  # the choice configures that estimator; others take its shots
+                choice = {k: v for k, v in choice.items() if k == "shots_per_circuit"}
         for name in auto:
-            value = choice.get(name, DOCUMENT_DEFAULTS[name])
+            value = choice.get(name, WITHOUT_A_SHEET[name])
             if name == "gradient_subsample_size" and isinstance(self.batch_size, int):
                 value = min(value, self.batch_size)  # a sheet's k never exceeds a smaller batch the user chose
             set_(name, value)

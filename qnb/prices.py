@@ -50,7 +50,7 @@ class PriceSheet:
             program set: 100); a larger job is priced as :math:`\\lceil n/\\text{max}\\rceil` jobs.
         choice (tuple of (field, value) pairs): the ``TrainingConfig`` settings that make training
             cheapest on this sheet (``shots_per_circuit``, ``gradient_subsample_size``,
-            ``num_directions``), taken by a config or classifier that names the sheet and leaves them
+            ``num_directions``, ``optimizer``, ``spsa_a``), taken by a config or classifier that names the sheet and leaves them
             unset; ``make bench``'s selection chooses them (figures/bench.md).
     """
 
@@ -99,26 +99,36 @@ _AZURE = ("https://learn.microsoft.com/azure/quantum/pricing (IonQ: AQT = m + 0.
           "m = 12.4166 USD without error mitigation, 97.50 with; a program taken as one submitted job)")
 _PROGRAM_SET = ("https://docs.aws.amazon.com/braket/latest/developerguide/braket-batching-tasks.html (\"Running multiple "
                 "programs\": a program set packages up to 100 programs into ONE quantum task, supported on all gate-based "
-                "QPUs) and https://aws.amazon.com/braket/pricing/ (0.30 USD per task; per shot IonQ Aria 0.03, Forte 0.08). "
+                "QPUs; an earlier copy of the guide names only IQM and Rigetti) and https://aws.amazon.com/braket/pricing/ (0.30 USD per task; per shot IonQ Aria 0.03, Forte 0.08). "
                 "Assumed here: one task fee per program set and the per-shot fee on every shot of every program; the "
                 "pricing page does not itemise program sets (not verified). Braket's device list names IonQ Forte-1 and "
                 "Forte-Enterprise-1 (Aria no longer listed): whether a given IonQ device's action map has "
                 "OPENQASM_PROGRAM_SET was not checked against a live device")
 _DEBIAS = "; IonQ debiases only jobs of 500 or more shots: https://docs.ionq.com/guides/error-mitigation-debiasing"
+# Each sheet's choice is what make bench's selection chose for it (figures/bench.md, "the choice per
+# sheet"): the least dollars to quality with modeled minutes at most twice split_shots'. A test checks
+# that these agree with figures/bench.json, so a new bench run that chooses otherwise fails until
+# they are updated here.
+_RULE = (("optimizer", "momentum"), ("spsa_a", 1.0))
+_CHEAP = (("shots_per_circuit", 100), ("gradient_subsample_size", 5), ("num_directions", 1)) + _RULE
+_SPLIT_SHOTS = (("shots_per_circuit", 500), ("gradient_subsample_size", 5), ("num_directions", 2)) + _RULE
 PRICES = {
     "braket-ionq-aria": PriceSheet("braket-ionq-aria", per_circuit=0.30, per_shot=0.03, source=_BRAKET,
-                                   checked="2026-11-29"),
+                                   checked="2026-11-29", choice=_CHEAP),
     "braket-ionq-forte": PriceSheet("braket-ionq-forte", per_circuit=0.30, per_shot=0.08, source=_BRAKET,
-                                    checked="2026-11-29"),
+                                    checked="2026-11-29", choice=_CHEAP),
     "azure-ionq": PriceSheet("azure-ionq", per_job=12.4166, per_1q_gate_shot=0.000220, per_2q_gate_shot=0.000975,
-                             source=_AZURE, checked="2026-11-29"),
+                             source=_AZURE, checked="2026-11-29", choice=_CHEAP),
     "azure-ionq-error-mitigation": PriceSheet("azure-ionq-error-mitigation", per_job=97.50, per_1q_gate_shot=0.000220,
-                                              per_2q_gate_shot=0.000975, source=_AZURE + _DEBIAS, checked="2026-11-29", min_shots=500),
-    # issue 27: one Braket task fee per step (a program set of <= 100 circuits), shots priced as on Braket
+                                              per_2q_gate_shot=0.000975, source=_AZURE + _DEBIAS, checked="2026-11-29",
+                                              min_shots=500, choice=_SPLIT_SHOTS),
+    # one Braket task fee per step (a program set of <= 100 circuits), shots priced as on Braket
     "braket-ionq-aria-program-set": PriceSheet("braket-ionq-aria-program-set", per_job=0.30, per_shot=0.03,
-                                               max_circuits_per_job=100, source=_PROGRAM_SET, checked="2026-12-06"),
+                                               max_circuits_per_job=100, source=_PROGRAM_SET, checked="2026-12-06",
+                                               choice=_CHEAP),
     "braket-ionq-forte-program-set": PriceSheet("braket-ionq-forte-program-set", per_job=0.30, per_shot=0.08,
-                                                max_circuits_per_job=100, source=_PROGRAM_SET, checked="2026-12-06"),
+                                                max_circuits_per_job=100, source=_PROGRAM_SET, checked="2026-12-06",
+                                                choice=_CHEAP),
 }
 
 

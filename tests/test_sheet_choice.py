@@ -81,7 +81,30 @@ def test_the_classifier_without_a_sheet_keeps_its_defaults():
     X, y = _data()
     clf = qnb.QuantumClassifier(_qnode(None), param_shape=(2,), epochs=1, random_state=0).fit(X, y)
     ex = clf.history_["execution"]
-    assert ex["shots"] is None and ex["shots_from"] == "the QNode (analytic: exact)"
+    assert ex["shots"] is None and ex["shots_from"] == "the QNode"
     assert clf.history_["steps"][0]["circuits"] == 2 * 5  # k = 5, one direction
     clf = qnb.QuantumClassifier(epochs=1, random_state=0).fit(*_data())
     assert clf.history_["execution"]["shots"] == 1000 and clf.history_["execution"]["shots_from"] == "qnb's default"
+
+
+def test_every_sheets_choice_is_what_make_bench_chose_for_it():
+    """qnb.PRICES carries the selection's result (figures/bench.json): a bench run that chooses
+    otherwise fails here until the sheets are updated."""
+    import json
+    from pathlib import Path
+    from qnb.research import dollars as D
+    bench = json.loads((Path(__file__).resolve().parent.parent / "figures" / "bench.json").read_text())
+    candidates = D.grid_candidates(pruned=False)
+    assert set(bench["selection_choice"]) == set(qnb.PRICES)
+    for sheet, chosen in bench["selection_choice"].items():
+        kw = {k: v for k, v in candidates[chosen["choice"]].items() if k != "gradient_method"}
+        assert dict(qnb.PRICES[sheet].choice) == kw, sheet
+        c = qnb.TrainingConfig(price=sheet)
+        assert {k: getattr(c, k) for k in kw} == kw
+
+
+def test_another_method_takes_only_the_sheets_shots(sheet):
+    c = qnb.TrainingConfig(price=sheet.name, gradient_method="parameter_shift")
+    assert (c.shots_per_circuit, c.num_directions, c.optimizer) == (20, 1, "sgd")
+    c = qnb.TrainingConfig(price=sheet.name, gradient_method="spsa_parallel")
+    assert (c.shots_per_circuit, c.num_directions, c.gradient_subsample_size) == (20, 1, 5)
