@@ -30,8 +30,9 @@ NEEDED = ("selection_table", "selection_choice", "selection_limit_min", "frontie
 
 
 def config_name(k: int, directions: int, shots: int) -> str:
-    """The grid's name of a configuration (``research.dollars.name``'s spelling)."""
-    return f"k={k}, {directions} dir, {shots} shots"
+    """The grid's name of a configuration (``research.dollars.name``)."""
+    from .dollars import name
+    return name(k, directions, shots)
 
 
 @lru_cache(maxsize=64)

@@ -258,6 +258,7 @@ def plot_dollars(bench: dict, sheet: str, mark: tuple | None = None):
     import math
     from matplotlib.figure import Figure
     from . import spend
+    from .dollars import MINUTES_LIMIT, TODAY
     table, pts = bench["selection_table"], grid_points(bench)
     kinds = list(next(iter(table.values())))
     shots = sorted({p[2] for p in pts})
@@ -275,7 +276,7 @@ def plot_dollars(bench: dict, sheet: str, mark: tuple | None = None):
             ax.plot(x, y, _K_MARKERS.get(k, "v"), color=f"C{shots.index(s)}", ms=4 + 2 * d, alpha=0.8,
                     label=None if s in labelled else f"{s} shots")
             labelled.add(s)
-        for name, style, label in ((spend.config_name(5, 2, 500), dict(marker="*", color="black", ms=14, mfc="none"),
+        for name, style, label in ((TODAY, dict(marker="*", color="black", ms=14, mfc="none"),
                                     "today (split_shots)"),
                                    (choice, dict(marker="D", color="tab:green", ms=12, mfc="none", mew=2),
                                     "the sheet's choice"),
@@ -286,7 +287,7 @@ def plot_dollars(bench: dict, sheet: str, mark: tuple | None = None):
                 ax.plot(r["median_min"], r["usd"][sheet], ls="none", label=label, **style)
         limit = bench.get("selection_limit_min", {}).get(kind)
         if limit:
-            ax.axvline(limit, color="grey", ls=":", lw=1.2, label="minutes limit (2 x today's)")
+            ax.axvline(limit, color="grey", ls=":", lw=1.2, label=f"minutes limit ({MINUTES_LIMIT:g} x today's)")
         ax.set(xscale="log", yscale="log", xlabel="median modeled minutes to quality",
                title=f"{kind}" + (f" ({never} never arrive)" if never else ""))
         for axis in (ax.xaxis, ax.yaxis):  # plain text (no mathtext); minor labels at 2 and 5 only
