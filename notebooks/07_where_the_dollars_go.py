@@ -35,13 +35,17 @@
 # **Terms.** A *step* is one optimisation step of batch SPSA on a batch of 10 samples. With
 # subsample size *k* (samples whose gradient is estimated in the step) and *d* directions (random
 # ± perturbations averaged), it sends ONE job of 2·k·d circuits (each sample and direction at
-# θ + cΔ and at θ − cΔ), each circuit run for *s* shots. *Dollars (minutes) to quality*: what a run
-# had spent (its modeled cloud minutes) when its test accuracy first reached 95 % of the data
-# set's ceiling (exact gradients with Adam until the accuracy plateaus, notebook 06), read on a
-# common grid of 200 modeled times up to the budget, so that a configuration with many cheap, noisy
-# steps is not looked at more often than one with few dear ones. *Today's* configuration is the
-# `split_shots` preset (k = 5, 2 directions, 500 shots), chosen on minutes in notebook 06. A
-# *median* is over seeds; its *95 % interval* is a percentile bootstrap over the seeds (notebook 06).
+# θ + cΔ and at θ − cΔ), each circuit run for *s* shots. *Modeled minutes*: the cloud time the
+# latency model fitted in notebook 02 gives the jobs a run sent, its per-circuit part charged per
+# shot (notebook 06). *Dollars (minutes) to quality*: what a run had spent (its modeled minutes)
+# when its test accuracy first reached 95 % of the data set's *ceiling* (the accuracy exact
+# gradients with Adam reach when trained until it plateaus, notebook 06), read on a common grid of
+# 200 modeled times up to the budget, so that a configuration with many cheap, noisy steps is not
+# looked at more often than one with few dear ones. *Today's* configuration is the `split_shots`
+# preset (k = 5, 2 directions, 500 shots), chosen on minutes in notebook 06. A *median* is over
+# seeds (independent runs); its *95 % interval* comes from resampling the seeds with replacement
+# (a percentile bootstrap, notebook 06). The *peers* are PennyLane's `qml.SPSAOptimizer` (with
+# its default gains and with today's) and Qiskit's SPSA, each at its best number of shots.
 #
 # The bills and the shot bias are computed here; every number about training is read from
 # `figures/bench.json` (`make bench`).
@@ -136,13 +140,16 @@ print(f"today's 20 circuits at 20 shots: {bill[(S.SHEETS[0], S.config_name(5, 2,
 # A cheaper step is cheaper to quality only if it does not need proportionally more steps. A
 # configuration's price per step is the same at every step (for these, whose subsample fits every
 # batch), so its median steps to quality is its median dollars to quality divided by its price per
-# step. The dollars come from `make bench`'s selection: every grid configuration (shots 2 to 500,
-# k 1 to 5, 1 or 2 directions) trained on the selection seeds and data split (`@1`: another draw
-# of xor, another train/test split of iris and breast cancer than the race's), on the Aria per-task
-# sheet:
+# step. The dollars come from `make bench`'s selection: every configuration of a coarse grid of
+# shots, k and directions (printed below) trained on the *selection* seeds and data split (`@1`:
+# another draw of xor, another train/test split of iris and breast cancer than the race's), here on
+# the Aria per-task sheet:
 
 # %%
 if ready:
+    grid = W.grid_points(bench)
+    print(f"{len(grid)} grid configurations: shots {sorted({g[2] for g in grid})}, k {sorted({g[0] for g in grid})}, "
+          f"directions {sorted({g[1] for g in grid})}")
     E.show(S.implied_steps(bench), floatfmt=",.4g", title=f"Selection seeds {bench['selection_seeds']}; "
            f"{S.SHEETS[0]}")
     mine = {(r["dataset"], r["configuration"]): r for r in S.implied_steps(bench, configs=[(5, 2, 500), (1, 1, 20)])}

@@ -142,7 +142,7 @@ def test_the_dollars_explorer_updates_its_table_and_figure():
 def test_the_static_dollars_map_draws_every_arriving_configuration():
     fig = widgets.plot_dollars(_bench(), "braket-ionq-aria", mark=(2, 1, 20))
     xor, iris = fig.axes[:2]
-    assert "1 never arrive" in xor.get_title() and "never" not in iris.get_title()
+    assert "1 of 4 never arrive" in xor.get_title() and "never" not in iris.get_title()
     assert widgets.grid_points(_bench()) == [(1, 1, 2), (1, 1, 20), (2, 1, 20), (5, 2, 500)]
 
 

@@ -289,7 +289,7 @@ def plot_dollars(bench: dict, sheet: str, mark: tuple | None = None):
         if limit:
             ax.axvline(limit, color="grey", ls=":", lw=1.2, label=f"minutes limit ({MINUTES_LIMIT:g} x today's)")
         ax.set(xscale="log", yscale="log", xlabel="median modeled minutes to quality",
-               title=f"{kind}" + (f" ({never} never arrive)" if never else ""))
+               title=f"{kind}" + (f" ({never} of {len(pts)} never arrive)" if never else ""))
         for axis in (ax.xaxis, ax.yaxis):  # plain text (no mathtext); minor labels at 2 and 5 only
             axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 10 else f"{v:g}"))
             axis.set_minor_formatter(FuncFormatter(lambda v, _: (f"{v:,.0f}" if v >= 10 else f"{v:g}")
