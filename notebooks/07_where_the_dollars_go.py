@@ -62,7 +62,6 @@ import math
 import warnings
 
 import matplotlib.pyplot as plt
-import numpy as np
 from IPython.display import display
 
 import qnb
@@ -78,7 +77,7 @@ bench = D.read_bench(BENCH)
 missing = S.missing_keys(bench)
 ready = not missing
 if not ready:
-    print(f"The bench result file has none of issue 27's results ({', '.join(missing)}): it was written by an "
+    print(f"The bench result file lacks issue 27's results ({', '.join(missing)}): it was written by an "
           "older `make bench`. Sections 2, 3 and 5 need them and say so below; run `make bench`, then "
           "`make notebooks`.")
 
@@ -123,7 +122,7 @@ display(fig)
 # **What to see:** on Braket's per-task sheet the shots are nearly all of today's step and the
 # task fee's share grows as the shots fall; on the program-set sheet the fee is one task a step, a
 # small share until the shots are few; on Azure the per-program charge is a floor under every
-# step and is most of each step below today's 20 circuits at 500 shots.
+# step, and it is most of every step here but today's (20 circuits at 500 shots).
 
 # %%
 bill = {(r["sheet"], r["configuration"]): r["USD per step"] for r in steps}
