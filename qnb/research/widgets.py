@@ -1,4 +1,4 @@
-"""Interactive explorers for notebooks 03 and 04, and the static figures shown under them.
+"""Interactive explorers for notebooks 03, 04 and 07, and the static figures shown under them.
 
 Each explorer displays (it does not return: ``interactive`` never shows a return value in
 JupyterLab) a Markdown row and a figure: the static grid over k and shots, with the chosen point
@@ -166,14 +166,14 @@ def _display_data(obj) -> dict:
     return {"output_type": "display_data", "data": data, "metadata": metadata}
 
 
-def _explorer(compute, draw, prices: bool = False):
-    """Controls and an output area; on every change: compute the row, display it and its figure.
-    ``ui.result`` holds the last row (for tests and for the reader's next cell). JupyterLab 4 may
-    run the callback in a kernel subshell thread: the figure is a plain ``Figure`` (no pyplot
-    state) and one update runs at a time."""
+def _explorer(compute, draw, prices: bool = False, controls=None, floatfmt: str = ".3g"):
+    """Controls (default ``_controls(prices)``) and an output area; on every change: compute the
+    row (or rows), display it and its figure. ``ui.result`` holds the last row (for tests and for
+    the reader's next cell). JupyterLab 4 may run the callback in a kernel subshell thread: the
+    figure is a plain ``Figure`` (no pyplot state) and one update runs at a time."""
     import ipywidgets as w
     from IPython.display import Markdown
-    controls = _controls(prices)
+    controls = controls or _controls(prices)
     out = w.Output()
     ui = w.VBox([w.HBox(list(controls)), out])
 
@@ -186,7 +186,8 @@ def _explorer(compute, draw, prices: bool = False):
             # the kernel's display publisher and, with a headless client (papermill), could leave
             # the cell's execution never reported as finished; in ONE assignment, so the front end
             # swaps the old row and figure for the new ones without showing an empty area between
-            out.outputs = tuple(_display_data(o) for o in (Markdown(E.table([row], floatfmt=".3g")), fig))
+            rows = row if isinstance(row, list) else [row]
+            out.outputs = tuple(_display_data(o) for o in (Markdown(E.table(rows, floatfmt=floatfmt)), fig))
 
     for c in controls:
         c.observe(update, "value")
@@ -209,3 +210,114 @@ def cost_explorer(latency: LatencyModel | None = None):
     grid = cost_grid(latency=latency)
     return _explorer(lambda k, s, p: cost_row(k, s, latency, price=p),
                      lambda row: plot_cost_grid(grid, mark=row, price=row["price sheet"]), prices=True)
+
+
+# -- notebook 07: dollars to quality from a bench result ---------------------------------------
+def grid_points(bench: dict) -> list[tuple[int, int, int]]:
+    """The (k, directions, shots) of every grid configuration in a bench result's selection table
+    (a pruned or quick run holds fewer than the full grid)."""
+    import re
+    found = (re.fullmatch(r"k=(\d+), (\d+) dir, (\d+) shots", n) for n in bench["selection_table"])
+    return sorted({tuple(int(g) for g in m.groups()) for m in found if m})
+
+
+def dollars_rows(bench: dict, k: int, directions: int, shots, sheet: str) -> list[dict]:
+    """The dollars explorer's table: per selection data set, the configuration (k, directions,
+    shots) and today's ``split_shots``, each with its median minutes and dollars to quality on
+    ``sheet`` (``research.dollars.dollars_to_quality``), one step's dollars on that sheet and
+    their quotient, the median steps to quality. A configuration the bench did not run, or one
+    below the sheet's ``min_shots``, is a row that says so."""
+    from ..prices import PRICES
+    from . import spend
+    from .dollars import dollars_to_quality
+    s = int(shots)
+    try:
+        rows = dollars_to_quality(bench, sheet=sheet, k=k, shots=s, directions=directions)
+    except ValueError:
+        return [{"configuration": spend.config_name(k, directions, s), "note": "not run by this bench (pruned grid)"}]
+    out = []
+    for r in rows:
+        kk, dd, ss = (int(v) for v in r["configuration"].replace(" dir", "").replace(" shots", "")
+                      .replace("k=", "").split(", "))
+        usd, per_step = r[f"median $ ({sheet})"], spend.parts(spend.step_bill(kk, dd, ss), sheet)["total"]
+        out.append({"dataset": r["dataset"], "configuration": r["configuration"], "reached": r["reached"],
+                    "median minutes": r["median minutes"], "median USD": usd, "USD per step": per_step,
+                    "median steps": usd / per_step if usd < float("inf") else float("inf"),
+                    "note": "" if ss >= PRICES[sheet].min_shots else f"below the sheet's {PRICES[sheet].min_shots} shots"})
+    return out
+
+
+_K_MARKERS = {1: "o", 2: "s", 5: "^"}
+
+
+def plot_dollars(bench: dict, sheet: str, mark: tuple | None = None):
+    """Per selection data set: every grid configuration at (median minutes, median dollars on
+    ``sheet``) to quality, log-log, coloured by shots, today's ``split_shots`` a black star, the
+    sheet's choice a green diamond, ``mark`` (k, directions, shots) a red ring, the minutes limit
+    a dotted line. A configuration that never arrives (infinite median) is counted in the title."""
+    import math
+    from matplotlib.figure import Figure
+    from . import spend
+    from .dollars import MINUTES_LIMIT, TODAY
+    table, pts = bench["selection_table"], grid_points(bench)
+    kinds = list(next(iter(table.values())))
+    shots = sorted({p[2] for p in pts})
+    choice = bench.get("selection_choice", {}).get(sheet, {}).get("choice")
+    fig = Figure(figsize=(4.0 * len(kinds), 3.7))
+    axes = fig.subplots(1, len(kinds), squeeze=False)[0]
+    for ax, kind in zip(axes, kinds):
+        never, labelled = 0, set()
+        for k, d, s in pts:
+            r = table[spend.config_name(k, d, s)][kind]
+            x, y = r["median_min"], r["usd"][sheet]
+            if not (math.isfinite(x) and math.isfinite(y)):
+                never += 1
+                continue
+            ax.plot(x, y, _K_MARKERS.get(k, "v"), color=f"C{shots.index(s)}", ms=4 + 2 * d, alpha=0.8,
+                    label=None if s in labelled else f"{s} shots")
+            labelled.add(s)
+        for name, style, label in ((TODAY, dict(marker="*", color="black", ms=14, mfc="none"),
+                                    "today (split_shots)"),
+                                   (choice, dict(marker="D", color="tab:green", ms=12, mfc="none", mew=2),
+                                    "the sheet's choice"),
+                                   (mark and spend.config_name(*mark), dict(marker="o", color="red", ms=16, mfc="none",
+                                                                            mew=2), "chosen here")):
+            r = table.get(name, {}).get(kind) if name else None
+            if r and math.isfinite(r["median_min"]) and math.isfinite(r["usd"][sheet]):
+                ax.plot(r["median_min"], r["usd"][sheet], ls="none", label=label, **style)
+        limit = bench.get("selection_limit_min", {}).get(kind)
+        if limit:
+            ax.axvline(limit, color="grey", ls=":", lw=1.2, label=f"minutes limit ({MINUTES_LIMIT:g} x today's)")
+        ax.set(xscale="log", yscale="log", xlabel="median modeled minutes to quality",
+               title=f"{kind}" + (f" ({never} of {len(pts)} never arrive)" if never else ""))
+        for axis in (ax.xaxis, ax.yaxis):  # plain text (no mathtext); minor labels at 2 and 5 only
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 10 else f"{v:g}"))
+            axis.set_minor_formatter(FuncFormatter(lambda v, _: (f"{v:,.0f}" if v >= 10 else f"{v:g}")
+                                                   if f"{v:g}"[0] in "25" else ""))
+    axes[0].set_ylabel(f"median USD to quality\n({sheet})")
+    for k in sorted({p[0] for p in pts}):  # the marker of each k (its size: the directions, 1 or 2)
+        axes[-1].plot([], [], _K_MARKERS.get(k, "v"), color="grey", label=f"k = {k} (larger: 2 directions)")
+    axes[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def dollars_explorer(bench: dict, sheet: str = "braket-ionq-aria"):
+    """Slider for the subsample size k, menus for directions, shots and the price sheet: reads
+    median minutes and dollars to quality of that grid configuration from a bench result's
+    selection table (``research.dollars.read_bench``) and marks it on the selection's map."""
+    import ipywidgets as w
+    from ..prices import PRICES
+    pts = grid_points(bench)
+    pick = (2, 1, 20) if (2, 1, 20) in pts else pts[0]
+    style = {"description_width": "initial"}
+    controls = (w.SelectionSlider(options=sorted({p[0] for p in pts}), value=pick[0], description="subsample size k",
+                                  style=style),
+                w.Dropdown(options=sorted({p[1] for p in pts}), value=pick[1], description="directions", style=style),
+                w.Dropdown(options=[str(s) for s in sorted({p[2] for p in pts})], value=str(pick[2]),
+                           description="shots per circuit", style=style),
+                w.Dropdown(options=list(PRICES), value=sheet, description="price sheet", style=style))
+    return _explorer(lambda k, d, s, p: dollars_rows(bench, k, d, s, p),
+                     lambda rows: plot_dollars(bench, controls[3].value,
+                                               mark=(controls[0].value, controls[1].value, int(controls[2].value))),
+                     controls=controls, floatfmt=",.4g")

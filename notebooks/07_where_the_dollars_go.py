@@ -1,0 +1,332 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
+#   kernelspec:
+#     display_name: Python (qnb)
+#     language: python
+#     name: qnb
+# ---
+
+# %% [markdown]
+# # 07 (later chapter) — Where the dollars go: task fees, shots and steps
+#
+# **What this shows.** What a training run pays for on each price sheet of `qnb.PRICES`, and how
+# to reach the same accuracy for fewer dollars:
+#
+# 1. one step's bill split into what a sheet charges for — a fee (per task or per job), shots, and
+#    gate-shots — for today's preset and for cheaper steps, on Braket's per-task sheet, Braket's
+#    program-set form and Azure;
+# 2. dollars to quality as dollars per step times steps to quality, the steps measured by
+#    `make bench`'s selection: why 2 circuits a step at 20 shots cost less to quality than 20
+#    circuits at 500 on Braket's per-task sheet, and each sheet's choice;
+# 3. the dollars–minutes frontier per data set, on held-out seeds, with intervals, and issue 27's
+#    dollar targets;
+# 4. what few shots do to the square loss — a bias of (1 − f²)/s — measured, and an estimator
+#    without it;
+# 5. an explorer: choose the subsample size k, the directions, the shots and a price sheet, and
+#    read the dollars and minutes to quality that `make bench` measured.
+#
+# **Terms.** A *step* is one optimisation step of batch SPSA on a batch of 10 samples. With
+# subsample size *k* (samples whose gradient is estimated in the step) and *d* directions (random
+# ± perturbations averaged), it sends ONE job of 2·k·d circuits (each sample and direction at
+# θ + cΔ and at θ − cΔ), each circuit run for *s* shots. *Modeled minutes*: the cloud time the
+# latency model fitted in notebook 02 gives the jobs a run sent, its per-circuit part charged per
+# shot (notebook 06). *Dollars (minutes) to quality*: what a run had spent (its modeled minutes)
+# when its test accuracy first reached 95 % of the data set's *ceiling* (the accuracy exact
+# gradients with Adam reach when trained until it plateaus, notebook 06), read on a common grid of
+# 200 modeled times up to the budget, so that a configuration with many cheap, noisy steps is not
+# looked at more often than one with few dear ones. *Today's* configuration is the `split_shots`
+# preset (k = 5, 2 directions, 500 shots), chosen on minutes in notebook 06. A *median* is over
+# seeds (independent runs); its *95 % interval* comes from resampling the seeds with replacement
+# (a percentile bootstrap, notebook 06). The *peers* are PennyLane's `qml.SPSAOptimizer` (with
+# its default gains and with today's) and Qiskit's SPSA, each at its best number of shots.
+#
+# The bills and the shot bias are computed here; every number about training is read from
+# `figures/bench.json` (`make bench`).
+
+# %% tags=["parameters"]
+QUICK = False
+RANDOM_SEED = 0
+RECOMPUTE = False  # the training study is `make bench`: this notebook reads its result file, never reruns it
+BENCH = "../figures/bench.json"
+BIAS_DRAWS = 1000  # s-shot draws per circuit for the bias table (QUICK: 200)
+
+# %%
+import math
+import warnings
+
+import matplotlib.pyplot as plt
+from IPython.display import display
+
+import qnb
+from qnb.research import dollars as D
+from qnb.research import experiments as E
+from qnb.research import spend as S
+from qnb.research import widgets as W
+from qnb.research.bias import bias_table
+
+plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
+draws = 200 if QUICK else BIAS_DRAWS
+bench = D.read_bench(BENCH)
+missing = S.missing_keys(bench)
+ready = not missing
+if not ready:
+    print(f"The bench result file lacks issue 27's results ({', '.join(missing)}): it was written by an "
+          "older `make bench`. Sections 2, 3 and 5 need them and say so below; run `make bench`, then "
+          "`make notebooks`.")
+
+# %% [markdown]
+# ## 1. One step's bill
+#
+# A sheet prices one job from what it holds (`qnb/prices.py`): with s shots per circuit and
+# $N_{1q}, N_{2q}$ the one- and two-qubit gates of all its circuits after compilation to IonQ's
+# gates,
+#
+# $$\text{USD} = p_\text{job} + n_\text{circuits}\,(p_\text{circuit} + s\,p_\text{shot})
+#   + s\,(p_{1q} N_{1q} + p_{2q} N_{2q}).$$
+#
+# The *fee* is the first term and the per-circuit one: Braket bills every circuit as its own task
+# (a per-task fee), Azure bills a charge per program (Azure's page calls it "the minimum price per
+# program execution"; a sheet takes one submitted job as one program), and a Braket *program set*
+# packs up to 100 circuits into one task, so one task fee a step. *Shots* are Braket's per-shot
+# price; *gate-shots* (gates × shots) are Azure's. The sheets, as `qnb.PRICES` holds them (each
+# with its source and the date it was checked; `min_shots`: the fewest shots per circuit its terms
+# allow, error mitigation needing hundreds):
+
+# %%
+E.show([{"sheet": p, "per job": s.per_job, "per circuit (task)": s.per_circuit, "per shot": s.per_shot,
+         "per 1q gate-shot": s.per_1q_gate_shot, "per 2q gate-shot": s.per_2q_gate_shot, "min_shots": s.min_shots,
+         "circuits per job at most": s.max_circuits_per_job, "checked": s.checked}
+        for p, s in qnb.PRICES.items()], floatfmt=".6g", title="USD per item")
+
+# %% [markdown]
+# One step of five configurations — today's, today's circuits at 20 shots, and three cheaper
+# steps — planned by `QuantumTrainer.estimate` (nothing is sent) and priced on three sheets. The
+# parts add up to `PriceSheet.usd` of the step's counts; `job_usd agrees`: the sheet's one-job
+# formula `PriceSheet.job_usd(circuits, shots, gates)` gives the same total.
+
+# %%
+steps = S.breakdown()
+E.show(steps, floatfmt=",.2f")
+fig = S.plot_breakdown(steps)
+E.save_figure(fig, "07_step_bill")
+display(fig)
+
+# %% [markdown]
+# **What to see:** on Braket's per-task sheet the shots are nearly all of today's step and the
+# task fee's share grows as the shots fall; on the program-set sheet the fee is one task a step, a
+# small share until the shots are few; on Azure the per-program charge is a floor under every
+# step, and it is most of every step here but today's (20 circuits at 500 shots).
+
+# %%
+bill = {(r["sheet"], r["configuration"]): r["USD per step"] for r in steps}
+today, cheap = D.TODAY, S.config_name(1, 1, 20)
+for p in S.SHEETS:
+    print(f"{p}: today's step {bill[(p, today)]:,.2f} USD, 2 circuits at 20 shots {bill[(p, cheap)]:,.2f} USD: "
+          f"{bill[(p, today)] / bill[(p, cheap)]:.0f} times cheaper a step")
+print(f"today's 20 circuits at 20 shots: {bill[(S.SHEETS[0], S.config_name(5, 2, 20))]:,.2f} USD a step per task, "
+      f"{bill[(S.SHEETS[1], S.config_name(5, 2, 20))]:,.2f} USD as one program set")
+
+# %% [markdown]
+# ## 2. Dollars to quality = dollars per step × steps to quality
+#
+# A cheaper step is cheaper to quality only if it does not need proportionally more steps. A
+# configuration's price per step is the same at every step (for these, whose subsample fits every
+# batch), so its median steps to quality is its median dollars to quality divided by its price per
+# step. The dollars come from `make bench`'s selection: every configuration of a coarse grid of
+# shots, k and directions (printed below) trained on the *selection* seeds and data split (`@1`:
+# another draw of xor, another train/test split of iris and breast cancer than the race's), here on
+# the Aria per-task sheet:
+
+# %%
+if ready:
+    grid = W.grid_points(bench)
+    print(f"{len(grid)} grid configurations: shots {sorted({g[2] for g in grid})}, k {sorted({g[0] for g in grid})}, "
+          f"directions {sorted({g[1] for g in grid})}")
+    E.show(S.implied_steps(bench), floatfmt=",.4g", title=f"Selection seeds {bench['selection_seeds']}; "
+           f"{S.SHEETS[0]}")
+    mine = {(r["dataset"], r["configuration"]): r for r in S.implied_steps(bench, configs=[(5, 2, 500), (1, 1, 20)])}
+    for kind in dict.fromkeys(k for k, _ in mine):
+        a, b = mine.get((kind, today)), mine.get((kind, cheap))
+        if a and b and math.isfinite(a["median USD to quality"]) and math.isfinite(b["median USD to quality"]):
+            print(f"{kind}: 2 circuits at 20 shots take {b['median steps to quality'] / a['median steps to quality']:.1f} "
+                  f"times today's steps at 1/{a['USD per step'] / b['USD per step']:.0f} of its price a step: "
+                  f"{b['median USD to quality']:,.0f} against {a['median USD to quality']:,.0f} USD to quality")
+        elif a and b:
+            print(f"{kind}: today's reached {a['reached']}, 2 circuits at 20 shots {b['reached']} of the selection runs "
+                  "(a median exists only when more than half arrive)")
+else:
+    print("not in this bench result file: the selection table (rerun `make bench`)")
+
+# %% [markdown]
+# **Each sheet's choice.** On each sheet the selection chooses the configuration with the least
+# mean over the three data sets of median dollars as a share of today's median dollars, among those
+# whose median minutes are at most 2 × today's on every data set (the *minutes limit*) and that send
+# at least the sheet's `min_shots`. Braket (per task and per shot) and Azure (per program and per
+# gate-shot) need not agree: a per-program charge makes every step cost at least that charge, so
+# there the number of steps weighs more than the shots.
+
+# %%
+if ready:
+    E.show([{"sheet": p, "choice": c["choice"], "mean USD / today's USD": c["score"],
+             "min_shots": qnb.PRICES[p].min_shots} for p, c in bench["selection_choice"].items()], floatfmt=".3g",
+           title="minutes limit per data set: " + ", ".join(f"{k} {v:.3g} min" for k, v in
+                                                            bench["selection_limit_min"].items()))
+else:
+    print("not in this bench result file: each sheet's choice (rerun `make bench`)")
+
+# %% [markdown]
+# ## 3. The dollars–minutes frontier
+#
+# The race (notebook 06's: held-out data split 0 and seeds), with today's configuration, the Aria
+# sheet's choice and each peer at its best shot count (chosen on the selection seeds). Each point
+# is a method's median minutes and median dollars to quality on the Aria per-task sheet, its bars
+# the 95 % intervals; a method whose median run never arrives has no point and is named in its
+# panel's title.
+
+# %%
+if ready:
+    with warnings.catch_warnings():  # a last panel with no point to label has an empty legend: not an error
+        warnings.filterwarnings("ignore", "No artists with labels")
+        fig = D.frontier_figure(bench["frontier"])
+    E.save_figure(fig, "07_frontier")
+    plt.show()
+else:
+    print("not in this bench result file: the frontier (rerun `make bench`)")
+
+# %% [markdown]
+# **What to see:** lower is cheaper and further left is faster; a method that is both lower and
+# further left than another, with intervals apart, beats it on both counts. The table gives every
+# point with its intervals and how many runs arrived.
+
+# %%
+if ready:
+    E.show([{**r, "method": r["method"].removeprefix("qnb ")} for r in D.load_frontier(BENCH)], floatfmt=",.4g")
+    usd = f"usd {D.ARIA}"
+    for kind, pts in bench["frontier"].items():
+        pts = [p for p in pts if math.isfinite(p["min"]) and math.isfinite(p[usd])]
+        if not pts:
+            print(f"{kind}: no method's median run arrived")
+            continue
+        c, f = min(pts, key=lambda p: p[usd]), min(pts, key=lambda p: p["min"])
+        print(f"{kind}: cheapest {c['method'].removeprefix('qnb ')}, {c[usd]:,.4g} USD [{c[f'usd_lo {D.ARIA}']:,.4g}, "
+              f"{c[f'usd_hi {D.ARIA}']:,.4g}]; fastest {f['method'].removeprefix('qnb ')}, {f['min']:.3g} min "
+              f"[{f['min_lo']:.3g}, {f['min_hi']:.3g}] (medians)")
+    E.show(S.targets_rows(bench), floatfmt=".3g", title=f"Issue 27's targets on {D.ARIA}: "
+           f"{bench['chosen_by_sheet'][D.ARIA].removeprefix('qnb ')} on the held-out seeds")
+else:
+    print("not in this bench result file: the frontier's table and the dollar targets (rerun `make bench`)")
+
+# %% [markdown]
+# A target is **met** when its whole 95 % interval is at or below the limit, **missed** when all of
+# it is above, otherwise **undecided**. `bound`: some of the other method's runs never arrived and
+# count as what they had spent when stopped, so the ratio is an upper bound (met or undecided, never
+# missed).
+#
+# ## 4. Few shots, measured correctly
+#
+# A circuit's output f (the expectation of a ±1 read-out) estimated from s shots, $\hat f$, has
+# mean f and variance (1 − f²)/s. The square loss of the estimate is therefore biased:
+# $E(\hat f - y)^2 = (f - y)^2 + (1 - f^2)/s$. At 2 shots the loss is inflated by up to 1/2, more
+# where the output is near 0, which pulls training toward outputs near ±1 whatever the label.
+# Splitting a circuit's shots into two independent halves gives $(\hat f_1 - y)(\hat f_2 - y)$,
+# whose mean is exactly $(f - y)^2$ (`qnb.losses.square_loss_unbiased`). Measured on blobs' test
+# samples with the untrained model, from `draws` s-shot histograms per circuit (95 % intervals
+# from the draws' standard error):
+
+# %%
+bias = S.bias_verdicts(bias_table(draws=draws, seed=RANDOM_SEED))
+E.show(bias, floatfmt=".4f", title=f"{draws} draws per circuit, seed {RANDOM_SEED}")
+fig = S.plot_bias(bias)
+E.save_figure(fig, "07_shot_bias")
+display(fig)
+
+# %% [markdown]
+# **What to see:** the measured bias of the square loss falls on the dashed line (1 − f²)/s, halving
+# with every doubling of the shots; the two-halves estimator's bias sits around 0 at every shot
+# count, within its interval's width of it.
+#
+# Sampling can only show that a bias is small. At 2 shots (one shot a half) the expectations can be
+# summed exactly over every pair of outcomes, with no sampling:
+
+# %%
+exact = S.exact_bias_at_two_shots()
+print(f"over {exact['samples']} test samples at 2 shots, exactly: the square loss's bias differs from (1 - f^2)/2 by "
+      f"at most 1e-12: {exact['square loss: largest |bias - (1 - f^2)/2|'] < 1e-12}; the two-halves estimator's "
+      f"bias is below 1e-12: {exact['two halves: largest |bias|'] < 1e-12}")
+
+# %% [markdown]
+# ## 5. Explore: k, directions, shots and the price sheet
+#
+# The explorer reads the selection's results: for the chosen configuration and today's, per data
+# set, the median minutes and dollars to quality on the chosen sheet, one step's dollars there, and
+# the median steps (their quotient). The figure places every configuration of the grid at its
+# median minutes and dollars (colour: shots; marker: k; larger: 2 directions), today's as a black
+# star, the sheet's choice as a green diamond, the explorer's as a red ring, and the minutes limit as
+# a dotted line. A configuration whose median run never arrives has no point (its panel counts them).
+# Nothing is trained here: change the controls freely.
+
+# %% tags=["nbval-ignore-output"]
+if ready:
+    display(W.dollars_explorer(bench))
+else:
+    print("not in this bench result file: the selection table the explorer reads (rerun `make bench`)")
+
+# %% [markdown]
+# For readers on a code host, where widgets do not run: the same map on the Aria per-task sheet,
+# with the sheet's choice and today's marked.
+
+# %%
+if ready:
+    fig = W.plot_dollars(bench, D.ARIA)
+    E.save_figure(fig, "07_dollars_explorer")
+    display(fig)
+else:
+    print("not in this bench result file: the selection's map (rerun `make bench`)")
+
+# %% [markdown]
+# **What to see:** how far each configuration sits below today's star (cheaper to quality) and
+# whether it is left of the dotted line (within the minutes limit); the sheet's choice (green) is,
+# among the configurations left of the line on every data set, the one whose dollars as a share of
+# today's are lowest on average over the data sets.
+#
+# ## What we found
+#
+# Printed from the computations above and the bench result file, so it always says what the last
+# `make bench` measured.
+
+# %%
+p0 = S.SHEETS[0]
+print(f"- One step (section 1): today's {bill[(p0, today)]:,.2f} USD on {p0}, of which shots "
+      f"{next(r['USD shots'] for r in steps if (r['sheet'], r['configuration']) == (p0, today)):,.2f}; 2 circuits at 20 "
+      f"shots {bill[(p0, cheap)]:,.2f} USD; on azure-ionq every step costs at least the per-program "
+      f"{qnb.PRICES['azure-ionq'].per_job:,.2f} USD.")
+s2 = next(r for r in bias if r["shots"] == 2)
+print(f"- Shot bias at 2 shots (section 4): square loss {s2['square loss bias']:.4f} {s2['95 % interval']} against "
+      f"(1 - f^2)/s = {s2['predicted (1 - f^2)/s']:.4f} (prediction inside the interval: {s2['prediction inside']}); two "
+      f"halves {s2['halves estimator bias']:.4f} {s2['halves 95 % interval']} (0 inside: {s2['halves: 0 inside']}); "
+      f"exactly unbiased by enumeration: {exact['two halves: largest |bias|'] < 1e-12}.")
+if ready:
+    print("- Each sheet's choice (selection seeds): " + "; ".join(
+        f"{p}: {c['choice']}" for p, c in bench["selection_choice"].items()) + ".")
+    rows = S.targets_rows(bench)
+    count = {v: sum(r["verdict"].startswith(v) for r in rows) for v in ("met", "missed", "undecided")}
+    print(f"- Issue 27's targets on {D.ARIA} (held-out seeds, section 3): "
+          + ", ".join(f"{n} {v}" for v, n in count.items()) + ":")
+    for r in rows:
+        print(f"  - {r['dataset']}: {r['target']}: {r['value']:,.3g} {r['95 % interval']}, {r['verdict']}")
+    for r in bench.get("noisy_cheap", []):
+        print(f"- Under the aria-1 noise model, {r['dataset']}: {r['method'].removeprefix('qnb ')} reaches 95 % of the "
+              f"noisy ceiling in {r['reached']} runs, median {r['median USD aria']:,.4g} USD {r['95 % interval']} on "
+              f"{D.ARIA}.")
+else:
+    print(f"- Dollars to quality, the frontier and the targets: not in this bench result file ({', '.join(missing)}).")
+
+# %%
+print(qnb.watermark())
