@@ -277,11 +277,18 @@ def frontier_figure(points: dict, sheet: str = ARIA, short=None):
                         capsize=2, lw=0.8, ms=5, label=short(p["method"]))
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_title(kind + (f"\n(no median: {', '.join(missing)})" if missing else ""), fontsize=8)
+        ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))  # plain minutes, no 2x10^0
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        ax.set_title(kind + (f"\n(no median: {', '.join(missing)})" if missing else ""), fontsize=10)
         ax.set_xlabel("modeled minutes to quality")
-        ax.set_ylabel(f"dollars to quality ({sheet})")
-    axes[0][-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    fig.tight_layout()
+    axes[0][0].set_ylabel(f"USD to quality ({sheet})")
+    handles = {}  # every panel's entrants, once each (the last panel may lack one)
+    for ax in axes[0]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    fig.legend(list(handles.values()), list(handles), fontsize=9, loc="lower center", ncol=min(4, len(handles)),
+               bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 
