@@ -181,7 +181,7 @@ class TrainingConfig:
                 choice = {k: v for k, v in choice.items() if k == "shots_per_circuit"}
         for name in auto:
             value = choice.get(name, WITHOUT_A_SHEET[name])
-            if name == "gradient_subsample_size" and isinstance(self.batch_size, int):
+            if name == "gradient_subsample_size" and isinstance(self.batch_size, int) and self.batch_size >= 1:
                 value = min(value, self.batch_size)  # a sheet's k never exceeds a smaller batch the user chose
             set_(name, value)
 
