@@ -17,28 +17,20 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 H = qml.Hamiltonian([0.5, -0.8, 0.3], [qml.PauliZ(0) @ qml.PauliZ(1), qml.PauliX(0), qml.PauliY(1)])
 
 
-def vqe(**device_kwargs):
-    dev = qml.device("braket.local.qubit", wires=2, **device_kwargs)
+def ansatz(w):
+    qml.RY(w[0], 0)
+    qml.RY(w[1], 1)
+    qml.CNOT([0, 1])
+    qml.RX(w[2], 0)
+    return qml.expval(H)
 
-    @qml.qnode(dev)
-    def energy(w):
-        qml.RY(w[0], 0)
-        qml.RY(w[1], 1)
-        qml.CNOT([0, 1])
-        qml.RX(w[2], 0)
-        return qml.expval(H)
-    return energy
+
+def vqe(**device_kwargs):
+    return qml.qnode(qml.device("braket.local.qubit", wires=2, **device_kwargs))(ansatz)
 
 
 def exact_energy(w):
-    @qml.qnode(qml.device("default.qubit", wires=2))
-    def energy(v):
-        qml.RY(v[0], 0)
-        qml.RY(v[1], 1)
-        qml.CNOT([0, 1])
-        qml.RX(v[2], 0)
-        return qml.expval(H)
-    return float(energy(w))
+    return float(qml.qnode(qml.device("default.qubit", wires=2))(ansatz)(w))
 
 
 @pytest.fixture
