@@ -169,7 +169,7 @@ E.save_figure(fig, "06_time_to_quality")
 plt.show()
 
 # %% [markdown]
-# **What to see:** parameter shift (black) arrives last on every data set, the chosen qnb configuration (thick blue) crosses 0.5 near the dotted equal-time mark (left of it on iris and breast cancer, just right of it on blobs and xor), and the peers (dashed, open markers) arrive after it everywhere except matched-gain PennyLane on breast cancer.
+# **What to see:** parameter shift (black) arrives last on every data set. Today's `split_shots` (blue) and the Aria sheet's choice (orange: 100 shots, chosen for dollars within twice the minutes) arrive close together, and Qiskit's SPSA at 20 shots (red, dashed) with them — ahead of both on xor, behind on blobs. All three cross 0.5 near the dotted equal-time mark; whether a median is under it is decided by the ratios and their intervals in section 3, not by the picture.
 
 # %% [markdown]
 # ## 3. The targets, with their uncertainty
