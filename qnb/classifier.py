@@ -16,14 +16,13 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from .backends import Backend, LocalBackend
 from .batching import CircuitBatchManager
 from .circuits import CircuitModel
-from .config import CHOICE_METHOD, TrainingConfig, make_backend
+from .config import TrainingConfig, make_backend, sheet_choice
 from .devices import (BACKEND_NAMES, STATE_VECTOR_DEVICES, DeviceBackend, agrees, describe_backend, device_name,
                       has_channels, local_copy)
 from .heads import OneVsRestHeads
 from .latency import LatencyModel
 from .losses import square_loss
 from .model import default_model
-from .prices import PRICES, PriceSheet
 from .trainer import QuantumTrainer
 
 QNB_DEFAULT_SHOTS = 1000  # shots="auto" for a circuit that names no device of its own
@@ -227,11 +226,7 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
 
     def _choice(self) -> dict:
         """The price sheet's choice of shots, subsample and directions ({} without a sheet)."""
-        sheet = PRICES.get(self.price) if isinstance(self.price, str) else None
-        if not isinstance(sheet, PriceSheet):  # no sheet; anything else in PRICES is refused by the config
-            return {}
-        choice = dict(sheet.choice)  # chosen for CHOICE_METHOD: another method takes only its shots
-        return choice if self.method == CHOICE_METHOD else {k: v for k, v in choice.items() if k == "shots_per_circuit"}
+        return sheet_choice(self.price, self.method)
 
     def _auto(self, name: str, field: str, default):
         """A setting left at "auto": the price sheet's choice, else qnb's default; a given value stands."""

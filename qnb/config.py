@@ -16,6 +16,18 @@ from .noise import IONQ_NOISE_MODELS, noise_model
 from .prices import PRICES, PriceSheet, price_sheet
 
 CHOICE_METHOD = "spsa_subsampled"  # the estimator a price sheet's choice was selected for
+
+
+def sheet_choice(price, method: str) -> dict:
+    """The settings the ``price`` sheet chose (``PriceSheet.choice``) that apply to ``method``: all of
+    them for the estimator they were selected for, only the shots for another; {} without a sheet
+    (a name that is not a ``PriceSheet`` in ``PRICES`` is refused by ``TrainingConfig``)."""
+    sheet = PRICES.get(price) if isinstance(price, str) else None
+    if not isinstance(sheet, PriceSheet):
+        return {}
+    choice = dict(sheet.choice)
+    return choice if method == CHOICE_METHOD else {k: v for k, v in choice.items() if k == "shots_per_circuit"}
+
 AUTO = "auto"  # a field the user did not set: the price sheet's choice, else the document's value
 WITHOUT_A_SHEET = {"gradient_subsample_size": 5, "shots_per_circuit": 1000, "num_directions": 1, "optimizer": "sgd",
                    "spsa_a": 0.3}  # the document's values, and Spall's plain step
@@ -174,11 +186,7 @@ class TrainingConfig:
         auto = [name for name in WITHOUT_A_SHEET if isinstance(getattr(self, name), str) and getattr(self, name) == AUTO]
         if not auto:
             return
-        choice = {}
-        if isinstance(self.price, str) and isinstance(PRICES.get(self.price), PriceSheet):  # others: refused below
-            choice = dict(PRICES[self.price].choice)
-            if self.gradient_method != CHOICE_METHOD:  # the choice configures that estimator; others take its shots
-                choice = {k: v for k, v in choice.items() if k == "shots_per_circuit"}
+        choice = sheet_choice(self.price, self.gradient_method)
         for name in auto:
             value = choice.get(name, WITHOUT_A_SHEET[name])
             if name == "gradient_subsample_size" and isinstance(self.batch_size, int) and self.batch_size >= 1:

@@ -168,15 +168,18 @@ def test_a_nan_energy_raises_naming_the_step_and_moves_nothing():
     np.testing.assert_array_equal(again, twin.step(energy, twin.step(energy, w0())))
 
 
-def test_an_infinite_batch_loss_in_the_classifier_form_raises_before_the_parameters_move():
-    dev = qml.device("default.qubit", wires=2)
-
-    @qml.qnode(dev)
+def two_wire_classifier():
+    """A QNode in the classifier form qnode(x, w): two features, one trainable angle."""
+    @qml.qnode(qml.device("default.qubit", wires=2))
     def clf(x, w):
         qml.AngleEmbedding(x, wires=[0, 1])
         qml.RY(w[0], 0)
         return qml.expval(qml.PauliZ(0))
+    return clf
 
+
+def test_an_infinite_batch_loss_in_the_classifier_form_raises_before_the_parameters_move():
+    clf = two_wire_classifier()
     X, y = np.random.default_rng(0).uniform(-1, 1, (6, 2)), np.array([1, -1] * 3)
     opt = qnb.BatchSPSAOptimizer(seed=0)
     w = np.array([0.2])
@@ -187,14 +190,7 @@ def test_an_infinite_batch_loss_in_the_classifier_form_raises_before_the_paramet
 
 
 def test_how_the_two_forms_are_told_apart():
-    dev = qml.device("default.qubit", wires=2)
-
-    @qml.qnode(dev)
-    def clf(x, w):
-        qml.AngleEmbedding(x, wires=[0, 1])
-        qml.RY(w[0], 0)
-        return qml.expval(qml.PauliZ(0))
-
+    clf = two_wire_classifier()
     X, y = np.random.default_rng(1).uniform(-1, 1, (4, 2)), np.array([1, -1, 1, -1])
     w = pnp.array([0.2], requires_grad=True)
     for call in (lambda o: o.step(clf, w, X, y), lambda o: o.step(clf, w, X=X, y=y),
