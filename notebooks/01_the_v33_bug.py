@@ -39,8 +39,8 @@
 # true value in 95 % of repeated experiments (mean ± 1.96 standard errors for a normal interval; the
 # **bootstrap** instead recomputes the statistic on seeds drawn again with replacement and takes the
 # 2.5 % and 97.5 % points). The **z** column of a table is a difference divided by its standard error.
-# **Spall** is J. C. Spall, who introduced SPSA (IEEE Trans. Automatic Control 37, 332, 1992) and its
-# gain schedule. The **parameter-shift rule** gets an exact partial derivative of a rotation angle from
+# **Spall** is J. C. Spall, who introduced SPSA and its gain schedule ("Multivariate stochastic approximation using
+# a simultaneous perturbation gradient approximation", IEEE Trans. Automatic Control 37(3), 332–341, 1992). The **parameter-shift rule** gets an exact partial derivative of a rotation angle from
 # two circuits at θ ± π/2: ∂f/∂θ = [f(θ + π/2) − f(θ − π/2)] / 2, so N parameters cost 2N circuits per sample.
 # A **Rot** gate is the general one-qubit rotation RZ(ω) RY(θ) RZ(φ), three angles per qubit per layer.
 # The **Balanced preset** is the document's recommended setting: subsample k = 5 of 10, 1000 shots, 5 epochs.
@@ -139,6 +139,8 @@ print(gains, f"-> a_0 = a / (1 + A)^alpha = {gains.a} / {1 + gains.A:g}^{gains.a
 STEPS = EPOCHS * cfg.steps_per_epoch
 ks = np.arange(STEPS)
 ck, ak = np.array([gains.at(int(k)) for k in ks]).T
+print(f"over the {STEPS} steps of {EPOCHS} epochs: a_k falls {1 - ak[-1] / ak[0]:.0%} (to {ak[-1]:.4f}), "
+      f"c_k only {1 - ck[-1] / ck[0]:.0%} (to {ck[-1]:.4f} rad)")
 E.table([{"k": int(k), "c_k": gains.at(int(k))[0], "a_k": gains.at(int(k))[1]} for k in sorted({0, 1, 9, STEPS - 1})],
         "01_gains", floatfmt=".4f")   # the values plotted below, written to figures/01_gains.md
 fig, ax = plt.subplots(figsize=(7, 3.2))
@@ -153,7 +155,7 @@ E.save_figure(fig, "01_gains")
 plt.show()
 
 # %% [markdown]
-# **What to see:** the step size a_k falls fast over these steps (most of the way from its k = 0 value), the perturbation c_k slowly (γ = 0.101 against α = 0.602), while the document's frozen gains stay at their k = 0 values (dotted).
+# **What to see:** the step size a_k falls fast over these steps (by the share printed above), the perturbation c_k slowly (γ = 0.101 against α = 0.602), while the document's frozen gains stay at their k = 0 values (dotted).
 
 # %% [markdown]
 #
@@ -351,12 +353,18 @@ print(f"headline: {doc['headline_epoch_s'][0]} s vs {doc['headline_epoch_s'][1]}
 # To first order $\hat g_i = g_i + \sum_{j\neq i}\Delta_i\Delta_j\,g_j$, and $\mathbb{E}[\Delta_i\Delta_j] = 0$ for $i \ne j$, so:
 #
 # * **unbiased:** $\mathbb{E}[\hat g] = g$ (up to an $O(c^2)$ term: the symmetric difference cancels the Hessian's, so the bias comes from third derivatives);
-# * **one direction:** total variance
-#   $\textstyle\sum_i \operatorname{Var}\hat g_i = (N-1)\,\|g\|^2$ ($+\ Ns^2/2c^2$ with shot noise of variance $s^2$ on each loss):
+# * **one direction:** each product $\Delta_i\Delta_j$ ($j \ne i$) is ±1 with mean 0, and two of them are
+#   uncorrelated: $\mathbb{E}[\Delta_i\Delta_j\,\Delta_i\Delta_l] = \mathbb{E}[\Delta_j\Delta_l] = 0$ for $j \ne l$ (as $\Delta_i^2 = 1$). So
+#   $\operatorname{Var}\hat g_i = \operatorname{Var}\sum_{j\ne i}\Delta_i\Delta_j g_j = \sum_{j\ne i} g_j^2 = \|g\|^2 - g_i^2$, and summed over the N components the
+#   total variance is $\sum_i \operatorname{Var}\hat g_i = (N-1)\,\|g\|^2$ ($+\ Ns^2/2c^2$ with shot noise of variance $s^2$ on each loss):
 #   the noise is $N-1$ times the squared signal;
-# * **the v3.3 loop** averages B per-sample estimates with independent directions: unbiased, total
-#   variance $\frac{N-1}{B}\big(\|g\|^2+\sigma^2\big)$, where $\sigma^2 = \frac1B\sum_b\|g_b-g\|^2$ is the spread
-#   of the per-sample gradients $g_b$. It is below one direction's **only while $\sigma^2 < (B-1)\|g\|^2$**;
+# * **the v3.3 loop** averages B per-sample estimates with independent directions. Sample b's estimate
+#   has mean $g_b$ (the gradient of its own loss) and, by the line above, total variance $(N-1)\|g_b\|^2$; the
+#   average of B independent ones has mean $g$ (unbiased) and total variance
+#   $\frac{N-1}{B^2}\sum_b\|g_b\|^2 = \frac{N-1}{B}\,\overline{\|g_b\|^2}$. Writing $g_b = g + (g_b - g)$ with $g = \frac1B\sum_b g_b$,
+#   $\overline{\|g_b\|^2} = \|g\|^2 + \frac2B\,g\cdot\sum_b(g_b-g) + \frac1B\sum_b\|g_b-g\|^2 = \|g\|^2+\sigma^2$, since $\sum_b(g_b - g) = 0$;
+#   $\sigma^2 = \frac1B\sum_b\|g_b-g\|^2$ is the spread of the per-sample gradients. So the loop's total variance is
+#   $\frac{N-1}{B}\big(\|g\|^2+\sigma^2\big)$, below one direction's $(N-1)\|g\|^2$ **only while $\sigma^2 < (B-1)\|g\|^2$**;
 #   near a minimum $\|g\|\to 0$ and the loop is the noisier one;
 # * **m directions in one job** ($2mB$ circuits): $(N-1)\|g\|^2/m$ (a subsample of k samples: notebook 03).
 #
@@ -386,15 +394,19 @@ for row, key in zip(stats, ["per_sample", "batch"]):
 E.show(stats, "01_per_sample_vs_batch", floatfmt=".3f", columns=["estimator", "circuits", "rel_error_of_mean",
        "expected_rel_error", "variance [95 % interval]", "predicted variance"])
 quieter = S.ratio_interval(stats[1]["variance"], stats[1]["variance_se"], stats[0]["variance"], stats[0]["variance_se"])
-print(f"batch-loss SPSA's variance / the loop's: {S.fmt(*quieter, '.1f')} (predicted {predict['batch'] / predict['per_sample']:.1f}), "
-      f"at this θ, where σ² < (B-1)‖g‖²")
+print(f"at equal circuits ({stats[0]['circuits']} each): batch-loss SPSA's variance / the loop's: {S.fmt(*quieter, '.1f')} "
+      f"(predicted {predict['batch'] / predict['per_sample']:.1f}), at this θ, where σ² < (B-1)‖g‖²")
 
 # %% [markdown]
-# So the v3.3 loop is **not wrong**: unbiased, and less noisy at this θ because it draws B
-# directions — as long as the per-sample gradients' spread σ² < (B−1)‖g‖², which fails near a
-# minimum. Its defect is cost, 2B jobs; several directions also fit in one job (`num_directions`:
-# 2B circuits each, so 5 directions fill a 100-circuit job).
-# Below: m directions in one job, against prediction and cost.
+# So the v3.3 loop is **not wrong**: unbiased, and, **at equal circuits** (2B = 20 each), less noisy at
+# this θ than one batch direction, because it draws B directions — as long as the per-sample gradients'
+# spread σ² < (B−1)‖g‖², which fails near a minimum. Its defect is cost: 2B jobs instead of one.
+#
+# Several directions also fit in one job (`num_directions`: 2B circuits each, so 5 directions fill a
+# 100-circuit job). Below: m directions in one job, against prediction and cost. Only m = 1 sends as many
+# circuits as the loop: it is the **equal-circuit** comparison. Larger m buys a lower variance with m times
+# the circuits (column "× loop's circuits"), so the m that matches the loop's variance is an
+# **equal-variance** comparison at several times the circuits, not one at equal cost.
 
 # %%
 DIRECTIONS = [("spsa_parallel", None, m) for m in (1, 2, 5, 10)]
@@ -423,9 +435,10 @@ for r in rows_dir:
     v, lo, hi = S.normal_interval(r["variance"], r["± se"])
     r["measured [95 % interval]"] = S.fmt(v, lo, hi, ".1f")
     r["prediction inside"] = lo <= r["predicted variance"] <= hi
+    r["× loop's circuits"] = r["circuits"] / (2 * B)
 E.show(rows_dir, "01_directions", floatfmt=".1f", title=f"Variance of one gradient estimate, B = {B}, N = {N}, exact outputs",
-       columns=["estimator", "directions m", "circuits", "jobs", "modeled s", "measured [95 % interval]", "predicted variance",
-                "prediction inside"])
+       columns=["estimator", "directions m", "circuits", "× loop's circuits", "jobs", "modeled s", "measured [95 % interval]",
+                "predicted variance", "prediction inside"])
 
 # %% [markdown]
 # ## What we found
@@ -444,12 +457,16 @@ print(f"* The headline '{h33} s vs {hpar} s per epoch': its v3.3 half is {100 * 
       f"against the model ({par_model_epoch:.0f} s), {E.verdict(hpar, par_model_epoch)}.")
 print(f"* Neither estimator shows a bias (error of the mean within twice what noise alone gives); this test sees only "
       f"biases above about {2 * max(r['expected_rel_error'] for r in stats):.1f} ‖g‖ (notebook 03: a sharper one).")
+one = m_rows[0]
 print(f"* One direction's variance (N-1)‖g‖²: predicted {predict['batch']:.1f}, measured "
-      f"{S.fmt(*S.normal_interval(stats[1]['variance'], stats[1]['variance_se']), '.1f')}. The loop's is "
-      f"{S.fmt(*quieter, '.1f')}x smaller here, because σ² = {spread_b:.2f} < (B-1)‖g‖² = {(B - 1) * g2:.1f}; near a minimum it is larger.")
+      f"{S.fmt(*S.normal_interval(stats[1]['variance'], stats[1]['variance_se']), '.1f')}.")
+print(f"* At equal circuits ({one['circuits']} a batch each): the loop's variance is {S.fmt(*quieter, '.1f')}x smaller than one batch "
+      f"direction's, because σ² = {spread_b:.2f} < (B-1)‖g‖² = {(B - 1) * g2:.1f} (near a minimum it is larger), but it takes "
+      f"{loop['jobs']} jobs ({loop['modeled s']:.1f} modeled s) against {one['jobs']} ({one['modeled s']:.1f} s).")
 if match:
-    print(f"* {match['directions m']} directions in {match['jobs']} job keep the loop's low variance ({match['measured [95 % interval]']} "
-          f"vs {loop['measured [95 % interval]']}) in {match['modeled s']:.1f} instead of {loop['modeled s']:.1f} modeled s.")
+    print(f"* At equal variance, not equal circuits: {match['directions m']} directions in {match['jobs']} job ({match['circuits']} circuits, "
+          f"{match['circuits'] / loop['circuits']:g}x the loop's) reach the loop's variance ({match['measured [95 % interval]']} vs "
+          f"{loop['measured [95 % interval]']}) in {match['modeled s']:.1f} instead of {loop['modeled s']:.1f} modeled s.")
 print("* The document's other code defects (frozen gains, summed gradients, params_minus left behind) are reproduced "
       "and measured in notebook 04.")
 
