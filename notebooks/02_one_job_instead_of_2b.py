@@ -185,7 +185,7 @@ print(f"* Parameter shift needs {rows[0]['circuits']} circuits per batch, not 96
 
 # %% [markdown]
 # **What this buys.** Notebook 04 trains every strategy for the same modeled cloud time (the
-# Balanced preset's 5 epochs) on seeds no choice was made on; its result, read from its study:
+# Balanced preset's 5 epochs, notebook 01's glossary) on seeds no choice was made on; its result, read from its study:
 
 # %%
 from qnb.research import stats as S
