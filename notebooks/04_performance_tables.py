@@ -14,22 +14,30 @@
 # ---
 
 # %% [markdown]
-# # 04 (later chapter) — The document's tables, reproduced: its figure, our model, our emulated measurement
+# # 04 (later chapter) — The document's tables, reproduced: its figure, our model, what an emulated service received
 #
 # Each cell of the document's Performance Comparison, Expected Performance, Recommendations,
-# Bottleneck Analysis and Real-World Targets, as the document's figure, qnb's *modeled* one and
-# qnb's *emulated* one; then quality, and the methods at equal cloud time.
+# Bottleneck Analysis and Real-World Targets, as the document's figure and qnb's *modeled* one, with
+# the jobs and circuits an *emulated* service received; then quality, and the methods at equal cloud time.
 #
 # * **modeled**: circuits and jobs counted by running the method, priced by the latency model fitted
-#   to the document's timings (notebook 02): agreement is the document's *self-consistency*, not IonQ's speed.
+#   to the document's timings (notebook 02): agreement within 15 % is the document's *self-consistency*
+#   (notebook 01's glossary; the 15 % is a convention, not a measured interval), not IonQ's speed.
 # * **emulated**: run through the real pennylane-ionq client against `qnb.emulator`, a loopback
-#   stand-in for IonQ's API; the jobs and circuits the emulator received, priced by the same model. It
-#   checks that a service receives what qnb counts; the time itself is the model's.
-# * **ceiling**: the test accuracy of exact gradients after the same 5 epochs; quality is a share of it.
+#   stand-in for IonQ's API, which counts the jobs and circuits it receives. It checks that a service
+#   receives what qnb counts. An "emulated time" would be the same latency model applied to those
+#   counts, so it could only repeat the modeled time when the counts agree: the tables show the counts.
+# * **5-epoch exact-gradient reference**: the test accuracy of exact gradients (parameter shift on exact
+#   outputs) after the same 5 epochs; quality is a share of it. It is *not* notebook 06's **ceiling**
+#   (exact gradients with Adam, each seed trained until its accuracy plateaus), the one definition of
+#   "ceiling" in these notebooks. The document's table compares its settings after 5 epochs, so its
+#   quality claim is judged here against exact gradients given the same 5 epochs.
 # * **equal cloud time**: every method gets the same modeled budget and stops before a step would pass it.
 #
-# Verdicts carry 95 % intervals (bootstrap over seeds); studies are read from `figures/studies/`
-# (`RECOMPUTE = True` reruns them).
+# Breast cancer is split here into 100 stratified training rows (the document's 100 samples: 10 batches
+# of 10) and the other 469 for testing, unlike notebooks 03 and 06 (398 training / 171 test rows, the
+# default 70 % / 30 %). Verdicts carry 95 % intervals (bootstrap over seeds, notebook 01's glossary);
+# studies are read from `figures/studies/` (`RECOMPUTE = True` reruns them).
 
 # %% tags=["parameters"]
 QUICK = False
@@ -55,36 +63,41 @@ MEASURE_STEPS = 1 if QUICK else 2
 lat = qnb.LatencyModel.seed_calibrated()
 PERF = E.SEED_TABLES["performance_comparison"]
 print(f"latency model fitted to the document (notebook 02): {lat.job_overhead_s:.2f} s per job + {lat.per_circuit_s:.3f} s per circuit")
+for ds in DATASETS:
+    n_tr, n_te = qnb.data.dataset_sizes(ds, N_TRAIN)
+    print(f"{ds}: {n_tr} training / {n_te} test rows")
 
 # %% [markdown]
 # ## Emulated: every row through pennylane-ionq and the loopback emulator
 # The emulator counts the jobs and circuits it receives (table: `figures/04_emulated.md`). Only those
 # counts are kept: the wall clock of a run (the model's queue time scaled by LATENCY_SCALE, plus qnb's
-# own overhead) changes on every run, so it stays out of this committed notebook.
+# own overhead) changes on every run, so it stays out of this committed notebook. The counts are the
+# measurement; their modeled time is shown once, and no "emulated" time column appears in the tables
+# below: priced by the same model, it would equal the modeled time wherever the counts agree.
 
 # %%
 DETERMINISTIC = ("jobs", "circuits", "qnb_jobs", "qnb_circuits", "modeled_s", "emulated_s")
 emulated = E.study("04_emulated", lambda: {s["row"]: {f: v for f, v in E.measure_on_emulator(
     s["method"], s["k"] or 5, latency_scale=LATENCY_SCALE, steps=MEASURE_STEPS).items() if f in DETERMINISTIC} for s in PERF},
                    params={"latency_scale": LATENCY_SCALE, "steps": MEASURE_STEPS, "kept": DETERMINISTIC}, recompute=RECOMPUTE, quick=QUICK)
-emulated_s = {k: v["emulated_s"] for k, v in emulated.items()}
+same_count = {k: (v["jobs"], v["circuits"]) == (v["qnb_jobs"], v["qnb_circuits"]) for k, v in emulated.items()}
 _ = E.table([{"row": k, "jobs seen by the service": int(v["jobs"]), "circuits seen": int(v["circuits"]),
-              "s/batch (model, qnb's count)": v["modeled_s"], "s/batch (emulated)": v["emulated_s"],
-              "same as qnb's count": (v["jobs"], v["circuits"]) == (v["qnb_jobs"], v["qnb_circuits"])} for k, v in emulated.items()],
-            "04_emulated")   # to figures/04_emulated.md|csv; s/batch (emulated) is also in Table 1
+              "same as qnb's count": same_count[k], "s/batch (model, qnb's count)": v["modeled_s"]} for k, v in emulated.items()],
+            "04_emulated")   # to figures/04_emulated.md|csv; the match is also a column of Table 1
 
 # %% [markdown]
 # ## Quality, measured on three data sets
 # Every row trained the document's 5 epochs (notebook 06 trains to the plateau). Parameter-shift runs
-# (970 circuits a step, the ceiling included) get 5 seeds, and the 1000-shot row runs on blobs only;
-# SPSA rows and the ceiling get 10 seeds on blobs, 5 elsewhere. Sequential shares Parallel's bit-for-bit gradient and quality.
+# (970 circuits a step) get 5 seeds, and the 1000-shot row runs on blobs only; SPSA rows and the 5-epoch
+# reference get 10 seeds on blobs, 5 elsewhere. Sequential shares Parallel's bit-for-bit gradient and quality.
 
 # %%
 configs = {s["row"]: qnb.TrainingConfig(gradient_method=s["method"], gradient_subsample_size=s["k"] or 5, epochs=EPOCHS)
            for s in PERF if s["method"] != "spsa_sequential"}
-configs["exact-gradient ceiling"] = qnb.TrainingConfig(gradient_method="parameter_shift", shots_per_circuit=None, epochs=EPOCHS)
+REF = "5-epoch exact-gradient reference"
+configs[REF] = qnb.TrainingConfig(gradient_method="parameter_shift", shots_per_circuit=None, epochs=EPOCHS)
 def quality_runs():  # every (data set, row, seed) run as one batch of tasks
-    # blobs: 10 seeds for the SPSA rows AND the ceiling (a ratio with 5 ceiling seeds under-covers); others 5
+    # blobs: 10 seeds for the SPSA rows AND the reference (a ratio with 5 reference seeds under-covers); others 5
     seeds = lambda ds, cfg: SEEDS if ds == "blobs" and (cfg.gradient_method != "parameter_shift"
                                                          or cfg.shots_per_circuit is None) else FEW_SEEDS
     runs = E.train_all({(ds, name): (cfg.replace(dataset=ds, n_train=N_TRAIN), seeds(ds, cfg)) for ds in DATASETS
@@ -96,12 +109,12 @@ quality = E.study("04_quality", quality_runs,
                           "configs": {k: v.to_dict() for k, v in configs.items()}}, recompute=RECOMPUTE, quick=QUICK)
 for q in quality.values():
     q["v3.3.1 Sequential"] = q["v3.3.1 Parallel"]
-ceiling = {ds: np.mean(q["exact-gradient ceiling"]["acc"]) for ds, q in quality.items()}
-rows = [{"data": ds, "run": name, **E.accuracy_summary(r["acc"]), "of ceiling": f"{np.mean(r['acc']) / ceiling[ds]:.0%}"}
+reference = {ds: np.mean(q[REF]["acc"]) for ds, q in quality.items()}
+rows = [{"data": ds, "run": name, **E.accuracy_summary(r["acc"]), "of the 5-epoch reference": f"{np.mean(r['acc']) / reference[ds]:.0%}"}
         for ds, q in quality.items() for name, r in q.items()]
 E.table(rows, "04_quality")   # every row, with sd and se, to figures/04_quality.md|csv
 E.show([{"run": name, **{ds: f"{np.mean(quality[ds][name]['acc']):.2f}" if name in quality[ds] else "" for ds in DATASETS}}
-        for name in quality[DATASETS[0]]], title="Mean final test accuracy after 5 epochs (sd, se, share of the ceiling: figures/04_quality.md)")
+        for name in quality[DATASETS[0]]], title="Mean final test accuracy after 5 epochs (sd, se, share of the 5-epoch reference: figures/04_quality.md)")
 
 # %%
 def quality_cell(ds, row):
@@ -109,32 +122,40 @@ def quality_cell(ds, row):
     if r is None:
         return "not run"
     a = E.accuracy_summary(r["acc"])
-    return f"{a['test_acc_mean']:.2f} ± {a['test_acc_sd']:.2f} ({a['test_acc_mean'] / ceiling[ds]:.0%})"
+    return f"{a['test_acc_mean']:.2f} ± {a['test_acc_sd']:.2f} ({a['test_acc_mean'] / reference[ds]:.0%})"
 
-def epoch_cols(doc_batch_s, model_batch_s, emulated_batch_s=None):
-    cols = {"Time/Epoch s (doc)": 10 * doc_batch_s if doc_batch_s else None, "Time/Epoch s (model)": 10 * model_batch_s}
-    if emulated_batch_s is not None:
-        cols["Time/Epoch s (emulated)"] = 10 * emulated_batch_s
-    return cols
+def epoch_cols(doc_batch_s, model_batch_s):
+    return {"Time/Epoch s (doc)": 10 * doc_batch_s if doc_batch_s else None, "Time/Epoch s (model)": 10 * model_batch_s}
 
 # %% [markdown]
 # ## Table 1 — Performance Comparison
-# Quality: the table above; per-epoch times in `figures/performance_comparison.md`.
+# Quality: the table above; per-epoch times in `figures/performance_comparison.md`. "emulator count" says
+# whether the emulator received the jobs and circuits qnb counted (then every modeled time is also what
+# the same model charges for what a service received).
 
 # %%
 perf = []
 for s, base in zip(PERF, E.performance_comparison(lat)):
-    em = emulated_s[s["row"]]
     perf.append({"row": s["row"], "circuits (doc)": s["circuits"], "circuits (qnb)": base["circuits (qnb)"],
-                 "jobs (qnb)": base["jobs (qnb)"], "s/batch (doc)": s["batch_s"], "s/batch (model)": base["s/batch (model)"],
-                 "s/batch (emulated)": em, **epoch_cols(s["epoch_s"] / 10, base["s/batch (model)"], em),
+                 "jobs (qnb)": base["jobs (qnb)"], "emulator count": "same" if same_count[s["row"]] else "differs",
+                 "s/batch (doc)": s["batch_s"], "s/batch (model)": base["s/batch (model)"],
+                 **epoch_cols(s["epoch_s"] / 10, base["s/batch (model)"]),
                  "5 epochs min (doc)": s["five_epochs_s"] / 60, "5 epochs min (model)": base["5 epochs min (model)"],
-                 "5 epochs min (emulated)": 50 * em / 60, "verdict (time)": base["verdict"], "quality (doc)": s["quality"],
+                 "verdict (time)": base["verdict"], "quality (doc)": s["quality"],
                  **{f"quality {ds}": quality_cell(ds, s["row"]) for ds in DATASETS}})
-E.show(perf, "performance_comparison", columns=["row", "circuits (doc)", "circuits (qnb)", "jobs (qnb)", "s/batch (doc)",
-       "s/batch (model)", "s/batch (emulated)", "verdict (time)", "quality (doc)"])
+E.show(perf, "performance_comparison", columns=["row", "circuits (doc)", "circuits (qnb)", "jobs (qnb)", "emulator count",
+       "s/batch (doc)", "s/batch (model)", "verdict (time)", "quality (doc)"])
+ps_row = perf[0]
+ps_one_job = lat.batch_time(ps_row["circuits (qnb)"], 1)
+print(f"parameter shift, the document's v3.2 code (jobs of at most 100 circuits): {ps_row['circuits (qnb)']} circuits in "
+      f"{ps_row['jobs (qnb)']} jobs = {ps_row['s/batch (model)']:.1f} s a batch, of which {ps_row['jobs (qnb)'] * lat.job_overhead_s:.1f} s "
+      f"queue; as ONE job a step, as notebook 06 charges it: {ps_one_job:.1f} s ({100 * (ps_one_job / ps_row['s/batch (model)'] - 1):+.0f} %)")
 
 # %% [markdown]
+# Parameter shift is charged here as the document's v3.2 code sends it, 10 jobs a batch; notebook 06
+# races it at its best, one job a step (printed above: a few per cent less time, since its 970 circuits'
+# execution dominates either way). Compare the two notebooks' parameter-shift times with that in mind.
+#
 # The v3.3 row is the loop **with averaging** (`spsa_per_sample`); the document's code sums instead
 # (`summed_gradients`, reproduced on purpose in "The document's code defects" below): the same circuits and
 # jobs, a B-times larger step; its effect on accuracy, with its interval, is in that section's table.
@@ -149,10 +170,10 @@ for s in E.SEED_TABLES["expected_performance"]:
     k = cfg.gradient_subsample_size if cfg.gradient_method == "spsa_subsampled" else None
     row = by_method[(cfg.gradient_method, k)]
     c = E.step_cost(cfg.gradient_method, cfg.gradient_subsample_size)
-    em = emulated_s[row]
     expected.append({"preset": s["row"], "circuits (doc)": s["circuits"], "circuits (qnb)": c["circuits"],
-                     "s/batch (doc)": s["batch_s"], "s/batch (model)": c["modeled_s"], "s/batch (emulated)": em,
-                     **epoch_cols(s["epoch_s"] / 10, c["modeled_s"], em),
+                     "emulator count": "same" if same_count[row] else "differs",
+                     "s/batch (doc)": s["batch_s"], "s/batch (model)": c["modeled_s"],
+                     **epoch_cols(s["epoch_s"] / 10, c["modeled_s"]),
                      "5 epochs min (doc)": s["five_epochs_s"] / 60, "5 epochs min (model)": 50 * c["modeled_s"] / 60,
                      "preset epochs": cfg.epochs, "preset run min (model)": 10 * cfg.epochs * c["modeled_s"] / 60,
                      "verdict (time)": E.verdict(s["batch_s"], c["modeled_s"])})
@@ -208,10 +229,20 @@ print(f"fitted: {lat.job_overhead_s:.2f} s per job (document: 2.5 s, but per cir
 
 # %% [markdown]
 # ## Table 3 — Real-World Performance Targets
-# The document marks every target "Achievable: Yes". Times come from the one-job rows: in sample only
-# *self-consistent*; leave-one-out predicts each row from the others. Quality: the recommended
-# Balanced setting (k = 5) as a share of the ceiling, "Good" at ≥ 95 %: **met** when the whole 95 %
-# interval is at or above, **missed** when all of it is below, otherwise **undecided**.
+# The document marks every target "Achievable: Yes". Times come from the one-job rows (Parallel,
+# Subsampled k = 2 and 5): in sample the model is only *self-consistent* with the document;
+# leave-one-out predicts each row from the others. "inside target" means the whole range lies inside
+# the document's own target range, with no tolerance added. The leave-one-out values are point
+# predictions with no interval: how far such a prediction can miss is its leave-one-out error on the
+# document's rows (notebook 02), printed below for these rows.
+#
+# Quality: the recommended Balanced setting (k = 5) as a share of the 5-epoch exact-gradient reference,
+# "Good" at ≥ 95 %: **met** when the whole 95 % interval is at or above, **missed** when all of it is
+# below, otherwise **undecided**. The reference is exact gradients after the same 5 epochs because the
+# document's claim is about its 5-epoch settings. It is not a ceiling: on xor it is far below what exact
+# gradients reach when trained to the plateau (notebook 06's ceiling table), so "Good" on xor here asks
+# for 95 % of an accuracy not far above chance, and means little: the table prints the bar "Good" sets
+# beside chance (always predicting the commoner test label).
 
 # %%
 one_job = [r for r in perf if "Parallel" in r["row"] or "Subsampled" in r["row"]]
@@ -219,8 +250,9 @@ loo_one_job = [o for o in E.latency_leave_one_out() if o["row"] in {r["row"] for
 def span(key, scale=1.0, fmt=".1f"):
     vals = [r[key] * scale for r in one_job]
     return min(vals), max(vals), f"{min(vals):{fmt}}-{max(vals):{fmt}}"
-def within(lo, hi, vals):
-    return "yes" if lo * 0.85 <= vals[0] and vals[1] <= hi * 1.15 else "no"
+def inside(lo, hi, vals):
+    """'yes' when the whole range vals lies inside the target [lo, hi] itself (no tolerance)."""
+    return "yes" if lo <= vals[0] and vals[1] <= hi else "no"
 targets = []
 for metric, lo, hi, key, scale, fmt in [("Time per batch (s)", 3, 10, "s/batch (model)", 1, ".1f"),
                                         ("Circuits per batch", 4, 20, "circuits (qnb)", 1, "d"),
@@ -228,27 +260,27 @@ for metric, lo, hi, key, scale, fmt in [("Time per batch (s)", 3, 10, "s/batch (
     m_lo, m_hi, m_txt = span(key, scale, fmt)
     row = {"metric": metric, "target (doc)": f"{lo}-{hi}", "Achievable (doc)": "Yes", "qnb model": m_txt}
     if "Circuits" not in metric:
-        e_lo, e_hi, e_txt = span(key.replace("model", "emulated"), scale, fmt)
         per = 1 if "batch" in metric else 50 / 60    # s per batch, or 50 batches in minutes
         loo_vals = [o["predicted s"] * per for o in loo_one_job]
-        row.update({"qnb emulated": e_txt, "in sample (model, emulated)": "self-consistent" if
-                    within(lo, hi, (m_lo, m_hi)) == within(lo, hi, (e_lo, e_hi)) == "yes" else "no",
-                    "leave-one-out prediction": f"{min(loo_vals):{fmt}}-{max(loo_vals):{fmt}}",
-                    "predicted within target": within(lo, hi, (min(loo_vals), max(loo_vals)))})
+        row.update({"model inside target": inside(lo, hi, (m_lo, m_hi)),
+                    "leave-one-out prediction (points)": f"{min(loo_vals):{fmt}}-{max(loo_vals):{fmt}}",
+                    "prediction inside target": inside(lo, hi, (min(loo_vals), max(loo_vals)))})
     else:
-        row.update({"qnb emulated": m_txt, "in sample (model, emulated)": "counted: " + within(lo, hi, (m_lo, m_hi))})
+        row.update({"model inside target": "counted: " + inside(lo, hi, (m_lo, m_hi))})
     targets.append(row)
 RECOMMENDED = "v3.3.1 Subsampled (k=5)"     # the Balanced preset, the document's "For Production"
 shares = {}
 for ds in DATASETS:
     acc = quality[ds][RECOMMENDED]["acc"]
-    share = shares[ds] = S.ratio_of_means(acc, quality[ds]["exact-gradient ceiling"]["acc"])
+    share = shares[ds] = S.ratio_of_means(acc, quality[ds][REF]["acc"])
     chance = E.majority_rate(qnb.make_dataset(ds, n_train=N_TRAIN, seed=0)[3])  # always the commoner test label
-    targets.append({"metric": f"Model quality: {ds}", "target (doc)": "Good (≥ 95 % of the ceiling)", "Achievable (doc)": "Yes",
-                    "qnb model": f"Balanced: {np.mean(acc):.2f} = {S.fmt(*share, '.0%')} of the ceiling {ceiling[ds]:.2f} "
-                                 f"(chance {chance:.2f}, {len(acc)} seeds)",
+    targets.append({"metric": f"Model quality: {ds}", "target (doc)": "Good (≥ 95 % of the 5-epoch reference)", "Achievable (doc)": "Yes",
+                    "qnb model": f"Balanced: {np.mean(acc):.2f} = {S.fmt(*share, '.0%')} of the 5-epoch reference {reference[ds]:.2f} "
+                                 f"(Good: ≥ {0.95 * reference[ds]:.2f}; chance {chance:.2f}; {len(acc)} seeds)",
                     "quality verdict": S.verdict(share[1], share[2], 0.95, at_least=True)})
 E.show(targets, "real_world_targets")
+print("leave-one-out errors of the one-job rows (notebook 02; claimed / predicted - 1): "
+      + ", ".join(f"{o['row']} {100 * o['rel']:+.0f} %" for o in loo_one_job))
 
 # %% [markdown]
 # ## Loss against modeled cloud time, every method
@@ -262,10 +294,10 @@ STYLE = {  # one colour, line style and marker per method in every panel
     "v3.3.1 Parallel": dict(color="C2", ls="-", marker="^", lw=1.6),
     "v3.3.1 Subsampled (k=2)": dict(color="C3", ls=(0, (1, 1)), marker="v", lw=1.8),
     "v3.3.1 Subsampled (k=5)": dict(color="C4", ls=(0, (5, 1, 1, 1)), marker="D", lw=1.6),
-    "exact-gradient ceiling": dict(color="C5", ls="-", marker=None, lw=4, alpha=0.55, zorder=5),
+    REF: dict(color="C5", ls="-", marker=None, lw=4, alpha=0.55, zorder=5),
 }
-LABEL = {"v3.2 Parameter Shift": "v3.2 Parameter Shift, 1000 shots (blobs only; dashed, lies on the ceiling)",
-         "exact-gradient ceiling": "exact-gradient ceiling (parameter shift, exact values)"}
+LABEL = {"v3.2 Parameter Shift": "v3.2 Parameter Shift, 1000 shots (blobs only; dashed, lies on the reference)",
+         REF: "5-epoch exact-gradient reference (parameter shift, exact values)"}
 fig, axes = plt.subplots(1, len(DATASETS), figsize=(5 * len(DATASETS), 4.2), squeeze=False)
 for ax, ds in zip(axes[0], DATASETS):
     for n, (name, r) in enumerate(quality[ds].items()):
@@ -288,7 +320,7 @@ E.save_figure(fig, "04_loss_vs_time")
 plt.show()
 
 # %% [markdown]
-# **What to see:** over the time the curves share, the one-job methods reach each loss first. v3.3 is late by its round trips (20 jobs a batch against one). Parameter shift (blobs only, dashed on the brown ceiling) makes fewer round trips than v3.3 (10 jobs of at most 100 circuits a batch) yet is later still: most of its time is spent executing its 970 circuits a batch, not queueing, and its curve ends where its 5 epochs end (log axis).
+# **What to see:** over the time the curves share, the one-job methods reach each loss first. v3.3 is late by its round trips (20 jobs a batch against one). Parameter shift (blobs only, dashed on the thick brown 5-epoch reference) makes fewer round trips than v3.3 (10 jobs of at most 100 circuits a batch, the document's v3.2 code; notebook 06 charges it one job a step, which would move its curve left by only the few per cent printed under Table 1) yet is later still: most of its time is spent executing its 970 circuits a batch, not queueing, and its curve ends where its 5 epochs end (log axis).
 
 # %%
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
@@ -332,6 +364,8 @@ over = [r["run"] for r in eq_rows  # the study stores times to STUDY_DIGITS sign
         if r["modeled min (max over seeds)"] > budget / 60 * (1 + 10.0 ** (1 - E.STUDY_DIGITS))]
 print("runs past the budget:", over or "none", "| could not afford one step:",
       sorted({f"{r['run']} ({r['data']})" for r in eq_rows if r["modeled min (max over seeds)"] == 0}) or "none")
+print(f"one parameter-shift step: {ps_row['s/batch (model)'] / 60:.2f} min in the document's {ps_row['jobs (qnb)']} jobs, "
+      f"{ps_one_job / 60:.2f} min as one job (notebook 06's charge); the budget is {budget / 60:.2f} min")
 
 # %%
 fig, axes = plt.subplots(1, len(equal), figsize=(5 * len(equal), 4), sharey=True, squeeze=False)
@@ -352,7 +386,7 @@ plt.show()
 # %% [markdown]
 # **What to see:** with the same cloud time the one-job methods learn most; the 20-job methods take about a tenth
 # as many steps, still learn, and end lower on blobs and breast cancer (the table's means and sd); on xor
-# every method stays low at this budget; parameter shift cannot afford a single step.
+# every method stays low at this budget; parameter shift cannot afford a single step (not even charged as one job, as printed above).
 #
 # ## Explore
 # Subsample size, shots and price sheet: the cost row in modeled minutes and dollars is recomputed and
@@ -464,7 +498,8 @@ print(f"* Circuits per batch: the document's figure holds for every SPSA row; pa
       f"{perf[0]['circuits (qnb)']}, not {perf[0]['circuits (doc)']} (the chain rule needs the unshifted outputs).")
 print(f"* Times: {sum('self-consistent' in r['verdict (time)'] for r in perf)} of {len(perf)} rows of Table 1 self-consistent "
       f"within 15 %, {sum(abs(o['rel']) <= 0.15 for o in E.latency_leave_one_out())} of {len(qnb.SEED_TIMING_ROWS)} predicted "
-      f"leave-one-out (notebook 02). The time targets are met by the model's predictions: a statement about the document's rows, not IonQ.")
+      f"leave-one-out (notebook 02). The time targets hold for the model's point predictions (inside the targets, no tolerance, "
+      f"no interval): a statement about the document's rows, not IonQ.")
 same = sum((v["jobs"], v["circuits"]) == (v["qnb_jobs"], v["qnb_circuits"]) for v in emulated.values())
 print(f"* Through the real client, the emulator received the jobs and circuits qnb counted for {same} of {len(emulated)} rows.")
 print(f"* Development: the document says {dev['min (doc)']} min; {dev['min (model)']:.1f} min fitted to all rows, {dev_sub_min:.1f} min "
@@ -475,7 +510,7 @@ decided = lambda col: "; ".join(f"{n} {r[col]}" for n, r in by.items() if r is n
 print(f"* Code defects (test accuracy minus the fixed estimator's {fixed['test_acc_mean']:.2f}, {fixed['runs']} seeds), decided after "
       f"{EPOCHS} epochs: {decided(f'vs fixed, after epoch {EPOCHS} [95 %]')}; after epoch 1: {decided('vs fixed, after epoch 1 [95 %]')}. "
       "Every other difference is undecided: easy data saturate every variant given time.")
-print("* Model quality of Balanced, share of the ceiling: " + "; ".join(
+print("* Model quality of Balanced, share of the 5-epoch exact-gradient reference: " + "; ".join(
     f"{ds} {S.fmt(*shares[ds], '.0%')} {t['quality verdict']}" for ds, t in zip(DATASETS, targets[3:])) + ".")
 for ds, runs in equal.items():
     ranked = sorted(runs, key=lambda n: -np.mean(runs[n]["acc"]))
