@@ -275,7 +275,7 @@ for ds in DATASETS:
     share = shares[ds] = S.ratio_of_means(acc, quality[ds][REF]["acc"])
     chance = E.majority_rate(qnb.make_dataset(ds, n_train=N_TRAIN, seed=0)[3])  # always the commoner test label
     targets.append({"metric": f"Model quality: {ds}", "target (doc)": "Good (≥ 95 % of the 5-epoch reference)", "Achievable (doc)": "Yes",
-                    "qnb model": f"Balanced: {np.mean(acc):.2f} = {S.fmt(*share, '.0%')} of the 5-epoch reference {reference[ds]:.2f} "
+                    "qnb model": f"Balanced: {np.mean(acc):.2f} = {S.fmt(*share, '.1%')} of the 5-epoch reference {reference[ds]:.2f} "
                                  f"(Good: ≥ {0.95 * reference[ds]:.2f}; chance {chance:.2f}; {len(acc)} seeds)",
                     "quality verdict": S.verdict(share[1], share[2], 0.95, at_least=True)})
 E.show(targets, "real_world_targets")
@@ -511,7 +511,7 @@ print(f"* Code defects (test accuracy minus the fixed estimator's {fixed['test_a
       f"{EPOCHS} epochs: {decided(f'vs fixed, after epoch {EPOCHS} [95 %]')}; after epoch 1: {decided('vs fixed, after epoch 1 [95 %]')}. "
       "Every other difference is undecided: easy data saturate every variant given time.")
 print("* Model quality of Balanced, share of the 5-epoch exact-gradient reference: " + "; ".join(
-    f"{ds} {S.fmt(*shares[ds], '.0%')} {t['quality verdict']}" for ds, t in zip(DATASETS, targets[3:])) + ".")
+    f"{ds} {S.fmt(*shares[ds], '.1%')} {t['quality verdict']}" for ds, t in zip(DATASETS, targets[3:])) + ".")
 for ds, runs in equal.items():
     ranked = sorted(runs, key=lambda n: -np.mean(runs[n]["acc"]))
     d = S.difference(runs[ranked[0]]["acc"], runs[ranked[1]]["acc"])
