@@ -28,7 +28,7 @@ test: venv
 # the committed figures/bench.* come from this command: 20 race seeds; 3 selection seeds, the pruned grid
 # and race runs stopped at 4 x today's selection median minutes so that it fits 30 min on two cores
 # (python -m qnb.research.bench with no flags runs the full grid on 5 selection seeds: slower, not committed)
-BENCH_FLAGS ?= --seeds 20 --selection-seeds 3 --pruned --race-cap 4
+BENCH_FLAGS ?= --seeds 20 --selection-seeds 5 --pruned --race-cap 4
 bench: venv
 	$(PY) -m pip install --quiet -e ".[test,peers]"
 	QNB_FIGURES=$(CURDIR)/figures $(PY) -m qnb.research.bench $(BENCH_FLAGS)

@@ -84,8 +84,8 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
         batch_size, epochs (int): every sample once per epoch, in batches of ``batch_size``.
         shots (int, None or "auto"): see above.
         price (str or None): a ``qnb.PRICES`` sheet: dollars in ``history_`` and ``fit(budget_usd=)``.
-        a, c, A, alpha, gamma (float): Spall's gains (``qnb.Gains``); ``a="auto"``: the ``price``
-            sheet's choice, else 0.3.
+        a, c, A, alpha, gamma (float): Spall's gains (``qnb.Gains``); ``a="auto"``, ``c="auto"``: the
+            ``price`` sheet's choice, else 0.3 and 0.2.
         optimizer (str): ``"sgd"``, ``"momentum"`` or ``"adam"``; ``"auto"``: the ``price`` sheet's
             choice, else ``"sgd"``.
         blocking (bool), regularization (float or None): see ``BatchSPSAOptimizer``.
@@ -105,7 +105,7 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, circuit=None, *, param_shape=None, n_wires=None, method="spsa_subsampled", subsample="auto",
-                 num_directions="auto", batch_size=10, epochs=5, shots="auto", a="auto", c=0.2, A=5.0, alpha=0.602,
+                 num_directions="auto", batch_size=10, epochs=5, shots="auto", a="auto", c="auto", A=5.0, alpha=0.602,
                  gamma=0.101, optimizer="auto", blocking=False, regularization=None, loss=square_loss, backend=None,
                  random_state=None, price=None, predict_on="exact", seed="deprecated"):
         # scikit-learn's convention: store the arguments as given; fit() checks them
@@ -308,7 +308,7 @@ class QuantumClassifier(ClassifierMixin, BaseEstimator):
         per_step = 2 * directions * sub + 2 * sub + 4 if _positive_int(directions) and _positive_int(sub) else 0
         config = TrainingConfig(
             max_parallel_circuits=max(100, per_step), gradient_method=self.method, gradient_subsample_size=sub, batch_size=batch, epochs=self.epochs,
-            shots_per_circuit=shots, num_directions=directions, spsa_a=self._auto("a", "spsa_a", 0.3), spsa_c=self.c, spsa_A=self.A,
+            shots_per_circuit=shots, num_directions=directions, spsa_a=self._auto("a", "spsa_a", 0.3), spsa_c=self._auto("c", "spsa_c", 0.2), spsa_A=self.A,
             spsa_alpha=self.alpha, spsa_gamma=self.gamma, optimizer=self._auto("optimizer", "optimizer", "sgd"), blocking=self.blocking,
             regularization=self.regularization, seed=seed, dataset="user", price=self.price, backend=backend_name)
         trainer = QuantumTrainer(config, model=model, dataset=(rows, signs, rows, signs), backend=backend,

@@ -30,7 +30,7 @@ def sheet_choice(price, method: str) -> dict:
 
 AUTO = "auto"  # a field the user did not set: the price sheet's choice, else the document's value
 WITHOUT_A_SHEET = {"gradient_subsample_size": 5, "shots_per_circuit": 1000, "num_directions": 1, "optimizer": "sgd",
-                   "spsa_a": 0.3}  # the document's values, and Spall's plain step
+                   "spsa_a": 0.3, "spsa_c": 0.2}  # the document's values, and Spall's plain step
 BACKENDS = {"local": ("default.qubit", "lightning.qubit"), "ionq": ("ionq.simulator", "ionq.qpu")}
 USER_DATA = "user"  # config.dataset when the trainer was given arrays
 RENAMED = {"n_directions": "num_directions", "qnspsa_regularization": "regularization"}  # today's -> PennyLane's
@@ -63,9 +63,9 @@ class TrainingConfig:
     are its own names (``n_directions`` and ``qnspsa_regularization`` are accepted too).
 
     **The price sheet's choice.** ``shots_per_circuit``, ``gradient_subsample_size``,
-    ``num_directions``, ``optimizer`` and ``spsa_a`` left unset (``"auto"``) take the choice of the
-    named ``price`` sheet (``qnb.PRICES[price].choice``), else the document's 1000 shots, k = 5 and
-    one direction with Spall's plain step (``"sgd"``, a = 0.3). A value
+    ``num_directions``, ``optimizer``, ``spsa_a`` and ``spsa_c`` left unset (``"auto"``) take the choice
+    of the named ``price`` sheet (``qnb.PRICES[price].choice``), else the document's 1000 shots, k = 5
+    and one direction with Spall's plain step (``"sgd"``, a = 0.3, c = 0.2). A value
     given explicitly always wins, and a config made by ``replace`` keeps its resolved values:
     ``TrainingConfig(price="braket-ionq-aria")`` trains the sheet's way,
     ``PRESETS["balanced"].replace(price=...)`` the Balanced preset's way, priced on that sheet.
@@ -95,7 +95,7 @@ class TrainingConfig:
     backend: str = "local"  # "local" or "ionq"
     device: str | None = None  # None: the backend's first; local: default.qubit | lightning.qubit; ionq: ionq.simulator | ionq.qpu
     spsa_a: float | str = AUTO  # AUTO: the price sheet's choice, else 0.3
-    spsa_c: float = 0.2
+    spsa_c: float | str = AUTO  # AUTO: the price sheet's choice, else 0.2
     spsa_A: float = 5.0
     spsa_alpha: float = 0.602
     spsa_gamma: float = 0.101

@@ -109,7 +109,7 @@ _DEBIAS = "; IonQ debiases only jobs of 500 or more shots: https://docs.ionq.com
 # sheet"): the least dollars to quality with modeled minutes at most twice split_shots'. A test checks
 # that these agree with figures/bench.json, so a new bench run that chooses otherwise fails until
 # they are updated here.
-_RULE = (("optimizer", "momentum"), ("spsa_a", 1.0))
+_RULE = (("optimizer", "momentum"), ("spsa_a", 1.0), ("spsa_c", 0.2))
 _CHEAP = (("shots_per_circuit", 100), ("gradient_subsample_size", 5), ("num_directions", 1)) + _RULE
 _SPLIT_SHOTS = (("shots_per_circuit", 500), ("gradient_subsample_size", 5), ("num_directions", 2)) + _RULE
 PRICES = {

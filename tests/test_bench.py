@@ -165,7 +165,8 @@ def test_quick_benchmark_smoke(tmp_path, monkeypatch):
     assert "## Targets" in text and "qml.SPSAOptimizer" in text
     import json
     out = json.loads((tmp_path / "bench_quick.json").read_text())
-    assert out["chosen"].startswith("qnb ") and out["chosen_config"] in race.GO_BEYOND.values()
+    from qnb.research import dollars as D
+    assert out["chosen"].startswith("qnb ") and out["chosen_config"] == D.grid_candidates()[D.TODAY]
     for kind, r in out["races"].items():
         assert r["rows"][0]["method"] == race.PS_NAME and set(r["histories"]) == {x["method"] for x in r["rows"]}
         assert all(x["runs"] == 2 for x in r["rows"]) and r["budget_min"] * 60 <= 120.0 + 1e-6

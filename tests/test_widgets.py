@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import qnb
-from qnb.research import widgets
+from qnb.research import spend, widgets
 
 
 def test_variance_row_recomputes_for_k_and_shots():
@@ -85,7 +85,6 @@ def test_an_update_never_shows_an_empty_area():
 def _bench():
     """A bench result with the keys the dollars explorer reads: two data sets, three grid points
     and today's; one configuration never arrives on xor."""
-    from qnb.research import spend
     inf = float("inf")
     row = lambda m, usd: {"reached": "3/3" if usd < inf else "1/3", "median_min": m,
                           "usd": {p: usd * (2 if "forte" in p else 1) for p in qnb.PRICES}, "shots_per_circuit": 0}
@@ -98,9 +97,14 @@ def _bench():
             "selection_choice": {p: {"choice": spend.config_name(2, 1, 20), "score": 0.1} for p in qnb.PRICES}}
 
 
+def config(row: dict) -> str:
+    """The grid's name of the configuration a row shows in its own columns (each a control's)."""
+    return spend.config_name(row["k"], row["directions"], row["shots"])
+
+
 def test_the_dollars_rows_read_the_selection_table_and_price_one_step():
     rows = widgets.dollars_rows(_bench(), 2, 1, "20", "braket-ionq-aria")
-    assert [(r["dataset"], r["configuration"]) for r in rows] == [
+    assert [(r["dataset"], config(r)) for r in rows] == [
         ("xor@1", "k=2, 1 dir, 20 shots"), ("xor@1", "k=5, 2 dir, 500 shots"),
         ("iris@1", "k=2, 1 dir, 20 shots"), ("iris@1", "k=5, 2 dir, 500 shots")]
     mine, today = rows[0], rows[1]
@@ -114,7 +118,7 @@ def test_the_dollars_rows_read_the_selection_table_and_price_one_step():
 
 def test_the_dollars_rows_say_what_the_bench_did_not_run_or_the_sheet_does_not_allow():
     assert widgets.dollars_rows(_bench(), 5, 1, "20", "azure-ionq") == [
-        {"configuration": "k=5, 1 dir, 20 shots", "note": "not run by this bench (pruned grid)"}]
+        {"k": 5, "directions": 1, "shots": 20, "price sheet": "azure-ionq", "note": "not run by this bench (pruned grid)"}]
     rows = widgets.dollars_rows(_bench(), 2, 1, "20", "azure-ionq-error-mitigation")
     assert rows[0]["note"] == "below the sheet's 500 shots" and rows[1]["note"] == ""
 
@@ -124,18 +128,19 @@ def test_the_dollars_explorer_updates_its_table_and_figure():
     ui = widgets.dollars_explorer(bench)
     (k, d, shots, sheet), out = ui.children[0].children, ui.children[1]
     assert list(k.options) == [1, 2, 5] and list(shots.options) == ["2", "20", "500"]
-    assert ui.result[0]["configuration"] == "k=2, 1 dir, 20 shots" and sheet.value == "braket-ionq-aria"
+    assert config(ui.result[0]) == "k=2, 1 dir, 20 shots" and sheet.value == "braket-ionq-aria"
     k.value = 1
-    assert ui.result[0]["configuration"] == "k=1, 1 dir, 20 shots" and ui.result[0]["median USD"] == 90.0
+    assert config(ui.result[0]) == "k=1, 1 dir, 20 shots" and ui.result[0]["median USD"] == 90.0
     sheet.value = "braket-ionq-forte"  # 0.30 per task, 0.08 per shot
     assert ui.result[0]["median USD"] == 180.0 and ui.result[0]["USD per step"] == pytest.approx(2 * (0.30 + 20 * 0.08))
     shots.value = "2"
     assert ui.result[0]["median USD"] == float("inf")
     md, fig = out.outputs
-    assert "| xor@1 | k=1, 1 dir, 2 shots | 1/3 |" in md["data"]["text/markdown"]
+    assert "| xor@1 | 1 | 1 | 2 | braket-ionq-forte | 1/3 |" in md["data"]["text/markdown"]
     assert "Figure" in fig["data"]["text/plain"]
     d.value = 2  # k=1 with 2 directions is not in this bench
-    assert ui.result == [{"configuration": "k=1, 2 dir, 2 shots", "note": "not run by this bench (pruned grid)"}]
+    assert ui.result == [{"k": 1, "directions": 2, "shots": 2, "price sheet": "braket-ionq-forte",
+                          "note": "not run by this bench (pruned grid)"}]
     assert len(out.outputs) == 2
 
 

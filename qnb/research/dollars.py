@@ -32,27 +32,34 @@ from .adaptive import ADAPTIVE_LIMITS, ADAPTIVE_SHEETS, AdaptiveShots, run_candi
 SHOTS = (2, 5, 20, 100, 500)
 SUBSAMPLE = (1, 2, 5)
 DIRECTIONS = (1, 2)
-_RULE = dict(gradient_method="spsa_subsampled", optimizer="momentum", spsa_a=1.0)
+_RULE = dict(gradient_method="spsa_subsampled", optimizer="momentum", spsa_a=1.0, spsa_c=0.2)
+# Other step rules on the grid: a larger perturbation c divides the shot noise of a finite
+# difference, Var ~ (1 - f^2) / (s c^2), at the cost of an O(c^2) bias, so few shots need a larger c;
+# a larger a takes longer steps with the quieter gradient.
+STEP_RULES = {"c=0.4": dict(spsa_c=0.4), "c=0.4, a=2": dict(spsa_c=0.4, spsa_a=2.0)}
+STEP_RULE_SHOTS = (5, 20, 100)  # the shot counts at which the other step rules are tried
 TODAY = "k=5, 2 dir, 500 shots"  # the split_shots preset: today's time choice
 MINUTES_LIMIT = 2.0  # a sheet's choice takes at most this many times today's median minutes
 GRID = 200  # common grid points up to the budget
 
 
-def name(k: int, d: int, s: int) -> str:
-    return f"k={k}, {d} dir, {s} shots"
+def name(k: int, d: int, s: int, rule: str = "") -> str:
+    return f"k={k}, {d} dir, {s} shots" + (f", {rule}" if rule else "")
 
 
 PRUNED = ((1, 1), (2, 1), (5, 1), (2, 2))  # (k, directions) of the pruned grid, plus today's (5, 2, 500)
 
 
 def grid_candidates(pruned: bool = False) -> dict:
-    """The coarse grid (shots x k x directions, momentum with a = 1, today's step rule), two other
-    step rules at one cheap point, and the adaptive-shots strategy with each sheet family's price
-    model. ``pruned``: only the (k, directions) pairs of ``PRUNED`` at every shot count (and
-    today's), for a run that must fit fewer CPU seconds."""
+    """The coarse grid (shots x k x directions, momentum with a = 1 and c = 0.2, today's step rule),
+    the ``STEP_RULES`` at ``STEP_RULE_SHOTS`` for k > 1, two other optimizers at one cheap point,
+    and the adaptive-shots strategy with each sheet family's price model. ``pruned``: only the
+    (k, directions) pairs of ``PRUNED`` (and today's), for a run that must fit fewer CPU seconds."""
     pairs = PRUNED if pruned else [(k, d) for k in SUBSAMPLE for d in DIRECTIONS]
     out = {name(k, d, s): dict(_RULE, gradient_subsample_size=k, num_directions=d, shots_per_circuit=s)
            for s in SHOTS for k, d in pairs}
+    out.update({name(k, d, s, r): dict(_RULE, gradient_subsample_size=k, num_directions=d, shots_per_circuit=s, **kw)
+                for r, kw in STEP_RULES.items() for s in STEP_RULE_SHOTS for k, d in pairs if k > 1})
     out[TODAY] = dict(_RULE, gradient_subsample_size=5, num_directions=2, shots_per_circuit=500)
     out["k=2, 1 dir, 20 shots, sgd (a=0.3)"] = dict(_RULE, optimizer="sgd", spsa_a=0.3, gradient_subsample_size=2,
                                                       shots_per_circuit=20)

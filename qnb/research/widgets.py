@@ -234,13 +234,15 @@ def dollars_rows(bench: dict, k: int, directions: int, shots, sheet: str) -> lis
     try:
         rows = dollars_to_quality(bench, sheet=sheet, k=k, shots=s, directions=directions)
     except ValueError:
-        return [{"configuration": spend.config_name(k, directions, s), "note": "not run by this bench (pruned grid)"}]
+        return [{"k": k, "directions": directions, "shots": s, "price sheet": sheet,
+                 "note": "not run by this bench (pruned grid)"}]
     out = []
-    for r in rows:
+    for r in rows:  # each column a control sets is named as in the control's label
         kk, dd, ss = (int(v) for v in r["configuration"].replace(" dir", "").replace(" shots", "")
                       .replace("k=", "").split(", "))
         usd, per_step = r[f"median $ ({sheet})"], spend.parts(spend.step_bill(kk, dd, ss), sheet)["total"]
-        out.append({"dataset": r["dataset"], "configuration": r["configuration"], "reached": r["reached"],
+        out.append({"dataset": r["dataset"], "k": kk, "directions": dd, "shots": ss, "price sheet": sheet,
+                    "reached": r["reached"],
                     "median minutes": r["median minutes"], "median USD": usd, "USD per step": per_step,
                     "median steps": usd / per_step if usd < float("inf") else float("inf"),
                     "note": "" if ss >= PRICES[sheet].min_shots else f"below the sheet's {PRICES[sheet].min_shots} shots"})

@@ -1,13 +1,13 @@
 """The notebooks' widget explorers in real JupyterLab, in headless Chromium (``make test-browser``).
 
 A JupyterLab server is started here (127.0.0.1, a free port, a random token, a temporary root
-directory and settings) and stopped at the end. Notebooks 03 and 04 are copied there with their
+directory and settings) and stopped at the end. Notebooks 03, 04 and 07 are copied there with their
 outputs cleared and ``QUICK = True`` injected after the cell tagged ``parameters`` (papermill's
 ``parameterize_notebook``, nothing executed), plus a scratch notebook that only builds the two
 explorers. Each is opened in a fresh headless Chromium, run with Run > Run All Cells, and then
 every explorer found in it (any widget box holding a slider and a drop-down, whatever the cell)
 is driven like a reader would: arrow keys on the slider handle, options picked in the menus. In
-03 and 04 one step each (k one notch, "exact" in the shots menu); in the scratch notebook every
+03, 04 and 07 one step each (k one notch; "exact" in the first menu, or its next option); in the scratch notebook every
 value: the slider down to k = 1 and up to k = 10 one notch at a time, and every option of every
 menu (shots; the cost explorer's price sheet). After each change the row must show the new value,
 the figure must be redrawn whenever the row's numbers change, the output area must hold the row
@@ -54,7 +54,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS_DIR = ROOT / "build" / "browser"
-NOTEBOOKS = ["03_subsampled_spsa.ipynb", "04_performance_tables.ipynb"]
+NOTEBOOKS = ["03_subsampled_spsa.ipynb", "04_performance_tables.ipynb", "07_where_the_dollars_go.ipynb"]
 SCRATCH = "explorers_only.ipynb"  # the two explorers alone: independent of the notebooks' text
 
 SERVER_START_S = 90      # JupyterLab answering /api/status
@@ -445,19 +445,28 @@ class Driver:
         self.state = after
         return after
 
-    def slider_to(self, target: int):
-        """Arrow keys on the handle, one notch at a time, to ``target``; every notch checked."""
+    def notch(self, up: bool) -> str:
+        """One arrow key on the handle: the readout moves to the next value (k + 1 on an integer
+        slider, the next option on a selection slider such as k in {1, 2, 5}); the row must show it."""
         if self.handle != self.driver.switch_to.active_element:
             self.handle.click()
+        k0, menus, moved = self.k(), menu_state(self.box), {}
+        def press():
+            self.handle.send_keys(Keys.ARROW_RIGHT if up else Keys.ARROW_LEFT)
+            wait(self.driver, 20, f"{self.tag}: slider readout leaves {k0}", lambda d: self.k() != k0)
+            moved["k"] = self.k()
+        self.change(f"k {k0} -> {'up' if up else 'down'} one notch", press, lambda row: k_shown(row) == moved["k"])
+        assert int(moved["k"]) > int(k0) if up else int(moved["k"]) < int(k0), f"{self.tag}: {k0} -> {moved['k']}"
+        assert menu_state(self.box) == menus, f"{self.tag}: moving the slider changed a menu: {menus} -> {menu_state(self.box)}"
+        return moved["k"]
+
+    def slider_to(self, target: int):
+        """Arrow keys on the handle, one notch at a time, to ``target`` (an integer slider); every
+        notch checked: each moves k by one."""
         while int(self.k()) != target:
-            k0, menus = int(self.k()), menu_state(self.box)
-            k1 = k0 + (1 if target > k0 else -1)
-            def press():
-                self.handle.send_keys(Keys.ARROW_RIGHT if k1 > k0 else Keys.ARROW_LEFT)
-                wait(self.driver, 20, f"{self.tag}: slider readout {k0} -> {k1}", lambda d: self.k() == str(k1))
-            self.change(f"k {k0} -> {k1}", press, lambda row: k_shown(row) == str(k1))
-            assert self.k() == str(k1), f"{self.tag}: slider readout {self.k()} after moving to {k1}"
-            assert menu_state(self.box) == menus, f"{self.tag}: moving the slider changed a menu: {menus} -> {menu_state(self.box)}"
+            k0 = int(self.k())
+            k1 = int(self.notch(target > k0))
+            assert abs(k1 - k0) == 1, f"{self.tag}: one notch moved k {k0} -> {k1}"
         return self.state
 
     def pick(self, index: int, option: str):
@@ -503,15 +512,17 @@ def drive_explorer(driver, notebook, i, root, box, out, every_value=False):
                 ex.pick(m, option)
         report["menus"] = "every option of " + " and ".join(f"[{', '.join(o)}]" for o in menus)
         report["changes"] = f"{ex.changes} changes, {ex.figures_redrawn} with a redrawn figure, none emptied the area"
-    else:  # one notch and "exact"
-        k1 = int(k0) - 1 if int(k0) == kmax else int(k0) + 1
+    else:  # one notch, and "exact" in the first menu (another option where it has none)
         before = ex.state
-        after = ex.slider_to(k1)
-        report["slider"] = f"k {k0} -> {k1}: row {before[0]!r} -> {after[0]!r}"
+        at_top = js(driver, "return arguments[0].getAttribute('aria-valuenow') === arguments[0].getAttribute('aria-valuemax')",
+                    ex.handle)
+        k1 = ex.notch(up=not at_top)
+        report["slider"] = f"k {k0} -> {k1}: row {before[0]!r} -> {ex.state[0]!r}"
         before = ex.state
         shown0 = menu_state(box)[0][1]
-        ex.pick(0, "exact")  # (the cost figure may stay: the cost model prices "exact" as 1000 shots)
-        report["dropdown"] = (f"shots {shown0} -> exact: row {ex.state[0]!r}, figure "
+        option = "exact" if "exact" in menus[0] else next(o for o in menus[0] if o != shown0)
+        ex.pick(0, option)  # (the cost figure may stay: the cost model prices "exact" as 1000 shots)
+        report["dropdown"] = (f"{menu_label(selects[0])} {shown0} -> {option}: row {ex.state[0]!r}, figure "
                               + ("changed" if ex.state[1] != before[1] else "unchanged"))
 
     time.sleep(1.0)  # any late echo of the last change from the kernel has come back by now
