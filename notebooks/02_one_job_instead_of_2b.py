@@ -61,11 +61,11 @@ rows = [{"row": name, "circuits": c, "jobs": j, "claimed s": t, "modeled s (all 
 E.show(rows, "02_latency_fit", columns=["row", "circuits", "jobs", "claimed s", "modeled s (all rows)", "in sample",
                                          "predicted s (fit without it)", "predicted within 15 %"])
 print("doc ±x % = claimed / modeled - 1 (positive: the document is slower). The two identical 20-job rows are left out together.")
+res = 100 * (np.array(fit["claimed_s"]) / np.array(fit["modeled_s"]) - 1)  # claimed / modeled - 1, as the table (in %)
+res_loo = 100 * np.array([o["rel"] for o in loo])                          # the same, predicted leave-one-out
 
-# %%
+# %% jupyter={"source_hidden": true}
 fig, ax = plt.subplots(figsize=(7.5, 3.4))
-res = 100 * (np.array(fit["claimed_s"]) / np.array(fit["modeled_s"]) - 1)  # claimed / modeled - 1, as the table
-res_loo = 100 * np.array([o["rel"] for o in loo])
 yy = np.arange(len(res))
 ax.barh(yy - 0.2, res, height=0.4, color="C0", label="in sample (fit to all rows)")
 ax.barh(yy + 0.2, res_loo, height=0.4, color="C1", hatch="//", edgecolor="white", label="leave-one-out (fit to the others)")
