@@ -74,6 +74,7 @@ E.show(sharp["unbiased"], "03_unbiasedness", title=f"Subsampled SPSA at c = 0.01
 
 # %%
 worst = max(r["sharp: detectable bias %"] for r in sharp["unbiased"])
+worst_k = max(sharp["unbiased"], key=lambda r: r["sharp: detectable bias %"])["k"]
 naive_best = min(r["naive: detectable bias %"] for r in sharp["unbiased"])
 sub_ok = all(r["subsampling bias %"] <= r["sharp: detectable bias %"] for r in sharp["unbiased"])
 print("the test has power: a deliberately 10 % too large estimator (scale 1.1) is flagged at k =",
@@ -105,7 +106,9 @@ print(f"resolved at {'c = ' + str(resolved) if resolved else 'no c'}: these rows
 # $$\operatorname{tr}\operatorname{Var}\hat g \approx (N-1)\lVert g\rVert^2 + N\,\frac{B-k}{k(B-1)}\,\sigma^2,
 # \qquad \sigma^2=\frac1B\sum_i\lVert g_i-g\rVert^2,$$
 #
-# both terms computed from exact per-sample gradients, against the measured variance.
+# both terms computed from exact per-sample gradients, against the measured variance. The table's **z**
+# column is (measured − predicted) / se, the gap in standard errors of the measurement: |z| > 1.96 is
+# the same as the prediction falling outside the measurement's 95 % interval.
 
 # %%
 grid = E.study("03_variance_grid", lambda: W.variance_grid(KS, ("exact", "1000", "100"), repeats=REPEATS, seed=RANDOM_SEED),
@@ -124,9 +127,10 @@ for k, r in zip(KS, grid["exact"]):
                  "measured (1000 shots)": grid["1000"][KS.index(k)]["variance"],
                  "measured (100 shots)": grid["100"][KS.index(k)]["variance"]})
 E.show(var_rows, "03_variance_terms", floatfmt=".3g", columns=["k", "direction term", "subsampling term", "predicted",
-       "measured (exact)", "± se", "prediction in 95 % interval"])   # shots columns: figure below and the .md
-print(f"|g|^2 = {g @ g:.3g}, sigma^2 = {sigma2:.3g}: the subsampling term exceeds the direction term for k < "
-      f"{min((r['k'] for r in var_rows if r['subsampling term'] < r['direction term']), default='never')}")
+       "measured (exact)", "± se", "z", "prediction in 95 % interval"])   # shots columns: figure below and the .md
+exceeds = [r["k"] for r in var_rows if r["subsampling term"] > r["direction term"]]
+print(f"|g|^2 = {g @ g:.3g}, sigma^2 = {sigma2:.3g}: the subsampling term exceeds the direction term "
+      + (f"only at k = {exceeds[0]}" if len(exceeds) == 1 else f"at k = {exceeds}" if exceeds else "at no k"))
 out = [r for r in var_rows if not r["prediction in 95 % interval"]]
 print(f"± se from {REPEATS} draws. " + ("Every prediction lies inside the measurement's 95 % interval." if not out else
          "Outside its 95 % interval: " + ", ".join(f"k = {r['k']} (measured {r['measured (exact)']:.0f} ± {r['± se']:.0f}, predicted "
@@ -138,7 +142,7 @@ print(f"± se from {REPEATS} draws. " + ("Every prediction lies inside the measu
 print(f"mean cosine to the exact gradient at k = 10: {grid['exact'][-1]['cosine']:.3f} (sqrt(2 / (pi N)) = {np.sqrt(2 / (np.pi * N)):.3f}). "
       f"g_hat.g = (Delta.g)^2 >= 0 to first order: every exact step points downhill, but only just")
 
-# %%
+# %% jupyter={"source_hidden": true}
 fig = W.plot_variance_grid(grid, repeats=REPEATS)
 ax = fig.axes[0]
 ax.plot(KS, [r["predicted"] for r in var_rows], color="k", ls=(0, (2, 2)), lw=1.2, label="predicted (exact values)")
@@ -192,17 +196,19 @@ for v in verdicts:
 if len(tails) == 1:
     print(f"each: {tails.pop()}")
 
-# %%
+# %% jupyter={"source_hidden": true}
 fig, axes = plt.subplots(1, len(equal_time), figsize=(4 * len(equal_time), 3.6), squeeze=False, sharey=True)  # one y range: panels compare
+chance = {ds: E.majority_rate(qnb.make_dataset(ds, seed=0)[3]) for ds in equal_time}
+lowest = min(min(chance.values()), min(min(a) for by_k in equal_time.values() for a in by_k.values()))
 for ax, (ds, by_k) in zip(axes[0], equal_time.items()):
     for i, (k, accs) in enumerate(by_k.items()):
         jitter = np.linspace(-0.15, 0.15, len(accs))
         ax.plot(i + jitter, accs, "o", color="C0", alpha=0.5, ms=4)
         ax.plot([i - 0.25, i + 0.25], [np.mean(accs)] * 2, color="k", lw=2)
     ax.axvspan(KS.index(3) - 0.4, KS.index(5) + 0.4, color="C2", alpha=0.15, label="document's 'optimal' 30-50 %")
-    ax.axhline(E.majority_rate(qnb.make_dataset(ds, seed=0)[3]), color="C3", ls=":", label="always the commoner label")
+    ax.axhline(chance[ds], color="C3", ls=":", label="always the commoner label")
     ax.set(xticks=range(len(by_k)), xticklabels=list(by_k), xlabel="subsample size k", title=ds)
-    ax.set_ylim(top=1.01)
+    ax.set_ylim(lowest - 0.03, 1.01)   # every panel's chance line and every seed inside the shared range
 axes[0][0].set_ylabel("test accuracy (dots: seeds, bar: mean)")
 axes[0][0].legend(fontsize=8, loc="lower right")
 fig.suptitle(f"Equal modeled cloud time ({budget / 60:.1f} min per run)")
@@ -228,8 +234,10 @@ W.variance_explorer(repeats=REPEATS, grid=grid, seed=RANDOM_SEED)
 u = {r["k"]: r for r in sharp["unbiased"]}
 fd_seen = [r for r in sharp["unbiased"] if r["bias seen"]]
 print(f"* Subsampling adds no bias: " + ("at no k did the subsample's deviation exceed the test's noise" if sub_ok else "NOT: see the table")
-      + f"; the test would have seen any bias above {worst:.1f} % of |g| (the naive test: only above {naive_best:.0f} %). "
-      f"It flags a 10 % scaled estimator at k = {[r['k'] for r in sharp['scaled_1.1'] if r['bias seen']]}.")
+      + f". Its threshold, 2 standard errors of its mean, is {worst:.1f} % of |g| at k = {worst_k} (the worst k) and smaller at larger k: "
+      f"biases above about {worst:.0f} % of |g| would stand out, while one of exactly that size would be flagged only about half "
+      f"the time (the naive test's threshold: {naive_best:.0f} % at best). A 10 % scaled estimator is flagged at k = "
+      f"{[r['k'] for r in sharp['scaled_1.1'] if r['bias seen']]} of the k = {[r['k'] for r in sharp['scaled_1.1']]} tried.")
 if fd_seen:
     print(f"* The only bias it resolves is SPSA's own finite-difference bias: {fd_seen[0]['finite-difference bias %']:.2f} % of |g| "
           f"at c = {fd_seen[0]['c']} (k = {fd_seen[0]['k']}, where there is no subsampling noise to hide it).")
