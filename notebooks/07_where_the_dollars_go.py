@@ -140,7 +140,10 @@ print(f"today's 20 circuits at 20 shots: {bill[(S.SHEETS[0], S.config_name(5, 2,
 # configuration's price per step is the same at every step (for these, whose subsample fits every
 # batch), so its median steps to quality is its median dollars to quality divided by its price per
 # step. The dollars come from `make bench`'s selection: every configuration of a coarse grid of
-# shots, k and directions (printed below) trained on the *selection* seeds and data split (`@1`:
+# shots, k and directions (printed below) at today's step rule (momentum, a = 1, c = 0.2), the same
+# at 5, 20 and 100 shots with a larger perturbation, c = 0.4 (a finite difference's shot noise falls
+# as 1/c², so few shots want a larger c) and with c = 0.4 and a = 2, trained on the *selection*
+# seeds and data split (`@1`:
 # another draw of xor, another train/test split of iris and breast cancer than the race's), here on
 # the Aria per-task sheet:
 
@@ -148,7 +151,8 @@ print(f"today's 20 circuits at 20 shots: {bill[(S.SHEETS[0], S.config_name(5, 2,
 if ready:
     grid = W.grid_points(bench)
     print(f"{len(grid)} grid configurations: shots {sorted({g[2] for g in grid})}, k {sorted({g[0] for g in grid})}, "
-          f"directions {sorted({g[1] for g in grid})}")
+          f"directions {sorted({g[1] for g in grid})}; with another step rule: "
+          f"{sum(', c=' in n for n in bench['selection_table'])}")
     E.show(S.implied_steps(bench), floatfmt=",.4g", title=f"Selection seeds {bench['selection_seeds']}; "
            f"{S.SHEETS[0]}")
     mine = {(r["dataset"], r["configuration"]): r for r in S.implied_steps(bench, configs=[(5, 2, 500), (1, 1, 20)])}
@@ -266,8 +270,9 @@ print(f"over {exact['samples']} test samples at 2 shots, exactly: the square los
 #
 # The explorer reads the selection's results: for the chosen configuration and today's, per data
 # set, the median minutes and dollars to quality on the chosen sheet, one step's dollars there, and
-# the median steps (their quotient). The figure places every configuration of the grid at its
-# median minutes and dollars (colour: shots; marker: k; larger: 2 directions), today's as a black
+# the median steps (their quotient). The figure places every configuration of the grid at today's
+# step rule (momentum, a = 1, c = 0.2; the other step rules are in the selection table of section 2)
+# at its median minutes and dollars (colour: shots; marker: k; larger: 2 directions), today's as a black
 # star, the sheet's choice as a green diamond, the explorer's as a red ring, and the minutes limit as
 # a dotted line. A configuration whose median run never arrives has no point (its panel counts them).
 # Nothing is trained here: change the controls freely.
@@ -293,7 +298,7 @@ else:
 # %% [markdown]
 # **What to see:** how far each configuration sits below today's star (cheaper to quality) and
 # whether it is left of the dotted line (within the minutes limit); the sheet's choice (green) is,
-# among the configurations left of the line on every data set, the one whose dollars as a share of
+# among the configurations (of every step rule) left of the line on every data set, the one whose dollars as a share of
 # today's are lowest on average over the data sets.
 #
 # ## What we found

@@ -109,26 +109,29 @@ _DEBIAS = "; IonQ debiases only jobs of 500 or more shots: https://docs.ionq.com
 # sheet"): the least dollars to quality with modeled minutes at most twice split_shots'. A test checks
 # that these agree with figures/bench.json, so a new bench run that chooses otherwise fails until
 # they are updated here.
-_RULE = (("optimizer", "momentum"), ("spsa_a", 1.0), ("spsa_c", 0.2))
-_CHEAP = (("shots_per_circuit", 100), ("gradient_subsample_size", 5), ("num_directions", 1)) + _RULE
-_SPLIT_SHOTS = (("shots_per_circuit", 500), ("gradient_subsample_size", 5), ("num_directions", 2)) + _RULE
+def _choice(shots: int, k: int, directions: int, c: float = 0.2) -> tuple:
+    return (("shots_per_circuit", shots), ("gradient_subsample_size", k), ("num_directions", directions),
+            ("optimizer", "momentum"), ("spsa_a", 1.0), ("spsa_c", c))
+
+
+_BRAKET_CHOICE = _choice(20, 2, 2, c=0.4)  # per task or per program set, Aria or Forte: the same choice
 PRICES = {
     "braket-ionq-aria": PriceSheet("braket-ionq-aria", per_circuit=0.30, per_shot=0.03, source=_BRAKET,
-                                   checked="2026-11-29", choice=_CHEAP),
+                                   checked="2026-11-29", choice=_BRAKET_CHOICE),
     "braket-ionq-forte": PriceSheet("braket-ionq-forte", per_circuit=0.30, per_shot=0.08, source=_BRAKET,
-                                    checked="2026-11-29", choice=_CHEAP),
+                                    checked="2026-11-29", choice=_BRAKET_CHOICE),
     "azure-ionq": PriceSheet("azure-ionq", per_job=12.4166, per_1q_gate_shot=0.000220, per_2q_gate_shot=0.000975,
-                             source=_AZURE, checked="2026-11-29", choice=_CHEAP),
+                             source=_AZURE, checked="2026-11-29", choice=_choice(20, 5, 1, c=0.4)),
     "azure-ionq-error-mitigation": PriceSheet("azure-ionq-error-mitigation", per_job=97.50, per_1q_gate_shot=0.000220,
                                               per_2q_gate_shot=0.000975, source=_AZURE + _DEBIAS, checked="2026-11-29",
-                                              min_shots=500, choice=_SPLIT_SHOTS),
+                                              min_shots=500, choice=_choice(500, 5, 1)),
     # one Braket task fee per step (a program set of <= 100 circuits), shots priced as on Braket
     "braket-ionq-aria-program-set": PriceSheet("braket-ionq-aria-program-set", per_job=0.30, per_shot=0.03,
                                                max_circuits_per_job=100, source=_PROGRAM_SET, checked="2026-12-06",
-                                               choice=_CHEAP),
+                                               choice=_BRAKET_CHOICE),
     "braket-ionq-forte-program-set": PriceSheet("braket-ionq-forte-program-set", per_job=0.30, per_shot=0.08,
                                                 max_circuits_per_job=100, source=_PROGRAM_SET, checked="2026-12-06",
-                                                choice=_CHEAP),
+                                                choice=_BRAKET_CHOICE),
 }
 
 

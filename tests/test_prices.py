@@ -8,7 +8,8 @@ import pytest
 import qnb
 from qnb.prices import IONQ_GATES, PRICES, PriceSheet, gate_counts
 
-SMALL = dict(n_train=30, n_test=10, epochs=2, batch_size=10, shots_per_circuit=100)
+SMALL = dict(n_train=30, n_test=10, epochs=2, batch_size=10, shots_per_circuit=100, gradient_subsample_size=5,
+             num_directions=1)  # given, so a sheet's choice does not change these steps
 
 
 def test_the_gate_set_is_the_one_pennylane_ionq_sends():

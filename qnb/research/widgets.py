@@ -253,10 +253,10 @@ _K_MARKERS = {1: "o", 2: "s", 5: "^"}
 
 
 def plot_dollars(bench: dict, sheet: str, mark: tuple | None = None):
-    """Per selection data set: every grid configuration at (median minutes, median dollars on
-    ``sheet``) to quality, log-log, coloured by shots, today's ``split_shots`` a black star, the
-    sheet's choice a green diamond, ``mark`` (k, directions, shots) a red ring, the minutes limit
-    a dotted line. A configuration that never arrives (infinite median) is counted in the title."""
+    """Per selection data set: every grid configuration at today's step rule (momentum, a = 1,
+    c = 0.2) at (median minutes, median dollars on ``sheet``) to quality, log-log, coloured by
+    shots, today's ``split_shots`` a black star, the sheet's choice (whatever its step rule) a
+    green diamond, ``mark`` (k, directions, shots) a red ring, the minutes limit a dotted line. A configuration that never arrives (infinite median) is counted in the title."""
     import math
     from matplotlib.figure import Figure
     from . import spend
@@ -267,17 +267,17 @@ def plot_dollars(bench: dict, sheet: str, mark: tuple | None = None):
     choice = bench.get("selection_choice", {}).get(sheet, {}).get("choice")
     fig = Figure(figsize=(4.0 * len(kinds), 3.7))
     axes = fig.subplots(1, len(kinds), squeeze=False)[0]
+    plotted = set()  # the shot counts drawn in any panel: each gets a legend entry
     for ax, kind in zip(axes, kinds):
-        never, labelled = 0, set()
+        never = 0
         for k, d, s in pts:
             r = table[spend.config_name(k, d, s)][kind]
             x, y = r["median_min"], r["usd"][sheet]
             if not (math.isfinite(x) and math.isfinite(y)):
                 never += 1
                 continue
-            ax.plot(x, y, _K_MARKERS.get(k, "v"), color=f"C{shots.index(s)}", ms=4 + 2 * d, alpha=0.8,
-                    label=None if s in labelled else f"{s} shots")
-            labelled.add(s)
+            ax.plot(x, y, _K_MARKERS.get(k, "v"), color=f"C{shots.index(s)}", ms=4 + 2 * d, alpha=0.8)
+            plotted.add(s)
         for name, style, label in ((TODAY, dict(marker="*", color="black", ms=14, mfc="none"),
                                     "today (split_shots)"),
                                    (choice, dict(marker="D", color="tab:green", ms=12, mfc="none", mew=2),
@@ -297,6 +297,8 @@ def plot_dollars(bench: dict, sheet: str, mark: tuple | None = None):
             axis.set_minor_formatter(FuncFormatter(lambda v, _: (f"{v:,.0f}" if v >= 10 else f"{v:g}")
                                                    if f"{v:g}"[0] in "25" else ""))
     axes[0].set_ylabel(f"median USD to quality\n({sheet})")
+    for s in sorted(plotted):
+        axes[-1].plot([], [], "s", color=f"C{shots.index(s)}", alpha=0.8, label=f"{s} shots")
     for k in sorted({p[0] for p in pts}):  # the marker of each k (its size: the directions, 1 or 2)
         axes[-1].plot([], [], _K_MARKERS.get(k, "v"), color="grey", label=f"k = {k} (larger: 2 directions)")
     axes[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
