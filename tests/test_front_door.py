@@ -321,7 +321,8 @@ def test_impossible_states_are_refused(change, message):
 @pytest.mark.parametrize("budget", [dict(budget_usd=400.0), dict(budget_s=1.0)])
 def test_a_budget_covers_the_calibration_job(budget):
     t = qnb.QuantumTrainer(qnb.TrainingConfig(epochs=1, calibrate=True, price="braket-ionq-aria", n_train=30,
-                                              n_test=10))
+                                              n_test=10, shots_per_circuit=100, gradient_subsample_size=5,
+                                              num_directions=1))  # given: the calibration job dearer than 400 $
     h = t.fit(progress=False, **budget)
     assert t.manager.stats.jobs == 0 and h["calibration"] is None and h["epochs"][-1]["partial"]
 

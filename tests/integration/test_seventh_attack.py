@@ -16,7 +16,7 @@ from qnb.jobs import BudgetExceededError, RunConflictError, SubmissionUncertainE
 
 pytestmark = pytest.mark.integration
 SMALL = dict(backend="ionq", n_train=20, n_test=10, epochs=2, batch_size=5, gradient_subsample_size=2,
-             shots_per_circuit=100, batch_submission_timeout=2.0)
+             num_directions=1, shots_per_circuit=100, batch_submission_timeout=2.0)  # all given: no sheet's choice
 STEPS = 8
 ARIA = 13.20  # one step on braket-ionq-aria: 4 circuits x (0.30 + 100 x 0.03) $
 
