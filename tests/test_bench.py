@@ -99,6 +99,23 @@ def test_ratio_targets_carry_intervals_and_a_never_arriving_peer_makes_a_bound()
     assert race.ratio_targets({"d": {"per_run": mixed}}, "ours")[0]["verdict"] == "undecided"
 
 
+def test_without_a_peer_every_data_set_gets_only_the_parameter_shift_time_target():
+    """The 1/2 target is the peer's: with no peer, no data set gets one (the loop once rebound the
+    peer's name to parameter shift's, so every data set after the first got a 1/2 target against it)."""
+    per = {"ours": _runs([60.0] * 4), race.PS_NAME: _runs([1800.0] * 4)}
+    out = race.ratio_targets({"a": {"per_run": per}, "b": {"per_run": per}, "c": {"per_run": per}}, "ours", peer=None)
+    minutes = [r for r in out if r["measure"] == "minutes"]
+    assert [(r["dataset"], r["against"], r["limit"]) for r in minutes] == [(k, race.PS_NAME, 0.1) for k in "abc"]
+
+
+def test_the_common_grid_reads_each_record_at_the_grid_time_it_was_recorded_at():
+    """Records at i * budget / n (as runs.GridClock writes them) are read at that grid time, not a
+    grid step later because linspace rounds a grid time just below the record's."""
+    budget, n = 60.61, 200
+    records = [{"modeled_s": i * (budget / n), "test_accuracy": 0.5 + 0.4 * (i >= 25)} for i in range(n + 1)]
+    assert race.time_to_quality_on_grid(records, 0.9, budget, n) == pytest.approx(25 * budget / n)  # linspace: 26
+
+
 def test_dollars_to_quality_prices_the_bill_of_the_first_record_at_the_target():
     recs = [{"test_accuracy": 0.5, "modeled_s": 0.0, "bill": [0, 0, 0, 0, 0]},
             {"test_accuracy": 0.9, "modeled_s": 10.0, "bill": [2, 40, 40_000, 100_000, 30_000]},

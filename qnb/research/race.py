@@ -38,7 +38,8 @@ def time_to_quality_on_grid(records: list[dict], target: float, budget_s: float,
     """Modeled seconds until the test accuracy, read only at ``n`` evenly spaced common times
     (budget/n, 2 budget/n, ...), first reaches ``target`` (inf if never): every method is looked
     at equally often, so one that evaluates after more, cheaper steps gains nothing from its looks."""
-    for t in np.linspace(budget_s / n, budget_s, n):
+    for i in range(1, n + 1):
+        t = i * (budget_s / n)  # as runs.GridClock places its records: i dt, not linspace's rounding
         acc = accuracy_at(records, t)
         if acc is not None and acc >= target:
             return float(t)
@@ -225,11 +226,11 @@ def ratio_targets(race_out: dict, ours_name: str, ours_by_sheet: dict | None = N
         runs = r["per_run"]
         ours = runs[ours_name]
         pairs = [(PS_NAME, 0.1)] + ([(peer, 0.5)] if peer in runs else [])
-        for peer, limit in pairs:
-            theirs = runs[peer]
+        for against, limit in pairs:
+            theirs = runs[against]
             a, b = [x["ttq_s"] / 60 for x in ours], [x["ttq_s"] / 60 for x in theirs]
             v = ratio_verdict(a, b, limit, censor_at=[x["spent_s"] / 60 for x in theirs])
-            rows.append({"dataset": kind, "measure": "minutes", "against": peer, "entrant": ours_name,
+            rows.append({"dataset": kind, "measure": "minutes", "against": against, "entrant": ours_name,
                          "ours": float(np.median(a)),
                          "theirs": float(np.median(b)), **v})
         for sheet in PRICES:
