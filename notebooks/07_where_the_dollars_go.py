@@ -20,13 +20,13 @@
 # to reach the same accuracy for fewer dollars:
 #
 # 1. one step's bill split into what a sheet charges for — a fee (per task or per job), shots, and
-#    gate-shots — for today's preset and for cheaper steps, on Braket's per-task sheet, Braket's
-#    program-set form and Azure;
+#    gate-shots — for today's preset and for each sheet's choice, on Braket's per-task sheet,
+#    Braket's program-set form and Azure;
 # 2. dollars to quality as dollars per step times steps to quality, the steps measured by
-#    `make bench`'s selection: why 2 circuits a step at 20 shots cost less to quality than 20
-#    circuits at 500 on Braket's per-task sheet, and each sheet's choice;
+#    `make bench`'s selection: why each sheet's choice, with more steps to quality than today's,
+#    still costs less to quality, and how the choices were made;
 # 3. the dollars–minutes frontier per data set, on held-out seeds, with intervals, and issue 27's
-#    dollar targets;
+#    targets (the targets of the project's dollars issue, listed in Terms);
 # 4. what few shots do to the square loss — a bias of (1 − f²)/s — measured, and an estimator
 #    without it;
 # 5. an explorer: choose the subsample size k, the directions, the shots and a price sheet, and
@@ -40,12 +40,22 @@
 # shot (notebook 06). *Dollars (minutes) to quality*: what a run had spent (its modeled minutes)
 # when its test accuracy first reached 95 % of the data set's *ceiling* (the accuracy exact
 # gradients with Adam reach when trained until it plateaus, notebook 06), read on a common grid of
-# 200 modeled times up to the budget, so that a configuration with many cheap, noisy steps is not
-# looked at more often than one with few dear ones. *Today's* configuration is the `split_shots`
-# preset (k = 5, 2 directions, 500 shots), chosen on minutes in notebook 06. A *median* is over
-# seeds (independent runs); its *95 % interval* comes from resampling the seeds with replacement
-# (a percentile bootstrap, notebook 06). The *peers* are PennyLane's `qml.SPSAOptimizer` (with
-# its default gains and with today's) and Qiskit's SPSA, each at its best number of shots.
+# 200 modeled times from 0 to the budget, so that a configuration with many cheap, noisy steps is
+# not looked at more often than one with few dear ones. The *budget* of a data set is the modeled
+# time of the slowest of parameter shift's ceiling runs that reach the target: no run goes on
+# longer (the selection and the race stop runs earlier, sections 2 and 3). *Today's*
+# configuration is the `split_shots` preset (k = 5, 2 directions, 500 shots), qnb's choice for
+# time before the dollar selection. A *median* is over seeds (independent runs); its *95 %
+# interval* comes from resampling the seeds with replacement (a percentile bootstrap, notebook 06).
+# The *minutes limit* of a data set is 2 × today's median minutes to quality there (on the
+# selection seeds). The *peers* are PennyLane's `qml.SPSAOptimizer` with today's gains and Qiskit's
+# SPSA, each at its best number of shots: of the shot counts tried, the one cheapest to quality on
+# the Braket Aria per-task sheet among those within the minutes limit on every data set.
+# `qml.SPSAOptimizer` with its default gains was tried too; a peer with no shot count within the
+# limit is not raced (section 2 prints which). *Issue 27's targets* (the project's dollars issue),
+# on the held-out seeds and the Aria per-task sheet: median dollars to quality ≤ 300 USD on blobs,
+# iris and breast cancer; on xor ≤ 1/5 of `split_shots`' and ≤ every peer's at its best; elsewhere
+# ≤ 1/3 of every peer's; and median minutes ≤ 2 × `split_shots`' on every data set.
 #
 # The bills and the shot bias are computed here; every number about training is read from
 # `figures/bench.json` (`make bench`).
@@ -106,32 +116,45 @@ E.show([{"sheet": p, "per job": s.per_job, "per circuit (task)": s.per_circuit, 
         for p, s in qnb.PRICES.items()], floatfmt=".6g", title="USD per item")
 
 # %% [markdown]
-# One step of five configurations — today's, today's circuits at 20 shots, and three cheaper
-# steps — planned by `QuantumTrainer.estimate` (nothing is sent) and priced on three sheets. The
-# parts add up to `PriceSheet.usd` of the step's counts; `job_usd agrees`: the sheet's one-job
-# formula `PriceSheet.job_usd(circuits, shots, gates)` gives the same total.
+# One step of today's configuration and of each sheet's choice (read from the bench result file,
+# section 2), planned by `QuantumTrainer.estimate` (nothing is sent) and priced on three sheets. A
+# choice may use another step rule (`c=0.4`: a larger perturbation, section 2); that changes the
+# angles, not what a step sends. The parts add up to `PriceSheet.usd` of the step's counts;
+# `job_usd agrees`: the sheet's one-job formula `PriceSheet.job_usd(circuits, shots, gates)` gives
+# the same total.
 
 # %%
-steps = S.breakdown()
+configs = S.configs_of(bench if ready else None)
+chosen_by = {}  # configuration -> the sheets that chose it
+for p, c in (bench["selection_choice"].items() if ready else ()):
+    chosen_by.setdefault(c["choice"], []).append(p)
+for c in configs:
+    n = S.config_name(*c)
+    print(f"{n}: " + ("today's (split_shots)" if n == D.TODAY else
+                      "the choice of " + ", ".join(chosen_by.get(n, ["a sheet at the last bench"]))))
+steps = S.breakdown(configs)
 E.show(steps, floatfmt=",.2f")
 fig = S.plot_breakdown(steps)
 E.save_figure(fig, "07_step_bill")
 display(fig)
 
 # %% [markdown]
-# **What to see:** on Braket's per-task sheet the shots are nearly all of today's step and the
-# task fee's share grows as the shots fall; on the program-set sheet the fee is one task a step, a
-# small share until the shots are few; on Azure the per-program charge is a floor under every
-# step, and it is most of every step here but today's (20 circuits at 500 shots).
+# **What to see:** on Braket's per-task sheet the shots are nearly all of a step at 500 shots a
+# circuit, and at 20 shots the task fees are a large share; on the program-set sheet the fee is one
+# task a step, a small share at every step here; on Azure the per-program charge is a floor under
+# every step: most of a step at 20 shots, a small share at 500.
 
 # %%
 bill = {(r["sheet"], r["configuration"]): r["USD per step"] for r in steps}
-today, cheap = D.TODAY, S.config_name(1, 1, 20)
+row = {(r["sheet"], r["configuration"]): r for r in steps}
+today = D.TODAY
+choice = {p: (bench["selection_choice"][p]["choice"] if ready else S.config_name(*configs[1])) for p in S.SHEETS}
 for p in S.SHEETS:
-    print(f"{p}: today's step {bill[(p, today)]:,.2f} USD, 2 circuits at 20 shots {bill[(p, cheap)]:,.2f} USD: "
-          f"{bill[(p, today)] / bill[(p, cheap)]:.0f} times cheaper a step")
-print(f"today's 20 circuits at 20 shots: {bill[(S.SHEETS[0], S.config_name(5, 2, 20))]:,.2f} USD a step per task, "
-      f"{bill[(S.SHEETS[1], S.config_name(5, 2, 20))]:,.2f} USD as one program set")
+    c, sheet = choice[p], qnb.PRICES[p]
+    how = (f" = {row[(p, c)]['circuits']} tasks x {sheet.per_circuit:.2f} + {row[(p, c)]['shots']} shots x "
+           f"{sheet.per_shot:.2f}" if sheet.per_circuit else "")
+    print(f"{p}: today's step {bill[(p, today)]:,.2f} USD; its choice, {c}, {bill[(p, c)]:,.2f} USD{how}: "
+          f"1/{bill[(p, today)] / bill[(p, c)]:.3g} of today's a step")
 
 # %% [markdown]
 # ## 2. Dollars to quality = dollars per step × steps to quality
@@ -139,40 +162,52 @@ print(f"today's 20 circuits at 20 shots: {bill[(S.SHEETS[0], S.config_name(5, 2,
 # A cheaper step is cheaper to quality only if it does not need proportionally more steps. A
 # configuration's price per step is the same at every step (for these, whose subsample fits every
 # batch), so its median steps to quality is its median dollars to quality divided by its price per
-# step. The dollars come from `make bench`'s selection: every configuration of a coarse grid of
-# shots, k and directions (printed below) at today's step rule (momentum, a = 1, c = 0.2), the same
-# at 5, 20 and 100 shots with a larger perturbation, c = 0.4 (a finite difference's shot noise falls
-# as 1/c², so few shots want a larger c) and with c = 0.4 and a = 2, trained on the *selection*
-# seeds and data split (`@1`:
-# another draw of xor, another train/test split of iris and breast cancer than the race's), here on
-# the Aria per-task sheet:
+# step. The dollars come from `make bench`'s selection, trained on the *selection* seeds and data
+# split (`@1`: another draw of xor, another train/test split of iris and breast cancer than the
+# race's), each run stopped at the minutes limit. Its grid is pruned: not every k with every
+# number of directions, but the (k, directions) pairs printed below at every shot count, plus
+# today's, all at today's step rule (momentum, a = 1, c = 0.2); then, for k > 1 and at the shot
+# counts printed, two other step rules: a larger perturbation, c = 0.4 (the variance a finite
+# difference gets from shot noise falls as 1/c², so few shots want a larger c), and c = 0.4 with
+# a = 2; and a few other strategies (other optimizers, adaptive shots). The table: today's
+# configuration and each sheet's choice, priced on the Aria per-task sheet (the steps to quality
+# are the same on every sheet):
 
 # %%
 if ready:
-    grid = W.grid_points(bench)
-    print(f"{len(grid)} grid configurations: shots {sorted({g[2] for g in grid})}, k {sorted({g[0] for g in grid})}, "
-          f"directions {sorted({g[1] for g in grid})}; with another step rule: "
-          f"{sum(', c=' in n for n in bench['selection_table'])}")
-    E.show(S.implied_steps(bench), floatfmt=",.4g", title=f"Selection seeds {bench['selection_seeds']}; "
-           f"{S.SHEETS[0]}")
-    mine = {(r["dataset"], r["configuration"]): r for r in S.implied_steps(bench, configs=[(5, 2, 500), (1, 1, 20)])}
-    for kind in dict.fromkeys(k for k, _ in mine):
-        a, b = mine.get((kind, today)), mine.get((kind, cheap))
-        if a and b and math.isfinite(a["median USD to quality"]) and math.isfinite(b["median USD to quality"]):
-            print(f"{kind}: 2 circuits at 20 shots take {b['median steps to quality'] / a['median steps to quality']:.1f} "
-                  f"times today's steps at 1/{a['USD per step'] / b['USD per step']:.0f} of its price a step: "
-                  f"{b['median USD to quality']:,.0f} against {a['median USD to quality']:,.0f} USD to quality")
-        elif a and b:
-            print(f"{kind}: today's reached {a['reached']}, 2 circuits at 20 shots {b['reached']} of the selection runs "
-                  "(a median exists only when more than half arrive)")
+    grid = [S.parse(n) for n in bench["selection_table"]]
+    grid = [g for g in grid if g is not None]
+    plain = sorted({g[:3] for g in grid if not g[3]} - {S.parse(today)[:3]})
+    print(f"today's step rule: (k, directions) in {', '.join(map(str, sorted({g[:2] for g in plain})))} at shots "
+          f"{sorted({g[2] for g in plain})}, plus today's {S.parse(today)[:3]}: {len(plain) + 1} configurations")
+    for rule in dict.fromkeys(g[3] for g in grid if g[3]):
+        mine = [g for g in grid if g[3] == rule]
+        print(f"{rule}: (k, directions) in {', '.join(map(str, sorted({g[:2] for g in mine})))} at shots "
+              f"{sorted({g[2] for g in mine})}: {len(mine)} configurations")
+    print(f"other strategies: {sum(S.parse(n) is None and ' @ ' not in n for n in bench['selection_table'])}")
+    E.show(S.implied_steps(bench, configs=configs), floatfmt=",.4g",
+           title=f"Selection seeds {bench['selection_seeds']}; {S.SHEETS[0]}")
+    for p in S.SHEETS:
+        mine = {(r["dataset"], r["configuration"]): r for r in S.implied_steps(bench, configs=[today, choice[p]], sheet=p)}
+        print(f"{p}, its choice {choice[p]}:")
+        for kind in dict.fromkeys(k for k, _ in mine):
+            a, b = mine[(kind, today)], mine[(kind, choice[p])]
+            if math.isfinite(a["median USD to quality"]) and math.isfinite(b["median USD to quality"]):
+                print(f"  {kind}: {b['median steps to quality']:,.0f} median steps to quality against today's "
+                      f"{a['median steps to quality']:,.0f} ({b['median steps to quality'] / a['median steps to quality']:.1f} "
+                      f"times), at 1/{a['USD per step'] / b['USD per step']:.3g} of the price a step: "
+                      f"{b['median USD to quality']:,.0f} against {a['median USD to quality']:,.0f} USD to quality")
+            else:
+                print(f"  {kind}: reached in {b['reached']} of the selection runs, today's in {a['reached']} "
+                      "(a median exists only when more than half arrive)")
 else:
     print("not in this bench result file: the selection table (rerun `make bench`)")
 
 # %% [markdown]
 # **Each sheet's choice.** On each sheet the selection chooses the configuration with the least
 # mean over the three data sets of median dollars as a share of today's median dollars, among those
-# whose median minutes are at most 2 × today's on every data set (the *minutes limit*) and that send
-# at least the sheet's `min_shots`. Braket (per task and per shot) and Azure (per program and per
+# within the minutes limit on every data set and that send at least the sheet's `min_shots`; each
+# peer's best shot count is chosen the same way among its own runs. Braket (per task and per shot) and Azure (per program and per
 # gate-shot) need not agree: a per-program charge makes every step cost at least that charge, so
 # there the number of steps weighs more than the shots.
 
@@ -182,20 +217,31 @@ if ready:
              "min_shots": qnb.PRICES[p].min_shots} for p, c in bench["selection_choice"].items()], floatfmt=".3g",
            title="minutes limit per data set: " + ", ".join(f"{k} {v:.3g} min" for k, v in
                                                             bench["selection_limit_min"].items()))
+    for peer, best in bench["peer_best_shots"].items():
+        print(f"{peer}: " + (f"best at {best[D.ARIA].rpartition(' @ ')[2]} on {D.ARIA}" if best[D.ARIA] else
+                             f"no shot count within the minutes limit on {D.ARIA}: not raced"))
 else:
     print("not in this bench result file: each sheet's choice (rerun `make bench`)")
 
 # %% [markdown]
 # ## 3. The dollars–minutes frontier
 #
-# The race (notebook 06's: held-out data split 0 and seeds), with today's configuration, the Aria
-# sheet's choice and each peer at its best shot count (chosen on the selection seeds). Each point
-# is a method's median minutes and median dollars to quality on the Aria per-task sheet, its bars
-# the 95 % intervals; a method whose median run never arrives has no point and is named in its
-# panel's title.
+# The race (notebook 06's: held-out data split 0 and seeds), each run stopped at the budget or at
+# the cap printed below, whichever comes first. Its methods, all drawn (printed below): parameter
+# shift with Adam (the ceiling's method), today's configuration, every sheet's choice (Braket's
+# sheets share one; Azure's two sheets each have their own) and each raced peer at its best shot
+# count (chosen on the selection seeds). Each point is a method's median minutes and median dollars
+# to quality on the Aria per-task sheet, its bars the 95 % intervals; a method whose median run
+# never arrives has no point and is named in its panel's title.
 
 # %%
 if ready:
+    cap = bench["race_cap"]
+    times = cap["times today's selection median"]
+    print(f"cap: {times:g} x today's median minutes on the selection seeds: "
+          + ", ".join(f"{k} {v:.3g} min" for k, v in cap["cap_min"].items()))
+    print("drawn:\n" + "\n".join(f"  {m.removeprefix('qnb ')}" for m in
+                                 dict.fromkeys(p["method"] for pts in bench["frontier"].values() for p in pts)))
     with warnings.catch_warnings():  # a last panel with no point to label has an empty legend: not an error
         warnings.filterwarnings("ignore", "No artists with labels")
         fig = D.frontier_figure(bench["frontier"])
@@ -271,9 +317,9 @@ print(f"over {exact['samples']} test samples at 2 shots, exactly: the square los
 # The explorer reads the selection's results: for the chosen configuration and today's, per data
 # set, the median minutes and dollars to quality on the chosen sheet, one step's dollars there, and
 # the median steps (their quotient). The figure places every configuration of the grid at today's
-# step rule (momentum, a = 1, c = 0.2; the other step rules are in the selection table of section 2)
-# at its median minutes and dollars (colour: shots; marker: k; larger: 2 directions), today's as a black
-# star, the sheet's choice as a green diamond, the explorer's as a red ring, and the minutes limit as
+# step rule (momentum, a = 1, c = 0.2) at its median minutes and dollars (colour: shots; marker:
+# k; larger: 2 directions), today's as a black star, the sheet's choice (whatever its step rule) as
+# a green diamond, the explorer's as a red ring, and the minutes limit as
 # a dotted line. A configuration whose median run never arrives has no point (its panel counts them).
 # Nothing is trained here: change the controls freely.
 
@@ -298,8 +344,9 @@ else:
 # %% [markdown]
 # **What to see:** how far each configuration sits below today's star (cheaper to quality) and
 # whether it is left of the dotted line (within the minutes limit); the sheet's choice (green) is,
-# among the configurations (of every step rule) left of the line on every data set, the one whose dollars as a share of
-# today's are lowest on average over the data sets.
+# among the configurations of every step rule (only today's rule's are drawn as dots) left of the
+# line on every data set, the one whose dollars as a share of today's are lowest on average over the
+# data sets.
 #
 # ## What we found
 #
@@ -309,9 +356,16 @@ else:
 # %%
 p0 = S.SHEETS[0]
 print(f"- One step (section 1): today's {bill[(p0, today)]:,.2f} USD on {p0}, of which shots "
-      f"{next(r['USD shots'] for r in steps if (r['sheet'], r['configuration']) == (p0, today)):,.2f}; 2 circuits at 20 "
-      f"shots {bill[(p0, cheap)]:,.2f} USD; on azure-ionq every step costs at least the per-program "
-      f"{qnb.PRICES['azure-ionq'].per_job:,.2f} USD.")
+      f"{row[(p0, today)]['USD shots']:,.2f}; its choice, {choice[p0]}, {bill[(p0, choice[p0])]:,.2f} USD "
+      f"({bill[(S.SHEETS[1], choice[S.SHEETS[1]])]:,.2f} USD as a program set, the choice of {S.SHEETS[1]}); on "
+      f"azure-ionq every step costs at least the per-program {qnb.PRICES['azure-ionq'].per_job:,.2f} USD.")
+if ready:
+    mine = {(r["dataset"], r["configuration"]): r for r in S.implied_steps(bench, configs=[today, choice[p0]], sheet=p0)}
+    kinds = list(dict.fromkeys(k for k, _ in mine))
+    print(f"- Steps to quality (section 2, selection seeds): {choice[p0]} takes " + ", ".join(
+        f"{mine[(k, choice[p0])]['median steps to quality']:,.0f}" for k in kinds) + " median steps on " + ", ".join(kinds)
+        + " against today's " + ", ".join(f"{mine[(k, today)]['median steps to quality']:,.0f}" for k in kinds)
+        + f", at 1/{bill[(p0, today)] / bill[(p0, choice[p0])]:.3g} of the price a step on {p0}.")
 s2 = next(r for r in bias if r["shots"] == 2)
 print(f"- Shot bias at 2 shots (section 4): square loss {s2['square loss bias']:.4f} {s2['95 % interval']} against "
       f"(1 - f^2)/s = {s2['predicted (1 - f^2)/s']:.4f} (prediction inside the interval: {s2['prediction inside']}); two "

@@ -171,6 +171,20 @@ def test_notebook_07_reads_what_a_bench_file_has():
     assert spend.missing_keys({"races": {}}) == list(spend.NEEDED) and spend.missing_keys(None) == list(spend.NEEDED)
     rows = spend.implied_steps(_bench(), configs=[(2, 1, 20), (5, 1, 20)])
     assert [r["median steps to quality"] for r in rows] == pytest.approx([20, 10])
+    # another step rule: its own row of the selection table, the same step bill (c changes angles only)
+    bench = _bench()
+    bench["selection_table"]["k=2, 1 dir, 20 shots, c=0.4"] = {k: {**r, "usd": {p: 2 * u for p, u in r["usd"].items()}}
+                                                              for k, r in bench["selection_table"]["k=2, 1 dir, 20 shots"].items()}
+    bench["selection_choice"]["azure-ionq"] = {"choice": "k=2, 1 dir, 20 shots, c=0.4", "score": 0.1}
+    by_name = spend.implied_steps(bench, configs=["k=2, 1 dir, 20 shots, c=0.4"])
+    by_tuple = spend.implied_steps(bench, configs=[(2, 1, 20, "c=0.4")])
+    assert by_name == by_tuple and [r["configuration"] for r in by_name] == ["k=2, 1 dir, 20 shots, c=0.4"] * 2
+    assert [r["median steps to quality"] for r in by_name] == pytest.approx([40, 20])
+    assert spend.configs_of(bench) == [(5, 2, 500, ""), (2, 1, 20, ""), (2, 1, 20, "c=0.4")]
+    assert spend.configs_of(None) == [spend.parse(c) for c in spend.CONFIGS]
+    assert spend.parse("qml.SPSAOptimizer (defaults) @ 20 shots") is None and spend.parse("k=2, 1 dir, 20 shots, adam") is None
+    bills = {r["configuration"]: r["USD per step"] for r in spend.breakdown(spend.configs_of(bench), ["braket-ionq-aria"])}
+    assert bills["k=2, 1 dir, 20 shots, c=0.4"] == bills["k=2, 1 dir, 20 shots"] == pytest.approx(4 * 0.30 + 80 * 0.03)
     assert spend.usd_label("$ / peer <= 1") == "USD / peer <= 1"
 
 

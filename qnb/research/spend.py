@@ -21,18 +21,45 @@ from functools import lru_cache
 from ..batching import BatchStats
 from ..prices import PRICES, price_sheet
 
-# (k, directions, shots per circuit): today's split_shots preset, then cheaper steps
-CONFIGS = ((5, 2, 500), (5, 2, 20), (2, 1, 20), (1, 1, 20), (1, 1, 2))
+# (k, directions, shots per circuit[, step rule]): today's split_shots preset, then the sheets'
+# choices of the last bench (a notebook reads the choices from its bench file: ``configs_of``)
+CONFIGS = ((5, 2, 500), (2, 2, 20, "c=0.4"), (5, 1, 20, "c=0.4"), (5, 1, 500))
 SHEETS = ("braket-ionq-aria", "braket-ionq-aria-program-set", "azure-ionq")
 PARTS = ("fee", "shots", "gate-shots")
 # what notebook 07 reads from a bench.json (issue 27's keys)
 NEEDED = ("selection_table", "selection_choice", "selection_limit_min", "frontier", "dollar_targets")
 
 
-def config_name(k: int, directions: int, shots: int) -> str:
-    """The grid's name of a configuration (``research.dollars.name``)."""
+def config_name(k: int, directions: int, shots: int, rule: str = "") -> str:
+    """The grid's name of a configuration (``research.dollars.name``); ``rule``: one of
+    ``research.dollars.STEP_RULES`` ("" for today's step rule)."""
     from .dollars import name
-    return name(k, directions, shots)
+    return name(k, directions, shots, rule)
+
+
+def parse(config) -> tuple:
+    """(k, directions, shots, rule) of a configuration given as its grid name (e.g.
+    "k=2, 2 dir, 20 shots, c=0.4") or as a tuple (k, directions, shots[, rule]); None for a name
+    that is no grid configuration (a peer, adaptive shots, another optimizer)."""
+    import re
+    from .dollars import STEP_RULES
+    if not isinstance(config, str):
+        k, d, s, *rule = config
+        return int(k), int(d), int(s), (rule[0] if rule else "")
+    m = re.fullmatch(r"k=(\d+), (\d+) dir, (\d+) shots(?:, (.+))?", config)
+    if m is None or (m[4] and m[4] not in STEP_RULES):
+        return None
+    return int(m[1]), int(m[2]), int(m[3]), m[4] or ""
+
+
+def configs_of(bench: dict | None) -> list[tuple]:
+    """Today's configuration and each sheet's choice in ``bench`` (each once, in the order of the
+    sheets), as (k, directions, shots, rule); ``CONFIGS`` without a bench file's choices."""
+    from .dollars import TODAY
+    if not bench or "selection_choice" not in bench:
+        return [parse(c) for c in CONFIGS]
+    names = dict.fromkeys([TODAY, *(c["choice"] for c in bench["selection_choice"].values())])
+    return [c for c in map(parse, names) if c is not None]
 
 
 @lru_cache(maxsize=64)
@@ -61,15 +88,17 @@ def parts(bill: dict, sheet) -> dict:
 
 def breakdown(configs=CONFIGS, sheets=SHEETS) -> list[dict]:
     """One row per (sheet, configuration): what one step sends and its dollars by part; ``job_usd``
-    is the sheet's one-job formula on the same step (circuits, shots per circuit, gates)."""
+    is the sheet's one-job formula on the same step (circuits, shots per circuit, gates). A
+    configuration: a grid name or (k, directions, shots[, rule]); the step rule (c, a) changes
+    the angles, not what a step sends."""
     rows = []
     for p in sheets:
         sheet = PRICES[p]
-        for k, d, s in configs:
+        for k, d, s, rule in map(parse, configs):
             b = step_bill(k, d, s)
             usd = parts(b, sheet)
             one_job = sheet.job_usd(b["circuits"], s, b["gate_shots_1q"] // s, b["gate_shots_2q"] // s)
-            rows.append({"sheet": p, "configuration": config_name(k, d, s), "jobs": b["jobs"],
+            rows.append({"sheet": p, "configuration": config_name(k, d, s, rule), "jobs": b["jobs"],
                          "circuits": b["circuits"], "shots": b["shots"],
                          **{f"USD {part}": usd[part] for part in PARTS}, "USD per step": usd["total"],
                          "job_usd agrees": math.isclose(one_job, usd["total"], rel_tol=1e-12)})
@@ -119,10 +148,12 @@ def usd_label(text: str) -> str:
 def implied_steps(bench: dict, configs=CONFIGS, sheet: str = SHEETS[0]) -> list[dict]:
     """Per selection data set and configuration: median dollars to quality on ``sheet`` (the
     selection table), one step's dollars on that sheet, and their quotient, the median number of
-    steps to quality (a constant price per step scales the median exactly)."""
+    steps to quality (a constant price per step scales the median exactly). A configuration: a
+    grid name or (k, directions, shots[, rule]); its row is the one of that step rule (the steps
+    to quality depend on c and a, one step's bill does not)."""
     table, rows = bench["selection_table"], []
-    for k, d, s in configs:
-        n = config_name(k, d, s)
+    for k, d, s, rule in map(parse, configs):
+        n = config_name(k, d, s, rule)
         per_step = parts(step_bill(k, d, s), sheet)["total"]
         for kind, r in table.get(n, {}).items():
             usd = r["usd"][sheet]
