@@ -9,20 +9,12 @@ import pennylane as qml
 import pytest
 
 import qnb
+from user_qnodes import seed_qnode
 
 ROOT = Path(__file__).resolve().parent.parent
 X, Y, XT, YT = qnb.make_dataset("blobs", n_train=60, n_test=40, seed=0)
 
 
-def seed_qnode(device="default.qubit", measure=lambda: qml.expval(qml.PauliZ(0)), wires=4, shots=None):
-    dev = qml.device(device, wires=wires)
-
-    @qml.qnode(dev, shots=shots)
-    def classifier(x, w):
-        qml.AngleEmbedding(x, wires=range(wires))
-        qml.StronglyEntanglingLayers(w, wires=range(wires))
-        return measure()
-    return classifier
 
 
 # -- QNodes in ---------------------------------------------------------------------------------
@@ -434,13 +426,7 @@ def test_an_ionq_qnode_and_backend_ionq_send_one_job_per_step_to_the_emulator(mo
     with Emulator(latency_scale=0.0005) as emu:
         monkeypatch.setattr(api_client.APIClient, "BASE_URL", emu.url)
         dev = qml.device("ionq.simulator", wires=4, api_key=emu.api_key)
-
-        @qml.qnode(dev, shots=300)
-        def classifier(x, w):
-            qml.AngleEmbedding(x, wires=range(4))
-            qml.StronglyEntanglingLayers(w, wires=range(4))
-            return qml.expval(qml.PauliZ(0))
-
+        classifier = seed_qnode(dev, shots=300)
         with qml.Tracker(dev) as tracker:
             clf = qnb.QuantumClassifier(classifier, param_shape=(2, 4, 3), epochs=1, random_state=0).fit(X[:30], Y[:30])
         assert clf.n_jobs_ == len(clf.history_["steps"]) == 3 == emu.stats["jobs_created"] == tracker.totals["batches"]

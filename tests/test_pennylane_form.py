@@ -8,6 +8,7 @@ import pytest
 from pennylane import numpy as pnp
 
 import qnb
+from user_qnodes import vqe_ansatz
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -21,11 +22,7 @@ def vqe(shots=None, seed=None):
     @qml.set_shots(shots=shots)
     @qml.qnode(dev)
     def energy(w, scale=1.0):
-        qml.RY(w[0], 0)
-        qml.RY(w[1], 1)
-        qml.CNOT([0, 1])
-        qml.RX(scale * w[2], 0)
-        return qml.expval(H)
+        return vqe_ansatz(w, H, scale)
     return energy
 
 
@@ -265,11 +262,7 @@ def test_a_qnode_with_its_own_transform_is_recorded_with_it():
     @qml.transforms.split_non_commuting
     @qml.qnode(dev)
     def energy(w):
-        qml.RY(w[0], 0)
-        qml.RY(w[1], 1)
-        qml.CNOT([0, 1])
-        qml.RX(w[2], 0)
-        return qml.expval(H)
+        return vqe_ansatz(w, H)
 
     opt = qnb.BatchSPSAOptimizer(seed=0)
     with qml.Tracker(dev) as tracker:

@@ -9,6 +9,7 @@ import pytest
 from pennylane import numpy as pnp
 
 import qnb
+from user_qnodes import vqe_ansatz
 
 braket_devices = pytest.importorskip("braket.devices")
 pytestmark = pytest.mark.integration
@@ -18,11 +19,7 @@ H = qml.Hamiltonian([0.5, -0.8, 0.3], [qml.PauliZ(0) @ qml.PauliZ(1), qml.PauliX
 
 
 def ansatz(w):
-    qml.RY(w[0], 0)
-    qml.RY(w[1], 1)
-    qml.CNOT([0, 1])
-    qml.RX(w[2], 0)
-    return qml.expval(H)
+    return vqe_ansatz(w, H)
 
 
 def vqe(**device_kwargs):

@@ -7,6 +7,7 @@ from pennylane_ionq import api_client
 
 import qnb
 from qnb.emulator import Emulator
+from user_qnodes import seed_qnode
 
 pytestmark = pytest.mark.integration
 
@@ -16,12 +17,7 @@ def test_an_ionq_qnode_step_is_one_job(monkeypatch):
     with Emulator(latency_scale=0.0005) as emu:
         monkeypatch.setattr(api_client.APIClient, "BASE_URL", emu.url)
         dev = qml.device("ionq.simulator", wires=4, api_key=emu.api_key)
-
-        @qml.qnode(dev, shots=500)
-        def classifier(x, w):
-            qml.AngleEmbedding(x, wires=range(4))
-            qml.StronglyEntanglingLayers(w, wires=range(4))
-            return qml.expval(qml.PauliZ(0))
+        classifier = seed_qnode(dev, shots=500)
 
         opt = qnb.BatchSPSAOptimizer(subsample=5, num_directions=2, seed=0)
         w = np.random.default_rng(0).uniform(0, 2 * np.pi, (2, 4, 3))
