@@ -216,9 +216,9 @@ def cost_explorer(latency: LatencyModel | None = None):
 def grid_points(bench: dict) -> list[tuple[int, int, int]]:
     """The (k, directions, shots) of every grid configuration in a bench result's selection table
     (a pruned or quick run holds fewer than the full grid)."""
-    import re
-    found = (re.fullmatch(r"k=(\d+), (\d+) dir, (\d+) shots", n) for n in bench["selection_table"])
-    return sorted({tuple(int(g) for g in m.groups()) for m in found if m})
+    from .spend import parse
+    found = (parse(n) for n in bench["selection_table"])
+    return sorted({p[:3] for p in found if p and not p[3]})  # today's step rule only
 
 
 def dollars_rows(bench: dict, k: int, directions: int, shots, sheet: str) -> list[dict]:
