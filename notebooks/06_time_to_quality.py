@@ -236,7 +236,15 @@ from qnb.research.runs import LATENCY
 from qnb.research.stats import verdict
 cfg = qnb.TrainingConfig(**bench["chosen_config"])
 n = cfg.one_job_circuits
-factor = qnb.LatencyModel.seed_calibrated().job_time(n, cfg.shots_per_circuit) / LATENCY.job_time(n, cfg.shots_per_circuit)
+
+
+def step_factor(c):
+    """How much longer a step of config c takes on the per-circuit clock than on the race's per-shot one."""
+    return (qnb.LatencyModel.seed_calibrated().job_time(c.one_job_circuits, c.shots_per_circuit)
+            / LATENCY.job_time(c.one_job_circuits, c.shots_per_circuit))
+
+
+factor = step_factor(cfg)
 per_circuit = [{"data": t["dataset"], "against": short(t["against"]), "ratio": t["ratio"] * factor,
                 "95 % interval": f"[{t['lo'] * factor:.3g}, {t['hi'] * factor:.3g}]", "limit": t["limit"],
                 "verdict": (lambda v: "undecided (bound)" if t["bound"] and v == "missed" else v + (" (bound)" if t["bound"] else ""))(
@@ -247,8 +255,6 @@ E.show(per_circuit, floatfmt=".3g", title=f"{n} circuits at {cfg.shots_per_circu
 # the Aria sheet's choice (few shots) gains more from the per-shot clock than split_shots does, so its
 # minutes / today's (issue 27's limit: 2) rise on the per-circuit clock by the ratio of the two factors
 from qnb.research.dollars import grid_candidates
-step_factor = lambda c: (qnb.LatencyModel.seed_calibrated().job_time(c.one_job_circuits, c.shots_per_circuit)
-                         / LATENCY.job_time(c.one_job_circuits, c.shots_per_circuit))
 cheap = qnb.TrainingConfig(**grid_candidates()[bench["selection_choice"]["braket-ionq-aria"]["choice"]])
 rel = step_factor(cheap) / factor
 E.show([{"data": t["dataset"], "per-shot clock": f"{t['value']:.3g} [{t['lo']:.3g}, {t['hi']:.3g}]",

@@ -330,16 +330,3 @@ def read_bench(path: str = "../figures/bench.json") -> dict:
     import json
     with open(path) as f:
         return json.load(f)
-
-
-def dollars_to_quality(bench: dict, sheet: str = ARIA, k: int = 2, shots: int = 20, directions: int = 1) -> list[dict]:
-    """Widget-friendly: per selection data set, the median minutes and dollars on ``sheet`` to
-    quality of the grid configuration (k, directions, shots) and of today's ``split_shots``, from
-    a bench result's selection table (``read_bench``); what a run spends per step, by the sheet,
-    is ``qnb.QuantumTrainer.estimate``'s business."""
-    table, n = bench["selection_table"], name(k, directions, shots)
-    if n not in table:
-        raise ValueError(f"no grid configuration {n!r}: k in {SUBSAMPLE}, directions in {DIRECTIONS}, shots in {SHOTS}")
-    return [{"dataset": kind, "configuration": c, "reached": table[c][kind]["reached"],
-             "median minutes": table[c][kind]["median_min"], f"median $ ({sheet})": table[c][kind]["usd"][sheet]}
-            for kind in table[n] for c in (n, TODAY)]

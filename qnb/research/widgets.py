@@ -224,28 +224,27 @@ def grid_points(bench: dict) -> list[tuple[int, int, int]]:
 def dollars_rows(bench: dict, k: int, directions: int, shots, sheet: str) -> list[dict]:
     """The dollars explorer's table: per selection data set, the configuration (k, directions,
     shots) and today's ``split_shots``, each with its median minutes and dollars to quality on
-    ``sheet`` (``research.dollars.dollars_to_quality``), one step's dollars on that sheet and
-    their quotient, the median steps to quality. A configuration the bench did not run, or one
-    below the sheet's ``min_shots``, is a row that says so."""
+    ``sheet``, one step's dollars on that sheet and their quotient, the median steps to quality
+    (``spend.implied_steps``). A configuration the bench did not run, or one below the sheet's
+    ``min_shots``, is a row that says so."""
     from ..prices import PRICES
     from . import spend
-    from .dollars import dollars_to_quality
-    s = int(shots)
-    try:
-        rows = dollars_to_quality(bench, sheet=sheet, k=k, shots=s, directions=directions)
-    except ValueError:
+    from .dollars import TODAY
+    s, table = int(shots), bench["selection_table"]
+    if spend.config_name(k, directions, s) not in table:
         return [{"k": k, "directions": directions, "shots": s, "price sheet": sheet,
                  "note": "not run by this bench (pruned grid)"}]
-    out = []
+    kinds = list(table[TODAY])
+    rows = sorted(spend.implied_steps(bench, configs=[(k, directions, s), TODAY], sheet=sheet),
+                  key=lambda r: kinds.index(r["dataset"]))  # per data set: this configuration, then today's
+    out, least = [], PRICES[sheet].min_shots
     for r in rows:  # each column a control sets is named as in the control's label
-        kk, dd, ss = (int(v) for v in r["configuration"].replace(" dir", "").replace(" shots", "")
-                      .replace("k=", "").split(", "))
-        usd, per_step = r[f"median $ ({sheet})"], spend.parts(spend.step_bill(kk, dd, ss), sheet)["total"]
+        kk, dd, ss, _ = spend.parse(r["configuration"])
         out.append({"dataset": r["dataset"], "k": kk, "directions": dd, "shots": ss, "price sheet": sheet,
-                    "reached": r["reached"],
-                    "median minutes": r["median minutes"], "median USD": usd, "USD per step": per_step,
-                    "median steps": usd / per_step if usd < float("inf") else float("inf"),
-                    "note": "" if ss >= PRICES[sheet].min_shots else f"below the sheet's {PRICES[sheet].min_shots} shots"})
+                    "reached": r["reached"], "median minutes": r["median minutes"],
+                    "median USD": r["median USD to quality"], "USD per step": r["USD per step"],
+                    "median steps": r["median steps to quality"],
+                    "note": "" if ss >= least else f"below the sheet's {least} shots"})
     return out
 
 
