@@ -108,14 +108,6 @@ def test_without_a_peer_every_data_set_gets_only_the_parameter_shift_time_target
     assert [(r["dataset"], r["against"], r["limit"]) for r in minutes] == [(k, race.PS_NAME, 0.1) for k in "abc"]
 
 
-def test_the_common_grid_reads_each_record_at_the_grid_time_it_was_recorded_at():
-    """Records at i * budget / n (as runs.GridClock writes them) are read at that grid time, not a
-    grid step later because linspace rounds a grid time just below the record's."""
-    budget, n = 60.61, 200
-    records = [{"modeled_s": i * (budget / n), "test_accuracy": 0.5 + 0.4 * (i >= 25)} for i in range(n + 1)]
-    assert race.time_to_quality_on_grid(records, 0.9, budget, n) == pytest.approx(25 * budget / n)  # linspace: 26
-
-
 def test_dollars_to_quality_prices_the_bill_of_the_first_record_at_the_target():
     recs = [{"test_accuracy": 0.5, "modeled_s": 0.0, "bill": [0, 0, 0, 0, 0]},
             {"test_accuracy": 0.9, "modeled_s": 10.0, "bill": [2, 40, 40_000, 100_000, 30_000]},
@@ -363,12 +355,3 @@ def test_the_price_aware_choice_is_adopted_only_where_its_interval_says_cheaper(
     assert race.choose(rows) == "a" and race.choose(rows, "USD score x") == "b"
 
 
-def test_time_to_quality_on_a_common_grid_does_not_reward_more_looks():
-    # two runs with the same accuracy path in time; one evaluated 10x more often touches 0.9 at a
-    # lucky look between grid points; on the common grid both are read at the same instants
-    coarse = [{"test_accuracy": 0.5, "modeled_s": 0.0}, {"test_accuracy": 0.95, "modeled_s": 50.0}]
-    fine = [{"test_accuracy": 0.5, "modeled_s": 0.0}, {"test_accuracy": 0.91, "modeled_s": 20.5},
-            {"test_accuracy": 0.5, "modeled_s": 21.0}, {"test_accuracy": 0.95, "modeled_s": 50.0}]
-    assert race.time_to_quality(fine, 0.9) == 20.5 < race.time_to_quality(coarse, 0.9)
-    grid = [race.time_to_quality_on_grid(r, 0.9, 100.0, n=10) for r in (coarse, fine)]
-    assert grid == [50.0, 50.0]

@@ -118,8 +118,7 @@ def md_report(out: dict) -> str:
              for k, c in out["ceilings"].items()], floatfmt=".3f")]
     for kind, r in {**out["races"], **out.get("noisy_races", {})}.items():
         md += ["", f"## Race, {kind}: target {r['target']:.3f}, budget {r['budget_min']:.0f} min, equal-time mark "
-                   f"{r['equal_time_min']:.1f} min", t([{c: v for c, v in x.items() if c != "median_min_common_grid"}
-                                                         for x in r["rows"]]), "", "Median dollars to quality per price sheet:",
+                   f"{r['equal_time_min']:.1f} min", t(r["rows"]), "", "Median dollars to quality per price sheet:",
                t(r["dollars"], floatfmt=",.0f")]
     if "noisy_races" in out:
         md += ["", f"## Under the `{NOISE}` noise model ({', '.join(out['noisy_races'])})",

@@ -31,21 +31,6 @@ def time_to_quality(records: list[dict], target: float) -> float:
     return next((e["modeled_s"] for e in records if e["test_accuracy"] >= target), math.inf)
 
 
-GRID_POINTS = 200
-
-
-def time_to_quality_on_grid(records: list[dict], target: float, budget_s: float, n: int = GRID_POINTS) -> float:
-    """Modeled seconds until the test accuracy, read only at ``n`` evenly spaced common times
-    (budget/n, 2 budget/n, ...), first reaches ``target`` (inf if never): every method is looked
-    at equally often, so one that evaluates after more, cheaper steps gains nothing from its looks."""
-    for i in range(1, n + 1):
-        t = i * (budget_s / n)  # as runs.GridClock places its records: i dt, not linspace's rounding
-        acc = accuracy_at(records, t)
-        if acc is not None and acc >= target:
-            return float(t)
-    return math.inf
-
-
 def usd(sheet, record: dict) -> float:
     """Dollars a run had spent at ``record`` under a price sheet (its ``bill``)."""
     return sheet.usd(BatchStats(**dict(zip(BILL, record["bill"]))))
@@ -194,9 +179,7 @@ def race(kinds, seeds, ceil: dict, entrants: dict, client=None, workers=None, lo
                 print(f"{name}: not installed, skipped (pip install -e '.[peers]')")
                 continue
             at = [accuracy_at(r, t_eq) for r in rs]
-            grid = ttq_summary([time_to_quality_on_grid(r, target, budget) for r in rs])["median_min"]
             rows.append({"method": name, "runs": len(rs), **ttq_summary([time_to_quality(r, target) for r in rs]),
-                         "median_min_common_grid": grid,
                          "acc_at_equal_time": float(np.mean([a for a in at if a is not None])) if any(
                              a is not None for a in at) else None,
                          "steps_median": float(np.median([r[-1].get("step", len(r) - 1) for r in rs]))})
