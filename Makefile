@@ -25,10 +25,10 @@ test: venv
 	QNB_FIGURES=$(CURDIR)/build/nbval-figures $(PY) -m pytest -q -n 2 --dist loadfile tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
-# the committed figures/bench.* come from this command: 20 race seeds; 3 selection seeds, the pruned grid
-# and race runs stopped at 4 x today's selection median minutes so that it fits 30 min on two cores
-# (python -m qnb.research.bench with no flags runs the full grid on 5 selection seeds: slower, not committed)
-BENCH_FLAGS ?= --seeds 20 --selection-seeds 5 --pruned --race-cap 4
+# the committed figures/bench.* come from this command: 20 race seeds (20 more for the entrants of an
+# undecided dollar target), 5 selection seeds on the full coarse grid, and race runs stopped at 4 x
+# today's selection median minutes so that it fits 30 min on two cores (--pruned: a smaller grid)
+BENCH_FLAGS ?= --seeds 20 --more-seeds 20 --selection-seeds 5 --race-cap 4
 bench: venv
 	$(PY) -m pip install --quiet -e ".[test,peers]"
 	QNB_FIGURES=$(CURDIR)/figures $(PY) -m qnb.research.bench $(BENCH_FLAGS)

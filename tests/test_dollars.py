@@ -93,6 +93,39 @@ def test_adaptive_shots_take_the_price_models_optimum():
     assert D.shot_prices(PRICES["azure-ionq"], 4, (52, 16))[0] == pytest.approx(12.4166 / 4)
 
 
+def test_the_adaptive_k_reads_the_gradient_out_of_the_noise():
+    # per-sample directional derivatives G + noise: the mean of k has E[mean^2] = G^2 + sigma^2/k,
+    # and the estimate subtracts the second term (without it the mean would be 1.2, not 1)
+    rng, G, sigma, k = np.random.default_rng(0), 1.0, 1.0, 5
+    est = []
+    for _ in range(4000):
+        a = D.AdaptiveShots("braket-ionq-aria", memory=0.0, step_value=10.0)
+        a.shots = 20
+        a.observe_derivatives(G + sigma * rng.standard_normal((1, k)), v1=0.0)
+        est.append(a.g2)
+    assert np.mean(est) == pytest.approx(G ** 2, abs=0.04)
+
+
+def test_the_adaptive_k_takes_the_step_price_optimum_and_grows_as_the_gradient_shrinks():
+    a = D.AdaptiveShots("braket-ionq-aria", step_value=30.0)
+    a.shots, a.v1, a.vd = 20, 40.0, 2.0
+    c0, c1 = 0.30, 0.03
+    ks = []
+    for g2 in (40.0, 4.0, 0.5, 0.0):
+        a.g2 = g2
+        want = 10 if g2 == 0 else min(10, max(2, round(math.sqrt(30.0 * (2.0 + 40.0 / 20) / (2 * (c0 + c1 * 20) * g2)))))
+        ks.append(a.next_k(c0, c1, directions=1, batch=10))
+        assert ks[-1] == want
+    assert ks == [2, 4, 10, 10]
+
+
+def test_an_adaptive_k_run_changes_its_subsample_and_is_billed_for_it():
+    kw = D.grid_candidates()[D.adaptive_k_name(30.0, "braket-ionq-aria")]
+    r = D.run_candidate(kw, "blobs", 0, (2.0, 120.0, 0.0))  # an unreachable target: two minutes of steps
+    circuits = np.diff(np.array([e["bill"] for e in r[1:]], dtype=float)[:, 1])  # circuits of each step
+    assert len(set(circuits)) > 1 and circuits.min() >= 4 and circuits.max() <= 20 and np.all(circuits % 2 == 0)
+
+
 def test_an_adaptive_run_changes_its_shots_and_is_billed_for_them():
     kw = D.grid_candidates()["adaptive shots, k=2 (braket-ionq-aria)"]
     r = D.run_candidate(kw, "blobs", 0, (2.0, 60.0, 0.0))  # an unreachable target: a minute of steps
@@ -137,3 +170,31 @@ def test_dollar_targets_carry_intervals_and_verdicts():
     assert got[("iris", "$ / peer @ 20 shots")]["verdict"] == "met"  # 0.1 <= 1/3
     assert got[("xor", "$ / today")]["value"] == pytest.approx(0.02) and ("xor", "median $") not in got
     assert got[("iris", "minutes / today's")]["verdict"] == "met"  # 2 x today's minutes at most
+
+
+def test_more_seeds_go_to_the_entrants_of_undecided_targets_only():
+    rows = [{"dataset": "iris", "verdict": "undecided", "against": None},
+            {"dataset": "iris", "verdict": "met", "against": "peer A"},
+            {"dataset": "iris", "verdict": "undecided", "against": "peer B"},
+            {"dataset": "blobs", "verdict": "missed", "against": "today"},
+            {"dataset": "xor", "verdict": "undecided", "against": "today"}]
+    assert D.undecided_entrants(rows, "cheap") == {"iris": ["cheap", "peer B"], "xor": ["cheap", "today"]}
+    assert D.undecided_entrants(rows[1:2] + rows[3:4], "cheap") == {}
+
+
+def test_a_second_look_keeps_the_first_runs_and_adds_seeds_to_the_named_entrants_only():
+    from qnb.research import race
+    ps = [[{"test_accuracy": 0.5, "modeled_s": 0.0, "bill": [0] * 5},
+           {"test_accuracy": 0.6, "modeled_s": 40.0, "bill": [1, 970, 970_000, 5, 6]}]] * 2
+    ceil = {"blobs": {"target": 2.0, "runs": ps, "ceiling": 0.6, "ceiling_sd": 0.0, "plateau_change": 0.0}}
+    kw = dict(D._RULE, gradient_subsample_size=2, shots_per_circuit=20)
+    entrants = {"qnb a": kw, "qnb b": dict(kw, gradient_subsample_size=5)}
+    first = race.race(["blobs"], range(2), ceil, entrants, peers=(), workers=1, grid=20)
+    second = race.race(["blobs"], range(2, 3), ceil, entrants, peers=(), workers=1, grid=20, prior=first,
+                       only={"blobs": ["qnb a"]})
+    runs = {r["method"]: r["runs"] for r in second["blobs"]["rows"]}
+    assert runs == {race.PS_NAME: 2, "qnb a": 3, "qnb b": 2}
+    assert second["blobs"]["per_run"]["qnb a"][:2] == first["blobs"]["per_run"]["qnb a"]
+    assert second["blobs"]["per_run"]["qnb b"] == first["blobs"]["per_run"]["qnb b"]
+    again = race.race(["blobs"], range(3), ceil, {"qnb a": kw}, peers=(), workers=1, grid=20)
+    assert again["blobs"]["per_run"]["qnb a"] == second["blobs"]["per_run"]["qnb a"]  # seed 2 as if run at first

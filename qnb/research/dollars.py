@@ -27,7 +27,8 @@ import math
 import numpy as np
 
 from ..prices import PRICES, PriceSheet
-from .adaptive import ADAPTIVE_LIMITS, ADAPTIVE_SHEETS, AdaptiveShots, run_candidate, shot_prices  # noqa: F401
+from .adaptive import (ADAPTIVE_LIMITS, ADAPTIVE_SHEETS, ADAPTIVE_STEP_VALUES, AdaptiveShots,  # noqa: F401
+                       run_candidate, shot_prices)
 
 SHOTS = (2, 5, 20, 100, 500)
 SUBSAMPLE = (1, 2, 5)
@@ -53,7 +54,8 @@ PRUNED = ((1, 1), (2, 1), (5, 1), (2, 2))  # (k, directions) of the pruned grid,
 def grid_candidates(pruned: bool = False) -> dict:
     """The coarse grid (shots x k x directions, momentum with a = 1 and c = 0.2, today's step rule),
     the ``STEP_RULES`` at ``STEP_RULE_SHOTS`` for k > 1, two other optimizers at one cheap point,
-    and the adaptive-shots strategy with each sheet family's price model. ``pruned``: only the
+    and the adaptive strategies with each sheet family's price model (shots alone; k and shots at
+    each of ``ADAPTIVE_STEP_VALUES``, the dollars a step's time is worth). ``pruned``: only the
     (k, directions) pairs of ``PRUNED`` (and today's), for a run that must fit fewer CPU seconds."""
     pairs = PRUNED if pruned else [(k, d) for k in SUBSAMPLE for d in DIRECTIONS]
     out = {name(k, d, s): dict(_RULE, gradient_subsample_size=k, num_directions=d, shots_per_circuit=s)
@@ -68,7 +70,14 @@ def grid_candidates(pruned: bool = False) -> dict:
     for sheet in ADAPTIVE_SHEETS:
         out[f"adaptive shots, k=2 ({sheet})"] = dict(_RULE, gradient_subsample_size=2, shots_per_circuit=20,
                                                      adaptive=sheet)
+        for value in ADAPTIVE_STEP_VALUES:
+            out[adaptive_k_name(value, sheet)] = dict(_RULE, spsa_c=0.4, gradient_subsample_size=2, shots_per_circuit=20,
+                                                      adaptive=sheet, step_value=value)
     return out
+
+
+def adaptive_k_name(step_value: float, sheet: str) -> str:
+    return f"adaptive k and shots, {step_value:g} $ a step, c=0.4 ({sheet})"
 
 
 def min_shots_of(kw: dict) -> int:
@@ -222,8 +231,8 @@ def dollar_targets(race_out: dict, cheap: str, today: str, peers: list[str], she
         base = kind.partition("@")[0].partition("~")[0]
         if base != "xor":
             m, lo, hi = median_interval(mine)
-            rows.append({"dataset": kind, "target": f"median $ <= {absolute:g}", "value": m, "lo": lo, "hi": hi,
-                         "limit": absolute, "bound": False, "verdict": verdict(lo, hi, absolute)})
+            rows.append({"dataset": kind, "target": f"median $ <= {absolute:g}", "against": None, "value": m,
+                         "lo": lo, "hi": hi, "limit": absolute, "bound": False, "verdict": verdict(lo, hi, absolute)})
         against = ([(today, 0.2)] if base == "xor" else []) + [(p, 1.0 if base == "xor" else 1 / 3) for p in peers]
         for other, limit in against:
             if other not in runs:
@@ -232,11 +241,21 @@ def dollar_targets(race_out: dict, cheap: str, today: str, peers: list[str], she
             v = ratio_verdict(mine, [x["usd"][sheet] for x in theirs], limit,
                               censor_at=[x["spent_usd"][sheet] for x in theirs])
             rows.append({"dataset": kind, "target": f"$ / {other.split(' (')[0].split(' @')[0]}{_shots(other)} <= {limit:.3g}",
-                         "value": v["ratio"], **{k: v[k] for k in ("lo", "hi", "limit", "bound", "verdict")}})
+                         "against": other, "value": v["ratio"], **{k: v[k] for k in ("lo", "hi", "limit", "bound", "verdict")}})
         v = ratio_verdict([x["ttq_s"] for x in runs[cheap]], [x["ttq_s"] for x in runs[today]], MINUTES_LIMIT)
-        rows.append({"dataset": kind, "target": f"minutes / today's <= {MINUTES_LIMIT:g}", "value": v["ratio"],
+        rows.append({"dataset": kind, "target": f"minutes / today's <= {MINUTES_LIMIT:g}", "against": today, "value": v["ratio"],
                      **{k: v[k] for k in ("lo", "hi", "limit", "bound", "verdict")}})
     return rows
+
+
+def undecided_entrants(rows: list[dict], cheap: str) -> dict:
+    """Per data set with an undecided ``dollar_targets`` row: the entrants those rows compare (the
+    sheet's choice and each one it is compared with), the runs that more seeds would decide."""
+    out: dict = {}
+    for r in rows:
+        if r["verdict"] == "undecided":
+            out.setdefault(r["dataset"], {cheap: None})[r["against"] or cheap] = None
+    return {k: list(v) for k, v in out.items()}
 
 
 def _shots(name: str) -> str:

@@ -147,7 +147,8 @@ def under_rule(records: list[dict], rule: tuple) -> list[dict]:
 
 def race(kinds, seeds, ceil: dict, entrants: dict, client=None, workers=None, log=None, peers=PEERS,
          max_budget_s: float = math.inf, budget_fraction: float = 1.0, matched: dict | None = None,
-         grid: int | None = None, caps: dict | None = None) -> dict:
+         grid: int | None = None, caps: dict | None = None, prior: dict | None = None,
+         only: dict | None = None) -> dict:
     """Every entrant (name: qnb config keywords) and peer on every data set and seed until it has
     reached the target (and passed the equal-time mark) or the common budget (``race_rule``).
     Accuracy is measured after every step. ``matched``: the gains (a, c, A, alpha, gamma) that
@@ -155,7 +156,9 @@ def race(kinds, seeds, ceil: dict, entrants: dict, client=None, workers=None, lo
     ``grid``: read every entrant only on that many common times (``runs.GridClock``), not after
     every step (parameter shift's ceiling runs keep their every-step records). ``caps``: per data
     set, modeled seconds at which an entrant's run stops even below the budget (with ``grid``; the
-    grid and the budget stay the race's)."""
+    grid and the budget stay the race's). ``prior``: an earlier race of the same data sets under
+    the same rule, whose runs (its ``raw``) are kept, ``seeds`` adding new ones; ``only``: per data
+    set, the names to run (default: every entrant and peer on every data set)."""
     names = list(entrants) + list(peers)
     kws = {**entrants, "qml.SPSAOptimizer (matched gains)": matched or {}}
     tasks, rules = [], {}
@@ -165,34 +168,39 @@ def race(kinds, seeds, ceil: dict, entrants: dict, client=None, workers=None, lo
         if grid:
             cap = min(rule[1], (caps or {}).get(kind, math.inf))
             rule = (rule[0], cap, min(rule[2], cap), grid, rule[1])
-        tasks += [(n, kws.get(n), kind, int(s), rule) for n in names for s in seeds]
+        tasks += [(n, kws.get(n), kind, int(s), rule) for n in names if only is None or n in only.get(kind, ())
+                  for s in seeds]
     runs = run_tasks(race_task, tasks, client=client, workers=workers, progress=True, desc="race", log=log)
-    out = {}
-    for kind in kinds:
-        c, (target, budget, t_eq) = ceil[kind], rules[kind][:3]
-        rows, histories, runs_of = [], {}, {}
-        ps_runs = [under_rule(r, rules[kind]) for r in c["runs"]]  # the ceiling's runs, held to the same rule
-        groups = [(PS_NAME, ps_runs)] + [(n, [r for (m, _, k, _, _), r in zip(tasks, runs) if m == n and k == kind])
-                                         for n in names]
-        for name, rs in groups:
-            if any(r is None for r in rs):
-                print(f"{name}: not installed, skipped (pip install -e '.[peers]')")
-                continue
-            at = [accuracy_at(r, t_eq) for r in rs]
-            rows.append({"method": name, "runs": len(rs), **ttq_summary([time_to_quality(r, target) for r in rs]),
-                         "acc_at_equal_time": float(np.mean([a for a in at if a is not None])) if any(
-                             a is not None for a in at) else None,
-                         "steps_median": float(np.median([r[-1].get("step", len(r) - 1) for r in rs]))})
-            histories[name] = [thin(r, target) for r in rs]
-            runs_of[name] = [per_run(r, target) for r in rs]
-        dollars = [{"method": n, **{k: float(np.median([x["usd"][k] for x in v])) for k in PRICES}}
-                   for n, v in runs_of.items()]
-        out[kind] = {"dataset": kind, "ceiling": c["ceiling"], "ceiling_sd": c["ceiling_sd"],
-                     "plateau_change": c["plateau_change"], "target": target, "budget_min": budget / 60,
-                     "budget_fraction_of_parameter_shift": budget_fraction,
-                     "equal_time_min": t_eq / 60, "rows": rows, "dollars": dollars, "per_run": runs_of,
-                     "histories": histories}
-    return out
+    raw = {kind: {n: list((prior or {}).get(kind, {}).get("raw", {}).get(n, [])) for n in names} for kind in kinds}
+    for (m, _, k, _, _), r in zip(tasks, runs):
+        raw[k][m].append(r)
+    return {kind: summarize_race(kind, ceil[kind], rules[kind], raw[kind], budget_fraction) for kind in kinds}
+
+
+def summarize_race(kind: str, c: dict, rule: tuple, raw: dict, budget_fraction: float = 1.0) -> dict:
+    """A data set's race from its runs (``raw``: name -> one record list per seed) and its ceiling
+    ``c``: parameter shift's ceiling runs held to the same ``rule``, then every entrant."""
+    target, budget, t_eq = rule[:3]
+    rows, histories, runs_of = [], {}, {}
+    ps_runs = [under_rule(r, rule) for r in c["runs"]]  # the ceiling's runs, held to the same rule
+    for name, rs in [(PS_NAME, ps_runs), *raw.items()]:
+        if any(r is None for r in rs):
+            print(f"{name}: not installed, skipped (pip install -e '.[peers]')")
+            continue
+        at = [accuracy_at(r, t_eq) for r in rs]
+        rows.append({"method": name, "runs": len(rs), **ttq_summary([time_to_quality(r, target) for r in rs]),
+                     "acc_at_equal_time": float(np.mean([a for a in at if a is not None])) if any(
+                         a is not None for a in at) else None,
+                     "steps_median": float(np.median([r[-1].get("step", len(r) - 1) for r in rs]))})
+        histories[name] = [thin(r, target) for r in rs]
+        runs_of[name] = [per_run(r, target) for r in rs]
+    dollars = [{"method": n, **{k: float(np.median([x["usd"][k] for x in v])) for k in PRICES}}
+               for n, v in runs_of.items()]
+    return {"dataset": kind, "ceiling": c["ceiling"], "ceiling_sd": c["ceiling_sd"],
+            "plateau_change": c["plateau_change"], "target": target, "budget_min": budget / 60,
+            "budget_fraction_of_parameter_shift": budget_fraction,
+            "equal_time_min": t_eq / 60, "rows": rows, "dollars": dollars, "per_run": runs_of,
+            "histories": histories, "raw": raw}
 
 
 def ratio_targets(race_out: dict, ours_name: str, ours_by_sheet: dict | None = None,
