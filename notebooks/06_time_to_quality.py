@@ -300,11 +300,12 @@ E.show(noisy_targets, floatfmt=".3g", title=f"Of {len(noisy_targets)} targets un
 # ## 4. The selection: each price sheet's choice
 #
 # `make bench` chooses what `split_shots` is raced against on the selection split (`@1`, seeds of their
-# own): a grid of shots per circuit {2, 5, 20, 100, 500} × (subsample k, directions) in (1, 1),
-# (2, 1), (5, 1), (2, 2) (the pruned grid) at momentum with a = 1 and c = 0.2; the same at 5, 20 and
-# 100 shots for k > 1 with c = 0.4, and with c = 0.4 and a = 2 (a finite difference's shot variance
-# falls as 1/c²); two other optimizers (sgd, adam) at one point; and an adaptive-shots strategy
-# (`qnb.research.dollars.grid_candidates`); the peers at 5, 20 and 100 shots. Each candidate runs once per
+# own): a grid of shots per circuit {2, 5, 20, 100, 500} × subsample k {1, 2, 5} × directions {1, 2}
+# at momentum with a = 1 and c = 0.2; the same at 5, 20 and 100 shots for k > 1 with c = 0.4, and
+# with c = 0.4 and a = 2 (a finite difference's shot variance falls as 1/c²); two other optimizers
+# (sgd, adam) at one point; and two adaptive strategies, one setting the shots of each step, one the
+# shots and k (`qnb.research.dollars.grid_candidates`, notebook 07); the peers at the same five shot
+# counts. Each candidate runs once per
 # selection seed and data set; what it sent is priced on every sheet, so one run serves all sheets. A
 # sheet's choice has the least mean ratio of its median dollars to `split_shots'`, among candidates
 # within the sheet's shot limits whose median minutes are at most twice `split_shots'` on every data

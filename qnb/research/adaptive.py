@@ -145,8 +145,14 @@ class AdaptiveShots:
 
 def run_candidate(kw: dict, kind: str, seed: int, rule: tuple) -> list[dict]:
     """A grid or adaptive candidate under ``rule`` (see ``race.race_task``)."""
+    return adaptive_run(kw, kind, seed, rule)[0]
+
+
+def adaptive_run(kw: dict, kind: str, seed: int, rule: tuple) -> tuple[list[dict], AdaptiveShots | None]:
+    """``run_candidate``'s records and the strategy that ran it (None for a grid candidate), whose
+    ``chosen`` and ``chosen_k`` are the shots and k of each step."""
     from ..config import TrainingConfig
     kw = dict(kw)
     sheet, value = kw.pop("adaptive", None), kw.pop("step_value", None)
     setup = AdaptiveShots(sheet, step_value=value) if sheet else None
-    return run_qnb(TrainingConfig(**{**kw, "seed": seed}), kind, rule, setup=setup)
+    return run_qnb(TrainingConfig(**{**kw, "seed": seed}), kind, rule, setup=setup), setup

@@ -98,6 +98,8 @@ def md_report(out: dict) -> str:
     n_seeds = next(iter(out["races"].values()))["rows"][0]["runs"]
     md = ["# qnb benchmark (one run on this machine)", "",
           f"{n_seeds} race seeds per method" + (f" (a reduced run: `make bench` runs {SEEDS})" if n_seeds < SEEDS else "")
+          + (f", {out['more_seeds']['seeds']} more for the entrants of an undecided dollar target (issue 27's targets, "
+             "below)" if out.get("more_seeds", {}).get("seeds") else "")
           + f"; selection seeds {out['selection_seeds']}.", "",
           "Time to quality: modeled cloud minutes (seed-calibrated latency model, priced per shot) until the test accuracy first "
           "reaches 95 % of the data set's exact-gradient ceiling, read on a common grid of 200 modeled times up to the "
