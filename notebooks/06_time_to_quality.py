@@ -46,8 +46,8 @@
 #   have), and qiskit-algorithms' SPSA with its defaults (it calibrates its step size
 #   from 25 jobs first, then sends each ± pair as one job). A peer races only where a shot count met
 #   the same minutes limit as qnb's candidates (section 4). `qml.QNSPSAOptimizer` and
-#   `qml.ShotAdaptiveOptimizer` are not raced: each needs a single QNode's expectation value, and a
-#   batch loss is not one.
+#   `qml.ShotAdaptiveOptimizer` are not raced here: each needs a single QNode's expectation value,
+#   and a batch loss is not one (notebook 07 races `qml.ShotAdaptiveOptimizer` on a VQE energy).
 # * **`split_shots`**: today's time choice (k = 5, 2 directions, 500 shots a circuit, one job a
 #   step), the configuration qnb chose for minutes before it looked at dollars. **A sheet's
 #   choice**: the configuration the selection (section 4) chose for a price sheet of `qnb.PRICES`

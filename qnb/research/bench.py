@@ -192,7 +192,7 @@ def md_report(out: dict) -> str:
            "A 95 % interval misses the true value one time in twenty: at 2 shots notebook 07 sums over every pair "
            "of outcomes exactly and finds the two-halves estimator's bias below 1e-12, so an interval of it here "
            "that leaves out 0 is sampling, not bias.", "",
-           "## `qml.ShotAdaptiveOptimizer` (Rosalin) where its form allows",
+           "## `qml.ShotAdaptiveOptimizer` (iCANS; Rosalin with term sampling) where its form allows",
            "It takes one QNode objective with parameter-shift gradients: the batch loss (a mean of squares of "
            "expectation values) is not one, so it cannot train what the race trains. On the per-sample linear loss "
            "-y f (one QNode per sample) one step costs, counted by qml.Tracker:", "",
