@@ -114,9 +114,16 @@ def test_the_adaptive_k_takes_the_step_price_optimum_and_grows_as_the_gradient_s
     for g2 in (40.0, 4.0, 0.5, 0.0):
         a.g2 = g2
         want = 10 if g2 == 0 else min(10, max(2, round(math.sqrt(30.0 * (2.0 + 40.0 / 20) / (2 * (c0 + c1 * 20) * g2)))))
-        ks.append(a.next_k(c0, c1, directions=1, batch=10))
+        ks.append(a.next_k(c1, directions=1, batch=10))
         assert ks[-1] == want
     assert ks == [2, 4, 10, 10]
+    # a fee per job is paid once a step whatever k: it weighs with the step's time, not with the samples
+    ps = D.AdaptiveShots("braket-ionq-aria-program-set", step_value=30.0)
+    ps.shots, ps.v1, ps.vd, ps.g2 = 20, 40.0, 2.0, 4.0
+    sheet = PRICES["braket-ionq-aria-program-set"]
+    assert sheet.per_job > 0 and sheet.per_circuit == 0
+    want = round(math.sqrt((30.0 + sheet.per_job) * 4.0 / (2 * sheet.per_shot * 20 * 4.0)))
+    assert ps.next_k(sheet.per_shot, directions=1, batch=10) == min(10, max(2, want))
 
 
 def test_an_adaptive_k_run_changes_its_subsample_and_is_billed_for_it():
@@ -198,6 +205,8 @@ def test_a_second_look_keeps_the_first_runs_and_adds_seeds_to_the_named_entrants
     assert second["blobs"]["per_run"]["qnb b"] == first["blobs"]["per_run"]["qnb b"]
     again = race.race(["blobs"], range(3), ceil, {"qnb a": kw}, peers=(), workers=1, grid=20)
     assert again["blobs"]["per_run"]["qnb a"] == second["blobs"]["per_run"]["qnb a"]  # seed 2 as if run at first
+    alone = race.race(["blobs"], range(1), ceil, entrants, peers=(), workers=1, grid=20, only={"blobs": ["qnb b"]})
+    assert [r["method"] for r in alone["blobs"]["rows"]] == [race.PS_NAME, "qnb b"]  # no empty entrant
 
 
 def test_the_vqe_race_bills_what_the_tracker_counts_and_reads_the_first_step_at_the_target():

@@ -49,16 +49,17 @@ class AdaptiveShots:
     variances averaged over steps with memory ``ADAPTIVE_MEMORY``.
 
     With ``step_value`` (:math:`\lambda`, dollars that one step's time is worth) it also sets the
-    subsample size k (after the norm test of adaptive batch sizes, Byrd et al. 2012). An SPSA step
-    along one direction makes progress :math:`\propto 1/(|g|^2 + V_s/k)`, with
-    :math:`V_s = \sigma_d^2 + \sigma_1^2/s` and :math:`|g|^2 = E(\Delta\cdot g)^2` estimated from
-    each direction's mean over the samples less that mean's variance; k samples on m directions cost
-    :math:`2mk(C_0 + C_1 s)` dollars and one step of time, so the cost of a unit of progress,
-    :math:`(2mk(C_0 + C_1 s) + \lambda)(|g|^2 + V_s/k)`, is least at
+    subsample size k (after the norm test of adaptive batch sizes, Byrd et al. 2012). At a given
+    :math:`|g|^2`, an SPSA step along m directions makes progress :math:`\propto 1/(|g|^2 + V_s/k)`,
+    with :math:`V_s = \sigma_d^2 + \sigma_1^2/s` and :math:`|g|^2 = E(\Delta\cdot g)^2` estimated from
+    each direction's mean over the samples less that mean's variance. A step costs its job fee
+    :math:`p_\text{job}`, one step of time and :math:`2mk(p_\text{circuit} + C_1 s)` for its circuits,
+    so the cost of a unit of progress,
+    :math:`(\lambda + p_\text{job} + 2mk(p_\text{circuit} + C_1 s))(|g|^2 + V_s/k)`, is least at
 
     .. math::
 
-        k^* = \sqrt{\frac{\lambda\,V_s}{2m\,(C_0 + C_1 s)\,|g|^2}},
+        k^* = \sqrt{\frac{(\lambda + p_\text{job})\,V_s}{2m\,(p_\text{circuit} + C_1 s)\,|g|^2}},
 
     clipped to [2, the batch size]: few samples while the gradient stands out of the noise, more
     as it shrinks towards the optimum. A research strategy: it wraps the estimator's
@@ -101,10 +102,12 @@ class AdaptiveShots:
         s = math.sqrt(c0 * self.v1 / (c1 * self.vd)) if c1 > 0 else self.hi
         return int(min(self.hi, max(self.lo, round(s))))
 
-    def next_k(self, c0: float, c1: float, directions: int, batch: int) -> int:
-        """k* at the current shots, clipped to [2, ``batch``] (``batch`` while |g|^2 reads 0)."""
+    def next_k(self, c1: float, directions: int, batch: int) -> int:
+        """k* at the current shots, clipped to [2, ``batch``] (``batch`` while |g|^2 reads 0); ``c1``:
+        dollars per shot of one circuit (``shot_prices``)."""
         v = self.vd + self.v1 / self.shots
-        k = math.sqrt(self.step_value * v / (2 * directions * (c0 + c1 * self.shots) * self.g2)) if self.g2 > 0 else batch
+        fixed, per_circuit = self.step_value + self.sheet.per_job, self.sheet.per_circuit + c1 * self.shots
+        k = math.sqrt(fixed * v / (2 * directions * per_circuit * self.g2)) if self.g2 > 0 and per_circuit > 0 else batch
         return int(min(batch, max(2, round(k))))
 
     def __call__(self, trainer):
@@ -137,7 +140,7 @@ class AdaptiveShots:
                 self.shots = self.next_shots(c0, c1)
                 t.config = t.config.replace(shots_per_circuit=self.shots)
                 if self.step_value is not None:
-                    est.subsample = self.next_k(c0, c1, est.num_directions, batch)
+                    est.subsample = self.next_k(c1, est.num_directions, batch)
             self.chosen.append(self.shots)
             self.chosen_k.append(est.subsample)
         return after

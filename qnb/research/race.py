@@ -174,6 +174,7 @@ def race(kinds, seeds, ceil: dict, entrants: dict, client=None, workers=None, lo
     raw = {kind: {n: list((prior or {}).get(kind, {}).get("raw", {}).get(n, [])) for n in names} for kind in kinds}
     for (m, _, k, _, _), r in zip(tasks, runs):
         raw[k][m].append(r)
+    raw = {kind: {n: rs for n, rs in v.items() if rs} for kind, v in raw.items()}  # names with no run here: none
     return {kind: summarize_race(kind, ceil[kind], rules[kind], raw[kind], budget_fraction) for kind in kinds}
 
 

@@ -1,8 +1,8 @@
 """``qml.ShotAdaptiveOptimizer`` raced where its form allows (issue 27): a VQE energy.
 
-PennyLane's shot-frugal optimizer (Rosalin: iCANS's shot allocation with the Hamiltonian's terms
-sampled in proportion to their weights) takes one QNode returning ``qml.expval(H)`` and estimates
-its gradient by the parameter-shift rule, so it cannot train the classifier's batch loss. A VQE
+PennyLane's shot-frugal optimizer, run here as iCANS (its default, without Rosalin's sampling of
+the Hamiltonian's terms), takes one QNode returning ``qml.expval(H)`` and estimates its gradient
+by the parameter-shift rule, so it cannot train the classifier's batch loss. A VQE
 energy is its own form, and qnb's ``BatchSPSAOptimizer`` and ``qml.SPSAOptimizer`` take it in
 PennyLane's optimizer form: all three race on it here.
 
@@ -11,8 +11,10 @@ Each seed starts at random parameters; its *ceiling* is the energy exact gradien
 whatever the optimizer), and quality is the exact energy of the parameters after a step at or below
 ``TARGET_SHARE`` (95 %) of the way from the start to the ceiling, as in the classifier race; a run's dollars are what ``qml.Tracker`` counted on the device by
 then (executed circuits and their shots), priced on a Braket sheet: per task and per shot, so no
-gate count is needed. Each optimizer's setting (shots per circuit, or ``min_shots``) is chosen on
-the selection seeds as the cheapest median to quality; the race is on other seeds.
+gate count is needed. Each optimizer's setting (shots per circuit, or ShotAdaptive's ``min_shots``:
+the shots of its first step, after which its own rule sets each component's shots, bounded above
+by its estimate of the shots worth spending, which may fall below ``min_shots``) is chosen on the
+selection seeds as the cheapest median to quality; the race is on other seeds.
 """
 from __future__ import annotations
 
