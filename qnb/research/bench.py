@@ -90,8 +90,9 @@ def _more_seeds_note(more: dict | None) -> str:
         return ""
     runs = "; ".join(f"{k}: " + ", ".join(n.split(" (")[0] for n in names) for k, names in more["entrants"].items())
     return (f" Where a target was undecided after the first seeds, the entrants it compares ran on {more['seeds']} "
-            f"more seeds and every target here was read again from all their runs ({runs}); a second look at the same "
-            "comparison makes the intervals' joint coverage a little below 95 %.")
+            f"more seeds and every target here was read again from all their runs ({runs}). Looking twice at a "
+            "comparison raises the chance of a wrong verdict above the 2.5 % a side of one look (at most doubling "
+            "it); the time targets above that read these runs were looked at twice as well.")
 
 
 def _vqe_section(v: dict | None) -> list[str]:
@@ -102,7 +103,9 @@ def _vqe_section(v: dict | None) -> list[str]:
     return ["Where its form allows it races: a VQE energy (`qnb.research.vqe_race`: 2 qubits, 3 parameters, H in 3 "
             "measurement bases), from a random start per seed to 95 % of the way to the energy exact gradients reach "
             "from there; each optimizer at its cheapest setting on the selection seeds (shots per circuit, or "
-            "ShotAdaptive's `min_shots`), billed by qml.Tracker's batches (jobs), executions (circuits) and shots. "
+            "ShotAdaptive's `min_shots`: its first step's shots, after which its own rule sets them), billed by "
+            "qml.Tracker's batches (jobs), executions (circuits) and shots; ShotAdaptive runs as iCANS, its default "
+            "(no term sampling). "
             "qnb's and qml's SPSA share the gains a = 0.6, c = 0.2, A = 5.", "",
             t(v["rows"], floatfmt=",.4g"), "",
             t([{"sheet": r["sheet"], "qnb BatchSPSAOptimizer over": r["against"], "ratio of medians": r["ratio"],
@@ -192,7 +195,7 @@ def md_report(out: dict) -> str:
            "A 95 % interval misses the true value one time in twenty: at 2 shots notebook 07 sums over every pair "
            "of outcomes exactly and finds the two-halves estimator's bias below 1e-12, so an interval of it here "
            "that leaves out 0 is sampling, not bias.", "",
-           "## `qml.ShotAdaptiveOptimizer` (iCANS; Rosalin with term sampling) where its form allows",
+           "## `qml.ShotAdaptiveOptimizer` where its form allows",
            "It takes one QNode objective with parameter-shift gradients: the batch loss (a mean of squares of "
            "expectation values) is not one, so it cannot train what the race trains. On the per-sample linear loss "
            "-y f (one QNode per sample) one step costs, counted by qml.Tracker:", "",
