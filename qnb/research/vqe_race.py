@@ -25,6 +25,7 @@ import numpy as np
 import pennylane as qml
 
 from ..batching import BatchStats
+from ..optimizer import BatchSPSAOptimizer
 from ..prices import PRICES
 
 H = qml.Hamiltonian([0.5, -0.8, 0.3, 0.2], [qml.PauliZ(0) @ qml.PauliZ(1), qml.PauliX(0), qml.PauliY(1),
@@ -66,16 +67,11 @@ def target(seed: int) -> float:
 
 def optimizer(name: str, seed: int, setting: int):
     if name == "qnb BatchSPSAOptimizer":
-        return qnb_optimizer(seed)
+        return BatchSPSAOptimizer(**GAINS, seed=seed)
     if name == "qml.SPSAOptimizer":
         np.random.seed(seed)  # its directions come from numpy's global generator
         return qml.SPSAOptimizer(maxiter=MAX_STEPS, **GAINS)
     return qml.ShotAdaptiveOptimizer(min_shots=setting)
-
-
-def qnb_optimizer(seed: int):
-    from ..optimizer import BatchSPSAOptimizer
-    return BatchSPSAOptimizer(**GAINS, seed=seed)
 
 
 def vqe_run(task: tuple) -> list[dict]:
