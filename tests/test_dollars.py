@@ -215,7 +215,7 @@ def test_the_vqe_race_bills_what_the_tracker_counts_and_reads_the_first_step_at_
     jobs, circuits, shots = np.diff(np.array([e["bill"] for e in r]), axis=0).T
     assert (jobs == 1).all() and (circuits == 6).all() and (shots == 120).all()  # one job: +-, 3 bases, 20 shots
     aria = PRICES["braket-ionq-aria"]
-    assert V.usd(r[1], aria) == pytest.approx(6 * 0.30 + 120 * 0.03)
+    assert V.usd(aria, r[1]) == pytest.approx(6 * 0.30 + 120 * 0.03)
     first = next(i for i, e in enumerate(r) if e["energy"] <= r[0]["target"])
-    assert first == len(r) - 1 and V.usd_to_target(r) == pytest.approx(V.usd(r[first], aria))
+    assert first == len(r) - 1 and V.usd_to_target(r) == pytest.approx(V.usd(aria, r[first]))
     assert V.usd_to_target([dict(r[0], energy=0.0), dict(r[1], energy=r[0]["target"] + 1e-9)]) == math.inf

@@ -24,9 +24,9 @@ import warnings
 import numpy as np
 import pennylane as qml
 
-from ..batching import BatchStats
 from ..optimizer import BatchSPSAOptimizer
 from ..prices import PRICES
+from .race import usd  # a record's "bill" (device batches as jobs, executions as circuits, shots) on a sheet
 
 H = qml.Hamiltonian([0.5, -0.8, 0.3, 0.2], [qml.PauliZ(0) @ qml.PauliZ(1), qml.PauliX(0), qml.PauliY(1),
                                             qml.PauliX(0) @ qml.PauliX(1)])  # terms in 3 measurement bases
@@ -92,22 +92,15 @@ def vqe_run(task: tuple) -> list[dict]:
             w = opt.step(energy, w)
             records.append({"bill": tuple(int(tr.totals.get(k, 0)) for k in ("batches", "executions", "shots")),
                             "energy": float(exact(w))})
-            if records[-1]["energy"] <= goal or usd(records[-1], sheet) >= MAX_USD:
+            if records[-1]["energy"] <= goal or usd(sheet, records[-1]) >= MAX_USD:
                 break
     return records
-
-
-def usd(record: dict, sheet) -> float:
-    """What a run had spent at ``record`` on a (Braket) sheet: device batches as jobs (tasks or
-    program sets), executed circuits, shots."""
-    jobs, circuits, shots = record["bill"]
-    return sheet.usd(BatchStats(jobs=jobs, circuits=circuits, shots=shots))
 
 
 def usd_to_target(records: list[dict], sheet: str = SHEET) -> float:
     """Dollars spent at the first step at the target (inf if the run never got there)."""
     goal = records[0]["target"]
-    return next((usd(r, PRICES[sheet]) for r in records if r["energy"] <= goal), math.inf)
+    return next((usd(PRICES[sheet], r) for r in records if r["energy"] <= goal), math.inf)
 
 
 def vqe_race(seeds=range(20), selection_seeds=range(100, 105), settings: dict | None = None, workers=None, log=None,
@@ -149,7 +142,7 @@ def vqe_race(seeds=range(20), selection_seeds=range(100, 105), settings: dict | 
         for n in runs:
             if n != ours:
                 v = ratio_verdict([usd_to_target(r, p) for r in runs[ours]], [usd_to_target(r, p) for r in runs[n]],
-                                  1.0, censor_at=[usd(r[-1], PRICES[p]) for r in runs[n]])
+                                  1.0, censor_at=[usd(PRICES[p], r[-1]) for r in runs[n]])
                 ratios.append({"sheet": p, "against": n, **v})
     return {"sheets": SHEETS, "target_share": TARGET_SHARE,
             "selection": [{"optimizer": n, "setting": s, "median USD": float(np.median(v)),
