@@ -301,16 +301,14 @@ def main(argv=None, client=None) -> int:
     out["races"] = race(kinds, seeds, ceil, entrants, peers=(), grid=D.GRID, caps=caps, **par, **cap)
     out["ceilings"] = {k: {kk: v for kk, v in c.items() if kk != "runs"} for k, c in ceil.items()}
     matched_best = peers_best.get("qml.SPSAOptimizer (matched gains)")
-    out["ratio_targets"] = ratio_targets(out["races"], ours, out["chosen_by_sheet"], peer=matched_best)
-    out["chooser"] = chooser_verdicts(out["races"], ours, out["chosen_by_sheet"])
     out["dollar_targets"] = D.dollar_targets(out["races"], cheap, ours, list(peers_best.values()))
     more = D.undecided_entrants(out["dollar_targets"], cheap) if args.more_seeds and not quick else {}
     if more:  # a second look where the first left a verdict open: only those entrants, on new seeds
         out["races"].update(race(list(more), range(args.seeds, args.seeds + args.more_seeds), ceil, entrants,
                                  peers=(), grid=D.GRID, caps=caps, prior=out["races"], only=more, **par, **cap))
-        out["ratio_targets"] = ratio_targets(out["races"], ours, out["chosen_by_sheet"], peer=matched_best)
-        out["chooser"] = chooser_verdicts(out["races"], ours, out["chosen_by_sheet"])
         out["dollar_targets"] = D.dollar_targets(out["races"], cheap, ours, list(peers_best.values()))
+    out["ratio_targets"] = ratio_targets(out["races"], ours, out["chosen_by_sheet"], peer=matched_best)
+    out["chooser"] = chooser_verdicts(out["races"], ours, out["chosen_by_sheet"])
     out["more_seeds"] = {"seeds": args.more_seeds if more else 0, "entrants": more}
     out["frontier"] = D.frontier(out["races"])
     # the same race under a noise model: its own ceilings; today's choice and the Aria sheet's cheap one
